@@ -1,0 +1,232 @@
+package provisioner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/retry"
+)
+
+// Package-level so that tests can shorten the waits.
+var (
+	// rebootPollInterval is the pause between two boot-id polls.
+	rebootPollInterval = time.Second
+	// pollDeadline bounds one poll: the SDK cannot cancel a hung Start
+	// (ctx does not cross the RPC boundary), so a poll that does not answer
+	// in time is abandoned and the next one starts.
+	pollDeadline = 30 * time.Second
+	// disconnectRetries is how many times a script cut by a lost connection
+	// is run again (scripts are idempotent).
+	disconnectRetries = 3
+)
+
+// runnerCommand is the one fixed command line the plugin runs a guest script
+// with. The script arrives on standard input, is stored in a private
+// temporary file and runs from there with no standard input, so that nothing
+// a script runs can read the script itself; nothing a user wrote is ever part
+// of a command line.
+const runnerCommand = `f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX") || exit 97; cat >"$f" && sh "$f" </dev/null; s=$?; rm -f "$f"; exit $s`
+
+// rebootCommand starts a reboot detached from the SSH session, so that the
+// command returns before the guest goes down (the race Packer's
+// expect_disconnect papers over).
+const rebootCommand = `nohup sh -c 'sleep 2; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 &`
+
+// shQuote quotes s as one word for a POSIX shell. It is the only way a value
+// reaches a shell.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+var envName = regexp.MustCompile(`^AMIH_[A-Z0-9_]+$`)
+
+// scriptBody assembles what the guest's sh runs: the inputs as exported
+// variables, the shared helpers, then the step script.
+func scriptBody(env []envVar, script string) string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n")
+	for _, e := range env {
+		if !envName.MatchString(e.Name) {
+			panic("ami-hygiene: bad script input name " + e.Name)
+		}
+		fmt.Fprintf(&b, "%s=%s; export %s\n", e.Name, shQuote(e.Value), e.Name)
+	}
+	b.WriteString(scriptText("lib.sh"))
+	b.WriteString(scriptText(script))
+	return b.String()
+}
+
+// guest runs scripts on the build instance through Packer's communicator.
+type guest struct {
+	comm packersdk.Communicator
+	ui   packersdk.Ui
+	sudo bool
+}
+
+// errDisconnected reports a script cut by a lost connection.
+var errDisconnected = errors.New("the SSH session was cut")
+
+// run sends body to the guest's sh (through sudo when needed) and waits for
+// it. Records go to onRecord; other output goes to the UI. It returns the
+// script's exit status.
+func (g *guest) run(ctx context.Context, body string, sudo bool, onRecord func(record)) (int, error) {
+	command := "sh -c " + shQuote(runnerCommand)
+	if sudo {
+		command = "sudo -n " + command
+	}
+	out := &lineWriter{fn: func(line string) {
+		if r, ok := parseRecord(line); ok {
+			onRecord(r)
+			return
+		}
+		g.ui.Message(line)
+	}}
+	errOut := &lineWriter{fn: g.ui.Message}
+	cmd := &packersdk.RemoteCmd{Command: command, Stdin: strings.NewReader(body), Stdout: out, Stderr: errOut}
+	if err := g.comm.Start(ctx, cmd); err != nil {
+		return 0, err
+	}
+	exited := make(chan int, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case status := <-exited:
+		out.Flush()
+		errOut.Flush()
+		if status == packersdk.CmdDisconnect {
+			return status, errDisconnected
+		}
+		return status, nil
+	}
+}
+
+// runRetrying runs a script, again from the start when the connection was
+// cut (every script is idempotent). reset is called before each attempt.
+func (g *guest) runRetrying(ctx context.Context, body string, sudo bool, reset func(), onRecord func(record)) (int, error) {
+	var status int
+	err := retry.Config{
+		Tries:       disconnectRetries,
+		RetryDelay:  func() time.Duration { return 2 * time.Second },
+		ShouldRetry: func(err error) bool { return errors.Is(err, errDisconnected) },
+	}.Run(ctx, func(ctx context.Context) error {
+		reset()
+		var err error
+		status, err = g.run(ctx, body, sudo, onRecord)
+		return err
+	})
+	return status, err
+}
+
+// bootID reads the guest's boot id, as the SSH user, within pollDeadline.
+func (g *guest) bootID(ctx context.Context) (string, error) {
+	type answer struct {
+		id  string
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		var out bytes.Buffer
+		cmd := &packersdk.RemoteCmd{Command: "cat /proc/sys/kernel/random/boot_id", Stdout: &out, Stderr: io.Discard}
+		if err := g.comm.Start(ctx, cmd); err != nil {
+			done <- answer{err: err}
+			return
+		}
+		if status := cmd.Wait(); status != 0 {
+			done <- answer{err: fmt.Errorf("reading the boot id exited %d", status)}
+			return
+		}
+		done <- answer{id: strings.TrimSpace(out.String())}
+	}()
+	timer := time.NewTimer(pollDeadline)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		return a.id, a.err
+	case <-timer.C:
+		return "", fmt.Errorf("no answer within %s", pollDeadline)
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// reboot reboots the guest, detached, and waits until it answers with a new
+// boot id, bounded by timeout. It returns the new boot id.
+func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration) (string, error) {
+	command := rebootCommand
+	if g.sudo {
+		command = "sudo -n sh -c " + shQuote(rebootCommand)
+	}
+	cmd := &packersdk.RemoteCmd{Command: command, Stdout: io.Discard, Stderr: io.Discard}
+	if err := g.comm.Start(ctx, cmd); err != nil {
+		return "", fmt.Errorf("starting the reboot: %w", err)
+	}
+	if status := cmd.Wait(); status != 0 && status != packersdk.CmdDisconnect {
+		return "", fmt.Errorf("starting the reboot: exit status %d", status)
+	}
+	var newID string
+	err := retry.Config{
+		StartTimeout: timeout,
+		RetryDelay:   func() time.Duration { return rebootPollInterval },
+	}.Run(ctx, func(ctx context.Context) error {
+		id, err := g.bootID(ctx)
+		switch {
+		case err != nil:
+			log.Printf("[DEBUG] ami-hygiene: waiting for the guest: %v", err)
+			return err
+		case id == "" || id == oldID:
+			return errors.New("the guest has not rebooted yet")
+		}
+		newID = id
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("the guest did not come back with a new boot id within %s (reboot_timeout): %v", timeout, err)
+	}
+	return newID, nil
+}
+
+// lineWriter calls fn for every complete line written to it.
+type lineWriter struct {
+	mu  sync.Mutex
+	buf []byte
+	fn  func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimRight(string(w.buf[:i]), "\r")
+		w.buf = w.buf[i+1:]
+		w.fn(line)
+	}
+	return len(p), nil
+}
+
+// Flush passes on a last line without a newline.
+func (w *lineWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.fn(strings.TrimRight(string(w.buf), "\r"))
+		w.buf = nil
+	}
+}

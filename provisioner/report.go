@@ -1,0 +1,215 @@
+package provisioner
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Status is the outcome of one step.
+type Status string
+
+// The statuses a step can end with.
+const (
+	StatusOK          Status = "ok"           // ran, nothing to change
+	StatusChanged     Status = "changed"      // ran and changed the guest
+	StatusWouldChange Status = "would-change" // dry run: would change the guest
+	StatusSkipped     Status = "skipped"      // not run (steps, skip_steps, nothing to do)
+	StatusFailed      Status = "failed"       // the step failed; the build fails
+)
+
+// Action is one change a step made (or would make, in dry run).
+type Action struct {
+	// Verb is what was done: remove, upgrade, stop, disable, flush, purge, empty, reboot.
+	Verb string `json:"action"`
+	// Target is what it was done to: a path, a package, a service.
+	Target string `json:"target"`
+	// Detail adds a version, a count or a reason.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Check is the outcome of one verify check.
+type Check struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+}
+
+// StepResult is what one step did. It holds paths, names and counts only,
+// never file contents or secrets.
+type StepResult struct {
+	Name            string         `json:"name"`
+	Title           string         `json:"title"`
+	Status          Status         `json:"status"`
+	DurationSeconds float64        `json:"duration_seconds"`
+	Actions         []Action       `json:"actions"`
+	Counts          map[string]int `json:"counts,omitempty"`
+	Checks          []Check        `json:"checks,omitempty"`
+	Info            []string       `json:"info,omitempty"`
+	Warnings        []string       `json:"warnings,omitempty"`
+	SkipReason      string         `json:"skip_reason,omitempty"`
+	Error           string         `json:"error,omitempty"`
+
+	rebootReason string
+}
+
+// fail marks the step failed, keeping every reason.
+func (r *StepResult) fail(reason string) {
+	r.Status = StatusFailed
+	if r.Error == "" {
+		r.Error = reason
+	} else {
+		r.Error += "\n" + reason
+	}
+}
+
+// GuestFacts describe the guest the checklist ran on.
+type GuestFacts struct {
+	OSID          string            `json:"os_id"`
+	OSVersionID   string            `json:"os_version_id"`
+	OSPrettyName  string            `json:"os_pretty_name"`
+	KernelBefore  string            `json:"kernel_before"`
+	KernelAfter   string            `json:"kernel_after"`
+	BootIDs       []string          `json:"boot_ids"`
+	User          string            `json:"user"`
+	UsedSudo      bool              `json:"used_sudo"`
+	Detected      map[string]string `json:"detected,omitempty"`
+	Reboots       int               `json:"reboots"`
+	RebootReasons []string          `json:"reboot_reasons,omitempty"`
+}
+
+// Report is the JSON report the plugin writes on the machine running Packer.
+// Its schema is documented in docs/report.md.
+type Report struct {
+	SchemaVersion int          `json:"schema_version"`
+	Plugin        string       `json:"plugin"`
+	Build         string       `json:"build,omitempty"`
+	DryRun        bool         `json:"dry_run"`
+	Started       time.Time    `json:"started"`
+	Finished      time.Time    `json:"finished"`
+	Status        string       `json:"status"`
+	Guest         GuestFacts   `json:"guest"`
+	Steps         []StepResult `json:"steps"`
+}
+
+// changes counts the actions of every step.
+func (r *Report) changes() int {
+	n := 0
+	for _, s := range r.Steps {
+		n += len(s.Actions)
+	}
+	return n
+}
+
+// summary renders the closing table.
+func (r *Report) summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-16s %-13s %9s %8s %8s\n", "STEP", "STATUS", "DURATION", "CHANGES", "WARNINGS")
+	for _, s := range r.Steps {
+		fmt.Fprintf(&b, "%-16s %-13s %8.1fs %8d %8d\n", s.Name, s.Status, s.DurationSeconds, len(s.Actions), len(s.Warnings))
+	}
+	verb := "changed"
+	if r.DryRun {
+		verb = "would change"
+	}
+	fmt.Fprintf(&b, "%s: %d %s, %d reboot(s)", r.Status, r.changes(), verb+" item(s)", r.Guest.Reboots)
+	return b.String()
+}
+
+// writeJSON writes the report to path, creating its directory.
+func (r *Report) writeJSON(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(path, append(data, '\n'))
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     float64      `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Skipped  int         `xml:"skipped,attr"`
+	Time     float64     `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      float64       `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// writeJUnit writes the results as JUnit XML: one test case per step.
+func (r *Report) writeJUnit(path string) error {
+	suite := junitSuite{Name: "ami-hygiene"}
+	if r.Build != "" {
+		suite.Name += " " + r.Build
+	}
+	for _, s := range r.Steps {
+		c := junitCase{Name: s.Name, Classname: "ami-hygiene", Time: s.DurationSeconds}
+		var out []string
+		for _, a := range s.Actions {
+			out = append(out, strings.TrimSpace(a.Verb+" "+a.Target+" "+a.Detail))
+		}
+		for _, w := range s.Warnings {
+			out = append(out, "warning: "+w)
+		}
+		c.SystemOut = strings.Join(out, "\n")
+		switch s.Status {
+		case StatusFailed:
+			c.Failure = &junitMessage{Message: firstLine(s.Error), Text: s.Error}
+			suite.Failures++
+		case StatusSkipped:
+			c.Skipped = &junitMessage{Message: s.SkipReason}
+			suite.Skipped++
+		}
+		suite.Tests++
+		suite.Time += s.DurationSeconds
+		suite.Cases = append(suite.Cases, c)
+	}
+	doc := junitSuites{Name: "ami-hygiene", Tests: suite.Tests, Failures: suite.Failures,
+		Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	data, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(path, append([]byte(xml.Header), append(data, '\n')...))
+}
+
+func writeFile(path string, data []byte) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

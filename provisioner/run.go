@@ -1,0 +1,296 @@
+package provisioner
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/version"
+)
+
+// run is one execution of the plan: config and plan in, typed results out,
+// rendered as UI lines and report files. Steps never see each other; the run
+// alone reboots, and after each reboot runs the boot check again.
+type run struct {
+	config *Config
+	plan   []stepDef
+	ui     packersdk.Ui
+	guest  *guest
+	report Report
+	bootID string
+}
+
+// execute runs every step of the plan, writes the reports, and returns an
+// error naming the first failed step.
+func (r *run) execute(ctx context.Context) error {
+	r.report = Report{
+		SchemaVersion: 1,
+		Plugin:        "packer-plugin-ami-hygiene " + version.PluginVersion.FormattedVersion(),
+		Build:         r.config.PackerBuildName,
+		DryRun:        r.config.DryRun,
+		Started:       time.Now().UTC(),
+		Guest:         GuestFacts{Detected: map[string]string{}},
+	}
+	if r.config.DryRun {
+		r.ui.Say("ami-hygiene: dry run: inspecting only, nothing on the guest will change")
+	}
+	err := r.probe(ctx)
+	if err == nil {
+		err = r.steps(ctx)
+	}
+	r.report.Finished = time.Now().UTC()
+	r.report.Status = "succeeded"
+	if err != nil {
+		r.report.Status = "failed"
+	}
+	if len(r.report.Steps) > 0 {
+		r.ui.Say("ami-hygiene summary:\n" + r.report.summary())
+	}
+	if werr := r.writeReports(); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+// probe reads the guest's facts and decides whether to use sudo.
+func (r *run) probe(ctx context.Context) error {
+	facts := map[string]string{}
+	status, err := r.guest.runRetrying(ctx, scriptBody(nil, "probe.sh"), false, func() {}, func(rec record) {
+		if rec.Kind == "fact" {
+			facts[rec.field(0)] = rec.field(1)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("ami-hygiene: cannot run commands on the guest: %w", err)
+	}
+	if status != 0 {
+		return fmt.Errorf("ami-hygiene: the guest probe exited %d; the guest needs a POSIX sh, mktemp and cat", status)
+	}
+	g := &r.report.Guest
+	g.User, g.OSID, g.OSVersionID, g.OSPrettyName = facts["user"], facts["os_id"], facts["os_version_id"], facts["os_pretty_name"]
+	g.KernelBefore, g.KernelAfter = facts["kernel"], facts["kernel"]
+	r.bootID = facts["boot_id"]
+	g.BootIDs = []string{r.bootID}
+	r.guest.sudo = facts["uid"] != "0"
+	if r.config.UseSudo != 0 { // set explicitly
+		r.guest.sudo = r.config.UseSudo.True()
+	}
+	g.UsedSudo = r.guest.sudo
+	if r.guest.sudo {
+		cmd := &packersdk.RemoteCmd{Command: "sudo -n true"}
+		if err := cmd.RunWithUi(ctx, r.guest.comm, r.ui); err != nil {
+			return fmt.Errorf("ami-hygiene: checking sudo: %w", err)
+		}
+		if cmd.ExitStatus() != 0 {
+			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n` does not work for user %q (it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", g.User)
+		}
+	}
+	r.ui.Say(fmt.Sprintf("ami-hygiene: guest %s, kernel %s, user %s%s", orUnknown(g.OSPrettyName), g.KernelBefore, g.User, map[bool]string{true: " (through sudo)", false: ""}[r.guest.sudo]))
+	return nil
+}
+
+// steps runs the plan in order and stops at the first failure.
+func (r *run) steps(ctx context.Context) error {
+	total := len(r.plan)
+	for i, def := range r.plan {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.ui.Say(fmt.Sprintf("ami-hygiene [%d/%d] %s: %s", i+1, total, def.Name, def.Title))
+		res := r.step(ctx, def)
+		r.report.Steps = append(r.report.Steps, res)
+		r.ui.Say(fmt.Sprintf("ami-hygiene [%d/%d] %s: %s in %.1fs%s", i+1, total, def.Name, res.Status, res.DurationSeconds, describeChanges(res)))
+		if res.Status == StatusFailed {
+			return fmt.Errorf("ami-hygiene: step %s failed: %s", def.Name, res.Error)
+		}
+	}
+	return nil
+}
+
+// step runs one step: its optional reboot first, its script, its own
+// judgement of the records, then a reboot when the script asked for one.
+func (r *run) step(ctx context.Context, def stepDef) StepResult {
+	start := time.Now()
+	set := def.settings(r.config)
+	res := StepResult{Name: def.Name, Title: def.Title, Actions: []Action{}}
+	defer func() { res.DurationSeconds = time.Since(start).Seconds() }()
+	if s, ok := set.(skipper); ok {
+		if reason := s.skipReason(); reason != "" {
+			res.Status, res.SkipReason = StatusSkipped, reason
+			return res
+		}
+	}
+	if s, ok := set.(rebootFirster); ok && s.rebootFirst() {
+		r.rebootAndWait(ctx, &res, "reboot_before_verify")
+		if res.Status == StatusFailed {
+			return res
+		}
+	}
+	r.runScript(ctx, def.Script, set.env(), &res)
+	if res.Status == StatusFailed {
+		return res
+	}
+	if res.rebootReason != "" {
+		r.rebootAndWait(ctx, &res, res.rebootReason)
+		if res.Status == StatusFailed {
+			return res
+		}
+	}
+	switch {
+	case len(res.Actions) == 0:
+		res.Status = StatusOK
+	case r.config.DryRun:
+		res.Status = StatusWouldChange
+	default:
+		res.Status = StatusChanged
+	}
+	return res
+}
+
+// runScript runs a guest script and folds its records into res.
+func (r *run) runScript(ctx context.Context, script string, env []envVar, res *StepResult) {
+	env = append([]envVar{{"AMIH_DRY_RUN", flag(r.config.DryRun)}}, env...)
+	var recs []record
+	before := *res
+	status, err := r.guest.runRetrying(ctx, scriptBody(env, script), r.guest.sudo,
+		func() { recs, *res = nil, before },
+		func(rec record) { recs = append(recs, rec); r.fold(res, rec) })
+	switch {
+	case err != nil:
+		res.fail(fmt.Sprintf("running %s on the guest: %v", script, err))
+		return
+	case status != 0 && res.Status != StatusFailed:
+		res.fail(fmt.Sprintf("%s exited %d", script, status))
+	}
+	if set, ok := r.settingsOf(script).(interpreter); ok && res.Status != StatusFailed {
+		set.interpret(res, recs)
+	}
+}
+
+// settingsOf finds the settings of the step that owns script.
+func (r *run) settingsOf(script string) settings {
+	for _, def := range catalogue {
+		if def.Script == script {
+			return def.settings(r.config)
+		}
+	}
+	return nil
+}
+
+// fold adds one record to a step's result and echoes it to the UI.
+func (r *run) fold(res *StepResult, rec record) {
+	switch rec.Kind {
+	case "change":
+		a := Action{Verb: rec.field(0), Target: rec.field(1), Detail: rec.field(2)}
+		res.Actions = append(res.Actions, a)
+		prefix := ""
+		if r.config.DryRun {
+			prefix = "would "
+		}
+		r.ui.Message(strings.TrimSpace(fmt.Sprintf("  %s%s %s %s", prefix, a.Verb, a.Target, a.Detail)))
+	case "info":
+		res.Info = append(res.Info, rec.field(0))
+		r.ui.Message("  " + rec.field(0))
+	case "warn":
+		res.Warnings = append(res.Warnings, rec.field(0))
+		r.ui.Message("  warning: " + rec.field(0))
+	case "count":
+		if n, err := strconv.Atoi(rec.field(1)); err == nil {
+			if res.Counts == nil {
+				res.Counts = map[string]int{}
+			}
+			res.Counts[rec.field(0)] = n
+		}
+	case "fact":
+		r.fact(rec.field(0), rec.field(1))
+	case "reboot":
+		if r.config.DryRun {
+			res.Actions = append(res.Actions, Action{Verb: "reboot", Target: "guest", Detail: rec.field(0)})
+			r.ui.Message("  would reboot: " + rec.field(0))
+		} else {
+			res.rebootReason = rec.field(0)
+		}
+	case "error":
+		res.fail(rec.field(0))
+		r.ui.Error("  " + rec.field(0))
+	}
+}
+
+// fact records a guest fact a script reported.
+func (r *run) fact(key, value string) {
+	g := &r.report.Guest
+	switch key {
+	case "kernel":
+		g.KernelAfter = value
+	case "boot_id":
+		// Boot ids are tracked by the run itself.
+	default:
+		g.Detected[key] = value
+	}
+}
+
+// rebootAndWait reboots the guest, waits for its new boot, and runs the boot
+// check again.
+func (r *run) rebootAndWait(ctx context.Context, res *StepResult, reason string) {
+	if r.config.DryRun {
+		res.Actions = append(res.Actions, Action{Verb: "reboot", Target: "guest", Detail: reason})
+		return
+	}
+	r.ui.Say("ami-hygiene: rebooting the guest: " + reason)
+	start := time.Now()
+	id, err := r.guest.reboot(ctx, r.bootID, r.config.UpdatePackages.rebootTimeout)
+	if err != nil {
+		res.fail(err.Error())
+		return
+	}
+	r.bootID = id
+	r.report.Guest.BootIDs = append(r.report.Guest.BootIDs, id)
+	r.report.Guest.Reboots++
+	r.report.Guest.RebootReasons = append(r.report.Guest.RebootReasons, reason)
+	res.Actions = append(res.Actions, Action{Verb: "reboot", Target: "guest", Detail: reason})
+	r.ui.Say(fmt.Sprintf("ami-hygiene: the guest is back after %.1fs (boot id %s); checking boot again", time.Since(start).Seconds(), id))
+	check := StepResult{}
+	r.runScript(ctx, bootCheck.Script, bootCheck.settings(r.config).env(), &check)
+	res.Warnings = append(res.Warnings, check.Warnings...)
+	if check.Status == StatusFailed {
+		res.fail("after the reboot: " + check.Error)
+	}
+}
+
+// writeReports writes the JSON report and, when asked, the JUnit file.
+func (r *run) writeReports() error {
+	if err := r.report.writeJSON(r.config.ReportPath); err != nil {
+		return fmt.Errorf("ami-hygiene: writing report_path %s: %w", r.config.ReportPath, err)
+	}
+	r.ui.Say("ami-hygiene: report written to " + r.config.ReportPath)
+	if r.config.JUnitPath != "" {
+		if err := r.report.writeJUnit(r.config.JUnitPath); err != nil {
+			return fmt.Errorf("ami-hygiene: writing junit_path %s: %w", r.config.JUnitPath, err)
+		}
+	}
+	return nil
+}
+
+func describeChanges(res StepResult) string {
+	switch {
+	case res.Status == StatusSkipped:
+		return " (" + res.SkipReason + ")"
+	case len(res.Actions) == 0:
+		return ""
+	case res.Status == StatusWouldChange:
+		return fmt.Sprintf(", would change %d item(s)", len(res.Actions))
+	default:
+		return fmt.Sprintf(", changed %d item(s)", len(res.Actions))
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown OS)"
+	}
+	return s
+}

@@ -1,0 +1,13 @@
+# shellcheck shell=sh
+# probe: facts about the guest, read before any step (as the SSH user).
+rec fact user "$(id -un)"
+rec fact uid "$(id -u)"
+rec fact boot_id "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+rec fact kernel "$(uname -r)"
+if [ -r /etc/os-release ]; then
+	# shellcheck disable=SC1091
+	. /etc/os-release
+	rec fact os_id "${ID:-}"
+	rec fact os_version_id "${VERSION_ID:-}"
+	rec fact os_pretty_name "${PRETTY_NAME:-}"
+fi

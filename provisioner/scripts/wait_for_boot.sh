@@ -1,0 +1,97 @@
+# shellcheck shell=sh
+# wait_for_boot: wait until boot has really completed.
+# inputs: AMIH_BOOT_TIMEOUT (seconds), AMIH_MIN_UPTIME (seconds),
+#         AMIH_HOLD_AUTO_UPDATES (1: keep apt-daily & co. from taking the lock)
+deadline=$(($(seconds_since_boot) + AMIH_BOOT_TIMEOUT))
+left() {
+	_l=$((deadline - $(seconds_since_boot)))
+	[ "$_l" -gt 0 ] || _l=1
+	echo "$_l"
+}
+bounded() { # bounded COMMAND...: run with the time left, when `timeout` exists
+	if have timeout; then timeout "$(left)" "$@"; else "$@"; fi
+}
+
+rec fact boot_id "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+rec fact kernel "$(uname -r)"
+
+# cloud-init: 0 done, 2 done with recoverable errors, 1 error.
+if have cloud-init; then
+	bounded cloud-init status --wait >/dev/null 2>&1
+	case $? in
+	0) rec info "cloud-init finished" ;;
+	2) rec warn "cloud-init finished with recoverable errors (cloud-init status --long tells which)" ;;
+	124) fail "cloud-init still running after ${AMIH_BOOT_TIMEOUT}s (boot_timeout)" ;;
+	*) fail "cloud-init failed (cloud-init status --long tells why)" ;;
+	esac
+fi
+
+# systemd: running or degraded; failed units are warnings.
+if [ -d "$AMIH_ROOT/run/systemd/system" ] && have systemctl; then
+	state=$(bounded systemctl is-system-running --wait 2>/dev/null)
+	case $state in
+	running) rec info "systemd is running" ;;
+	degraded)
+		rec warn "systemd is degraded"
+		systemctl list-units --state=failed --no-legend --plain 2>/dev/null |
+			while read -r unit _; do rec warn "failed unit: $unit"; done
+		;;
+	*) fail "systemd did not finish booting within ${AMIH_BOOT_TIMEOUT}s (state: ${state:-unknown})" ;;
+	esac
+	if have journalctl; then
+		errors=$(journalctl -b -p err -q --no-pager -o cat 2>/dev/null | wc -l)
+		rec count journal_errors "$errors"
+		[ "$errors" -eq 0 ] || rec warn "$errors error messages in this boot's journal (journalctl -b -p err)"
+	fi
+elif have rc-status; then
+	rc-status --runlevel >/dev/null 2>&1 || true
+	rec info "OpenRC runlevel $(rc-status --runlevel 2>/dev/null)"
+fi
+
+if [ -r "$AMIH_ROOT/var/log/boot.log" ]; then
+	failed=$(grep -c -i -E 'FAILED|\[FAIL' "$AMIH_ROOT/var/log/boot.log" || true)
+	rec count boot_log_failures "$failed"
+	[ "$failed" -eq 0 ] || rec warn "$failed failure lines in /var/log/boot.log"
+fi
+
+# The seed's "let it run a few minutes": at least AMIH_MIN_UPTIME seconds.
+up=$(seconds_since_boot)
+if [ "$up" -lt "$AMIH_MIN_UPTIME" ]; then
+	[ $((AMIH_MIN_UPTIME - up)) -lt "$(left)" ] || fail "uptime ${AMIH_MIN_UPTIME}s (min_uptime) cannot be reached within boot_timeout"
+	rec info "waiting $((AMIH_MIN_UPTIME - up))s for min_uptime"
+	sleep $((AMIH_MIN_UPTIME - up))
+fi
+
+# Keep automatic updates from taking the package manager lock for the rest of
+# the build. Runtime masks live in /run: they are gone at the next boot and
+# never reach the image.
+if [ "${AMIH_HOLD_AUTO_UPDATES:-1}" = 1 ] && [ -d "$AMIH_ROOT/run/systemd/system" ] && have systemctl; then
+	for unit in apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
+		unattended-upgrades.service dnf-automatic.timer dnf-automatic-install.timer \
+		packagekit.service; do
+		[ "$(systemctl show -p LoadState --value "$unit" 2>/dev/null)" = loaded ] || continue
+		[ "$(systemctl is-enabled "$unit" 2>/dev/null)" = masked-runtime ] && continue
+		if dry_run; then
+			rec info "would hold $unit until the next boot (systemctl mask --runtime)"
+		else
+			systemctl mask --runtime --now "$unit" >/dev/null 2>&1 || rec warn "could not hold $unit"
+			rec info "held $unit until the next boot (systemctl mask --runtime)"
+		fi
+	done
+fi
+
+# No package manager may hold its lock.
+busy() {
+	for comm in /proc/[0-9]*/comm; do
+		read -r name <"$comm" 2>/dev/null || continue
+		case $name in
+		apt | apt-get | aptitude | dpkg | unattended-upgr | dnf | yum | zypper | rpm | apk) echo "$name" && return 0 ;;
+		esac
+	done
+	return 1
+}
+while holder=$(busy); do
+	[ "$(seconds_since_boot)" -lt "$deadline" ] || fail "package manager still busy ($holder) after ${AMIH_BOOT_TIMEOUT}s (boot_timeout)"
+	sleep 2
+done
+rec info "no package manager is running"

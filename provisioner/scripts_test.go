@@ -1,0 +1,245 @@
+package provisioner
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The guest scripts run here on the host, under dash and under busybox ash,
+// against a directory tree given as AMIH_ROOT, with a PATH that holds only an
+// allowlist of basic tools and the shim commands of each test (fake
+// systemctl, apt-get, dnf, postqueue, ...). That is how the branches for
+// distributions other than the e2e guest's Debian are tested: with shims.
+
+// basicTools are the only host commands a script test can reach.
+var basicTools = []string{"awk", "sed", "grep", "rm", "cat", "head", "tail", "find", "sort", "tr",
+	"wc", "id", "basename", "dirname", "mktemp", "xargs", "cut", "ls", "sleep", "timeout", "touch",
+	"mkdir", "env", "uname", "expr", "printf", "test", "true", "false", "chmod", "sh"}
+
+// testShell is one POSIX shell the scripts must run under.
+type testShell struct {
+	name string
+	argv []string // the shell command, the script path follows
+	// tool links a basic tool into bin.
+	tool func(bin, name string) error
+}
+
+func shells(t *testing.T) []testShell {
+	t.Helper()
+	var out []testShell
+	if dash, err := exec.LookPath("dash"); err == nil {
+		out = append(out, testShell{name: "dash", argv: []string{dash}, tool: func(bin, name string) error {
+			if name == "sh" {
+				return os.Symlink(dash, filepath.Join(bin, name))
+			}
+			p, err := exec.LookPath(name)
+			if err != nil {
+				return nil // not every host has every tool; the script must cope
+			}
+			return os.Symlink(p, filepath.Join(bin, name))
+		}})
+	}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		out = append(out, testShell{name: "busybox", argv: []string{bb, "sh"}, tool: func(bin, name string) error {
+			if exec.Command(bb, name, "--help").Run() != nil && name != "true" && name != "false" && name != "test" {
+				// Not an applet of this busybox: not linked, as on a guest.
+				if out, _ := exec.Command(bb, "--list").Output(); !bytes.Contains(out, []byte("\n"+name+"\n")) {
+					return nil
+				}
+			}
+			return os.Symlink(bb, filepath.Join(bin, name))
+		}})
+	}
+	if len(out) < 2 {
+		t.Fatalf("the script tests need dash and busybox (apt-get install dash busybox; make e2e-deps does it)")
+	}
+	return out
+}
+
+// guestTree is a fake guest root filesystem plus a bin directory of shims.
+type guestTree struct {
+	t     *testing.T
+	root  string
+	bin   string
+	state string // shims keep their state here
+	shell testShell
+}
+
+func newGuestTree(t *testing.T, sh testShell) *guestTree {
+	t.Helper()
+	dir := t.TempDir()
+	g := &guestTree{t: t, root: filepath.Join(dir, "root"), bin: filepath.Join(dir, "bin"), state: filepath.Join(dir, "state"), shell: sh}
+	for _, d := range []string{g.root, g.bin, g.state} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tool := range basicTools {
+		if err := sh.tool(g.bin, tool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// file writes a file under the fake root.
+func (g *guestTree) file(path, content string) {
+	g.t.Helper()
+	full := filepath.Join(g.root, path)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		g.t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// symlink makes path (under the root) a link to target (taken as is).
+func (g *guestTree) symlink(path, target string) {
+	g.t.Helper()
+	full := filepath.Join(g.root, path)
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		g.t.Fatal(err)
+	}
+	if err := os.Symlink(target, full); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+func (g *guestTree) dir(path string) {
+	g.t.Helper()
+	if err := os.MkdirAll(filepath.Join(g.root, path), 0o755); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// exists tells whether path exists under the root (links not followed).
+func (g *guestTree) exists(path string) bool {
+	_, err := os.Lstat(filepath.Join(g.root, path))
+	return err == nil
+}
+
+// shim installs a fake command: a sh script that sees $STATE (the state
+// directory) and $ROOT.
+func (g *guestTree) shim(name, body string) {
+	g.t.Helper()
+	// Remove a basic tool of the same name first.
+	_ = os.Remove(filepath.Join(g.bin, name))
+	script := "#!/bin/sh\nSTATE=" + shQuote(g.state) + "\nROOT=" + shQuote(g.root) + "\necho \"$0 $*\" | sed 's|.*/||' >>\"$STATE/calls\"\n" + body + "\n"
+	if err := os.WriteFile(filepath.Join(g.bin, name), []byte(script), 0o755); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// calls returns the shim invocations, one per line ("name args").
+func (g *guestTree) calls() []string {
+	data, _ := os.ReadFile(filepath.Join(g.state, "calls"))
+	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
+
+func (g *guestTree) called(prefix string) bool {
+	for _, c := range g.calls() {
+		if strings.HasPrefix(c, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// scriptRun is the outcome of one script run.
+type scriptRun struct {
+	records []record
+	other   string
+	code    int
+}
+
+func (r scriptRun) kind(kind string) []record {
+	var out []record
+	for _, rec := range r.records {
+		if rec.Kind == kind {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// targets lists the targets of the change records with the given verb.
+func (r scriptRun) targets(verb string) []string {
+	var out []string
+	for _, rec := range r.kind("change") {
+		if rec.field(0) == verb {
+			out = append(out, rec.field(1))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r scriptRun) count(name string) (string, bool) {
+	for _, rec := range r.kind("count") {
+		if rec.field(0) == name {
+			return rec.field(1), true
+		}
+	}
+	return "", false
+}
+
+// run runs a step script with env, the way the plugin assembles it.
+func (g *guestTree) run(script string, env ...envVar) scriptRun {
+	g.t.Helper()
+	env = append([]envVar{{"AMIH_ROOT", g.root}}, env...)
+	path := filepath.Join(g.state, "script.sh")
+	if err := os.WriteFile(path, []byte(scriptBody(env, script)), 0o644); err != nil {
+		g.t.Fatal(err)
+	}
+	cmd := exec.Command(g.shell.argv[0], append(g.shell.argv[1:], path)...)
+	cmd.Env = []string{"PATH=" + g.bin, "HOME=" + g.state, "TMPDIR=" + g.state}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := scriptRun{}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.code = ee.ExitCode()
+	} else if err != nil {
+		g.t.Fatal(err)
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if rec, ok := parseRecord(line); ok {
+			res.records = append(res.records, rec)
+		} else if line != "" {
+			res.other += line + "\n"
+		}
+	}
+	res.other += stderr.String()
+	return res
+}
+
+// forEachShell runs fn as a subtest under every shell.
+func forEachShell(t *testing.T, fn func(t *testing.T, g *guestTree)) {
+	for _, sh := range shells(t) {
+		sh := sh
+		t.Run(sh.name, func(t *testing.T) { fn(t, newGuestTree(t, sh)) })
+	}
+}
+
+func sorted(items ...string) []string {
+	sort.Strings(items)
+	return items
+}
+
+func equal(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
+}
+
+const passwd = `root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+admin:x:1000:1000:Debian:/home/admin:/bin/bash
+alice:x:1001:1001::/home/alice:/bin/zsh
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+`

@@ -1,0 +1,74 @@
+package provisioner
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// stepDef is one step of the checklist, as one record: its name (used in
+// `steps`, `skip_steps`, its HCL block and the report), a one-line heading,
+// its guest script, what it may change on the guest (for the docs), and how
+// to reach its settings in the Config. The catalogue (catalogue.go) lists
+// them in their fixed order.
+type stepDef struct {
+	Name    string
+	Title   string
+	Script  string
+	Touches []string
+	// settings returns the step's HCL block(s) from a Config.
+	settings func(c *Config) settings
+}
+
+// settings is what a step's configuration block provides.
+type settings interface {
+	// prepare applies defaults and reports problems, naming attributes
+	// under the block name attr.
+	prepare(v *validator, attr string)
+	// env returns the inputs of the guest script.
+	env() []envVar
+}
+
+// skipper is implemented by settings that can make their step pointless
+// (verify without checks, stop_services without services).
+type skipper interface {
+	skipReason() string
+}
+
+// interpreter is implemented by settings that judge the script's records
+// themselves (verify matches outputs against expectations).
+type interpreter interface {
+	interpret(res *StepResult, recs []record)
+}
+
+// rebootFirster is implemented by settings that want a reboot before their
+// step runs.
+type rebootFirster interface {
+	rebootFirst() bool
+}
+
+// envVar is one input of a guest script.
+type envVar struct {
+	Name, Value string
+}
+
+// lines joins list inputs into one newline-separated value; validation
+// guarantees that no item contains a newline.
+func lines(items []string) string { return strings.Join(items, "\n") }
+
+// seconds renders a duration as whole seconds, at least 1.
+func seconds(d time.Duration) string {
+	s := int64(d / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(s, 10)
+}
+
+// flag renders a boolean as "1" or "0".
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

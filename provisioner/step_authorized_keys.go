@@ -1,0 +1,39 @@
+//go:generate go tool packer-sdc struct-markdown
+
+package provisioner
+
+import "fmt"
+
+// AuthorizedKeys configures the `authorized_keys` step: remove
+// `~/.ssh/authorized_keys` and `~/.ssh/authorized_keys2` of root and every
+// passwd user, and every `AuthorizedKeysFile` location sshd is configured
+// with (from `sshd -T`). This is the last step that changes anything: the
+// build goes on over the SSH connection that is already open, which sshd
+// never authenticates again, so removing the key that opened it is safe; the
+// plugin never reboots or reconnects after this step. Instances made from
+// the image get their key from cloud-init (or the cloud's agent) at launch.
+type AuthorizedKeys struct {
+	// Users whose keys stay, e.g. a break-glass account baked on purpose.
+	KeepUsers []string `mapstructure:"keep_users"`
+}
+
+var authorizedKeysStep = stepDef{
+	Name:   "authorized_keys",
+	Title:  "clean every authorized_keys",
+	Script: "authorized_keys.sh",
+	Touches: []string{
+		"~/.ssh/authorized_keys and ~/.ssh/authorized_keys2 of root and every passwd user but `keep_users`",
+		"every AuthorizedKeysFile location of sshd's configuration (%h, %u expanded per user)",
+	},
+	settings: func(c *Config) settings { return &c.AuthorizedKeys },
+}
+
+func (s *AuthorizedKeys) prepare(v *validator, attr string) {
+	for i, u := range s.KeepUsers {
+		v.userName(fmt.Sprintf("%s.keep_users[%d]", attr, i), u)
+	}
+}
+
+func (s *AuthorizedKeys) env() []envVar {
+	return []envVar{{"AMIH_KEEP_USERS", lines(s.KeepUsers)}}
+}

@@ -1,0 +1,45 @@
+//go:generate go tool packer-sdc struct-markdown
+
+package provisioner
+
+import "time"
+
+// MailQueue configures the `mail_queue` step: detect postfix, exim or
+// sendmail, report how many messages are queued, flush the queue and wait
+// until it is empty; then fail, or purge what is left. Finally the local mail
+// spools (`/var/mail/*`, `/var/spool/mail/*`) are emptied.
+type MailQueue struct {
+	// How long to wait for the flushed queue to empty. Default `5m`.
+	FlushTimeout string `mapstructure:"flush_timeout"`
+	// What to do with messages still queued after `flush_timeout`: `fail`
+	// the build, or `purge` them (and report how many). Default `fail`.
+	OnTimeout string `mapstructure:"on_timeout"`
+
+	flushTimeout time.Duration
+}
+
+var mailQueueStep = stepDef{
+	Name:   "mail_queue",
+	Title:  "check, flush and empty the mail queue",
+	Script: "mail_queue.sh",
+	Touches: []string{
+		"the MTA's queue (postfix: postqueue -f, postsuper -d ALL on purge; exim: -qff, -Mrm; sendmail: -q, /var/spool/mqueue/*)",
+		"/var/mail/* and /var/spool/mail/* (emptied, owner and mode kept)",
+	},
+	settings: func(c *Config) settings { return &c.MailQueue },
+}
+
+func (s *MailQueue) prepare(v *validator, attr string) {
+	s.flushTimeout = v.duration(attr+".flush_timeout", s.FlushTimeout, "5m")
+	if s.OnTimeout == "" {
+		s.OnTimeout = "fail"
+	}
+	v.oneOf(attr+".on_timeout", s.OnTimeout, "fail", "purge")
+}
+
+func (s *MailQueue) env() []envVar {
+	return []envVar{
+		{"AMIH_FLUSH_TIMEOUT", strconvDuration(s.flushTimeout)},
+		{"AMIH_ON_TIMEOUT", s.OnTimeout},
+	}
+}

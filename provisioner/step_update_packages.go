@@ -1,0 +1,48 @@
+//go:generate go tool packer-sdc struct-markdown
+
+package provisioner
+
+import "time"
+
+// UpdatePackages configures the `update_packages` step: refresh the package
+// lists and upgrade every package non-interactively, keeping existing
+// configuration files (apt-get dist-upgrade with --force-confold, dnf/yum
+// upgrade, zypper update, apk upgrade), then reboot when `reboot` says so and
+// wait for the new boot.
+type UpdatePackages struct {
+	// When to reboot after upgrading: `always`, `if-required` (when
+	// `/var/run/reboot-required` exists, `needs-restarting -r` or `zypper
+	// needs-rebooting` say so, or a newer kernel than the running one is
+	// installed) or `never`. Default `if-required`. The reboot is detached;
+	// the plugin then waits until the guest's boot id changes and
+	// `wait_for_boot`'s checks pass again.
+	Reboot string `mapstructure:"reboot"`
+	// How long to wait for the guest to come back after a reboot. Default
+	// `15m`.
+	RebootTimeout string `mapstructure:"reboot_timeout"`
+
+	rebootTimeout time.Duration
+}
+
+var updatePackagesStep = stepDef{
+	Name:   "update_packages",
+	Title:  "update all packages and reboot when needed",
+	Script: "update_packages.sh",
+	Touches: []string{
+		"installed packages and the package manager's database and caches",
+		"a reboot, when `reboot` asks for one",
+	},
+	settings: func(c *Config) settings { return &c.UpdatePackages },
+}
+
+func (s *UpdatePackages) prepare(v *validator, attr string) {
+	if s.Reboot == "" {
+		s.Reboot = "if-required"
+	}
+	v.oneOf(attr+".reboot", s.Reboot, "always", "if-required", "never")
+	s.rebootTimeout = v.duration(attr+".reboot_timeout", s.RebootTimeout, "15m")
+}
+
+func (s *UpdatePackages) env() []envVar {
+	return []envVar{{"AMIH_REBOOT", s.Reboot}}
+}

@@ -1,0 +1,132 @@
+//go:generate go tool packer-sdc struct-markdown
+
+package provisioner
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// VerifyCheck is one `verify` block: a command whose exit code and output
+// prove that the image deploys the right code from the right source (the
+// seed's "double check the code is deploying from the right source"). The
+// command runs on the guest through `sh -c`, as root unless `as_user` is set,
+// with no standard input. It must not change the guest: it also runs in dry
+// run.
+type VerifyCheck struct {
+	// A name for the check, shown in the output and the report. Default:
+	// `verify[N]`.
+	Name string `mapstructure:"name"`
+	// The shell command to run. Required.
+	Command string `mapstructure:"command" required:"true"`
+	// Run the command as this user instead of root (with `runuser` or `su`).
+	AsUser string `mapstructure:"as_user"`
+	// The exit code the command must return. Default `0`.
+	ExpectExitCode int `mapstructure:"expect_exit_code"`
+	// An RE2 regular expression that the command's output (stdout and
+	// stderr together, trailing newlines removed) must match. Default: any
+	// output.
+	ExpectOutput string `mapstructure:"expect_output"`
+	// How long the command may run. Default `5m`.
+	CommandTimeout string `mapstructure:"command_timeout"`
+
+	expectOutput   *regexp.Regexp
+	commandTimeout time.Duration
+}
+
+// verifySettings groups the repeated `verify` blocks with the top-level
+// `reboot_before_verify`.
+type verifySettings struct {
+	checks      []VerifyCheck
+	rebootBefore bool
+}
+
+var verifyStep = stepDef{
+	Name:    "verify",
+	Title:   "verify that the deployed code comes from the right source",
+	Script:  "verify.sh",
+	Touches: []string{"nothing but what the `verify` commands do; a reboot first with `reboot_before_verify`"},
+	settings: func(c *Config) settings {
+		return &verifySettings{checks: c.Verify, rebootBefore: c.RebootBeforeVerify}
+	},
+}
+
+func (s *verifySettings) prepare(v *validator, attr string) {
+	for i := range s.checks {
+		c := &s.checks[i]
+		at := fmt.Sprintf("%s[%d]", attr, i)
+		if c.Name == "" {
+			c.Name = at
+		}
+		if c.Command == "" {
+			v.add(at+".command", "is required")
+		} else if c.Command != unknown {
+			v.safeCommand(at+".command", c.Command)
+		}
+		if c.AsUser != "" {
+			v.userName(at+".as_user", c.AsUser)
+		}
+		if c.ExpectExitCode < 0 || c.ExpectExitCode > 255 {
+			v.add(at+".expect_exit_code", "%d is not an exit code (0 to 255)", c.ExpectExitCode)
+		}
+		c.expectOutput = v.regex(at+".expect_output", c.ExpectOutput)
+		c.commandTimeout = v.duration(at+".command_timeout", c.CommandTimeout, "5m")
+	}
+}
+
+func (s *verifySettings) env() []envVar {
+	env := []envVar{{"AMIH_CHECK_COUNT", strconv.Itoa(len(s.checks))}}
+	for i, c := range s.checks {
+		n := strconv.Itoa(i + 1)
+		env = append(env,
+			envVar{"AMIH_CHECK_" + n + "_COMMAND", c.Command},
+			envVar{"AMIH_CHECK_" + n + "_AS_USER", c.AsUser},
+			envVar{"AMIH_CHECK_" + n + "_TIMEOUT", seconds(c.commandTimeout)},
+		)
+	}
+	return env
+}
+
+func (s *verifySettings) skipReason() string {
+	if len(s.checks) == 0 {
+		return "no verify blocks"
+	}
+	return ""
+}
+
+func (s *verifySettings) rebootFirst() bool { return s.rebootBefore }
+
+// interpret judges each check's exit code and output.
+func (s *verifySettings) interpret(res *StepResult, recs []record) {
+	outputs := map[string]string{}
+	codes := map[string]int{}
+	for _, r := range recs {
+		switch r.Kind {
+		case "output":
+			outputs[r.field(0)] = r.field(1)
+		case "count":
+			if n, err := strconv.Atoi(r.field(1)); err == nil {
+				codes[r.field(0)] = n
+			}
+		}
+	}
+	for i, c := range s.checks {
+		n := strconv.Itoa(i + 1)
+		code, ran := codes["exit_"+n]
+		out := outputs[n]
+		switch {
+		case !ran:
+			res.fail(fmt.Sprintf("%s: the check did not run", c.Name))
+		case code != c.ExpectExitCode:
+			res.fail(fmt.Sprintf("%s: exit code %d, expected %d; output:\n%s", c.Name, code, c.ExpectExitCode, out))
+		case c.expectOutput != nil && !c.expectOutput.MatchString(out):
+			res.fail(fmt.Sprintf("%s: output does not match %q; output:\n%s", c.Name, c.ExpectOutput, out))
+		default:
+			res.Checks = append(res.Checks, Check{Name: c.Name, Passed: true})
+			continue
+		}
+		res.Checks = append(res.Checks, Check{Name: c.Name, Passed: false})
+	}
+}

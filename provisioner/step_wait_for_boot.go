@@ -1,0 +1,65 @@
+//go:generate go tool packer-sdc struct-markdown
+
+package provisioner
+
+import (
+	"time"
+
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+)
+
+// WaitForBoot configures the `wait_for_boot` step: wait until boot has really
+// completed before touching anything. It waits for cloud-init (`cloud-init
+// status --wait`: exit 2, finished with recoverable errors, is a warning), for
+// systemd to be `running` or `degraded` (failed units become warnings),
+// reports failures in `/var/log/boot.log` and this boot's journal, waits until
+// the uptime reaches `min_uptime`, and until no package manager runs. It runs
+// again after every reboot the plugin makes.
+type WaitForBoot struct {
+	// How long to wait for all of the above. Default `15m`.
+	BootTimeout string `mapstructure:"boot_timeout"`
+	// The least uptime before the checklist goes on (the seed's "let it run
+	// 5-7 minutes"). Default `0s`.
+	MinUptime string `mapstructure:"min_uptime"`
+	// Keep apt-daily, apt-daily-upgrade, unattended-upgrades and dnf-automatic
+	// from taking the package manager lock for the rest of the build, with
+	// `systemctl mask --runtime` (gone at the next boot, never in the image).
+	// Default `true`.
+	HoldAutomaticUpdates config.Trilean `mapstructure:"hold_automatic_updates"`
+
+	bootTimeout, minUptime time.Duration
+}
+
+var waitForBootStep = stepDef{
+	Name:   "wait_for_boot",
+	Title:  "wait until boot has really completed",
+	Script: "wait_for_boot.sh",
+	Touches: []string{
+		"nothing on disk; for this boot only, runtime masks in /run/systemd for apt-daily, apt-daily-upgrade, unattended-upgrades and dnf-automatic",
+	},
+	settings: func(c *Config) settings { return &c.WaitForBoot },
+}
+
+func (s *WaitForBoot) prepare(v *validator, attr string) {
+	s.bootTimeout = v.duration(attr+".boot_timeout", s.BootTimeout, "15m")
+	s.minUptime = v.duration(attr+".min_uptime", s.MinUptime, "0s")
+	if s.bootTimeout == 0 && s.BootTimeout != unknown && s.BootTimeout != "" {
+		v.add(attr+".boot_timeout", "must be more than 0s")
+	}
+}
+
+func (s *WaitForBoot) env() []envVar {
+	return []envVar{
+		{"AMIH_BOOT_TIMEOUT", seconds(s.bootTimeout)},
+		{"AMIH_MIN_UPTIME", strconvDuration(s.minUptime)},
+		{"AMIH_HOLD_AUTO_UPDATES", flag(!s.HoldAutomaticUpdates.False())},
+	}
+}
+
+// strconvDuration renders a duration as whole seconds (0 allowed).
+func strconvDuration(d time.Duration) string {
+	if d < time.Second {
+		return "0"
+	}
+	return seconds(d)
+}

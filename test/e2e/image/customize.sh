@@ -1,0 +1,58 @@
+#!/bin/sh
+# mmdebstrap customize hook for the end-to-end guest (see build.sh).
+# Usage: customize.sh ROOTFS MIRROR SECURITY_MIRROR
+set -eu
+root=$1 mirror=$2 security_mirror=$3
+
+# apt sources: the release plus its updates and security suites.
+rm -f "$root/etc/apt/sources.list"
+cat > "$root/etc/apt/sources.list.d/debian.sources" <<SRC
+Types: deb
+URIs: $mirror
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $security_mirror
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+chroot "$root" apt-mark hold linux-image-cloud-amd64 "$(basename "$root"/boot/vmlinuz-* | sed 's/^vmlinuz/linux-image/')" >/dev/null
+
+echo guest > "$root/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 guest\n' > "$root/etc/hosts"
+printf '/dev/vda / ext4 defaults,errors=remount-ro 0 1\n' > "$root/etc/fstab"
+
+# Network: DHCP on the first virtio NIC, as cloud-init's fallback would write.
+mkdir -p "$root/etc/network/interfaces.d"
+printf 'auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n' > "$root/etc/network/interfaces"
+
+# cloud-init: NoCloud only (never probe cloud metadata services), default
+# user `admin` as on Debian's AMIs, leave apt sources alone.
+cat > "$root/etc/cloud/cloud.cfg.d/01-e2e.cfg" <<'CFG'
+datasource_list: [ NoCloud, None ]
+apt_preserve_sources_list: true
+system_info:
+  default_user:
+    name: admin
+    lock_passwd: true
+    gecos: Debian
+    groups: [adm, sudo]
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+    shell: /bin/bash
+CFG
+
+# postfix: satellite relaying to a closed port on the guest itself, so mail to
+# any other domain stays queued (deferred, connection refused) and nothing ever
+# leaves the guest; no DNS lookups.
+# shellcheck disable=SC2016 # $myhostname is postfix's, not ours
+chroot "$root" postconf -e 'relayhost = [127.0.0.1]:2525' 'inet_interfaces = loopback-only' \
+  'mydestination = $myhostname, guest, localhost.localdomain, localhost' \
+  'smtp_dns_support_level = disabled' 'myhostname = guest.e2e.invalid'
+
+# Serial console login for debugging; the kernel logs there too.
+chroot "$root" systemctl enable serial-getty@ttyS0.service >/dev/null 2>&1 || true
+# No time sync to outside servers (minbase has no timesyncd; make sure).
+chroot "$root" systemctl mask systemd-timesyncd.service >/dev/null 2>&1 || true

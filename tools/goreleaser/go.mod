@@ -1,0 +1,3 @@
+module github.com/ami-hygiene/packer-plugin-ami-hygiene/tools/goreleaser
+
+go 1.25.11
