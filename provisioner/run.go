@@ -113,10 +113,10 @@ func (r *run) steps(ctx context.Context) error {
 
 // step runs one step: its optional reboot first, its script, its own
 // judgement of the records, then a reboot when the script asked for one.
-func (r *run) step(ctx context.Context, def stepDef) StepResult {
+func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
 	start := time.Now()
 	set := def.settings(r.config)
-	res := StepResult{Name: def.Name, Title: def.Title, Actions: []Action{}}
+	res = StepResult{Name: def.Name, Title: def.Title, Actions: []Action{}}
 	defer func() { res.DurationSeconds = time.Since(start).Seconds() }()
 	if s, ok := set.(skipper); ok {
 		if reason := s.skipReason(); reason != "" {

@@ -24,9 +24,8 @@ nl='
 amih_field() {
 	case $1 in
 	*\\* | *"$tab"* | *"$nl"*)
-		printf '%s' "$1" | awk 'BEGIN { ORS = "" }
-			NR > 1 { printf "\\n" }
-			{ gsub(/\\/, "\\\\"); gsub(/\t/, "\\t"); print }'
+		printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/$tab/\\\\t/g" |
+			awk 'NR > 1 { printf "\\n" } { printf "%s", $0 }'
 		;;
 	*) printf '%s' "$1" ;;
 	esac

@@ -19,7 +19,10 @@ pending() {
 	case $pm in
 	apt-get)
 		apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null |
-			awk '$1 == "Inst" { d = $3; gsub(/[][()]/, "", d); print $2 "\t" d }'
+			awk '$1 == "Inst" {
+				if ($3 ~ /^\[/) { old = $3; new = $4 } else { old = ""; new = $3 }
+				gsub(/[][()]/, "", old); gsub(/[()]/, "", new)
+				print $2 "\t" (old == "" ? new : old " -> " new) }'
 		;;
 	dnf | yum)
 		"$pm" -q check-update 2>/dev/null | awk 'NF == 3 && $1 ~ /\./ { print $1 "\t" $2 }'

@@ -35,6 +35,7 @@ printf 'postfix postfix/main_mailer_type select Satellite system\npostfix postfi
 
 # shellcheck disable=SC2016 # $1 is expanded by mmdebstrap's hook shell
 mmdebstrap --variant=minbase --include="$packages" \
+  --skip=cleanup/apt/lists \
   --setup-hook='mkdir -p "$1/etc/apt/sources.list.d"' \
   --essential-hook="chroot \"\$1\" debconf-set-selections < '$work/debconf'" \
   --customize-hook="sh '$here/customize.sh' \"\$1\" '$mirror' '$security_mirror'" \

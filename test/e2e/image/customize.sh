@@ -19,6 +19,11 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
+# No translations (half of what `apt-get update` fetches), then fetch the lists
+# of all three suites now, so that the guest's own `apt-get update` mostly
+# gets "not modified" answers; nothing is upgraded here.
+echo 'Acquire::Languages "none";' > "$root/etc/apt/apt.conf.d/99no-translations"
+chroot "$root" apt-get -q update >/dev/null
 chroot "$root" apt-mark hold linux-image-cloud-amd64 "$(basename "$root"/boot/vmlinuz-* | sed 's/^vmlinuz/linux-image/')" >/dev/null
 
 echo guest > "$root/etc/hostname"
@@ -33,7 +38,9 @@ printf 'auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n' >
 # user `admin` as on Debian's AMIs, leave apt sources alone.
 cat > "$root/etc/cloud/cloud.cfg.d/01-e2e.cfg" <<'CFG'
 datasource_list: [ NoCloud, None ]
-apt_preserve_sources_list: true
+locale: C.UTF-8
+apt:
+  preserve_sources_list: true
 system_info:
   default_user:
     name: admin
@@ -51,6 +58,11 @@ CFG
 chroot "$root" postconf -e 'relayhost = [127.0.0.1]:2525' 'inet_interfaces = loopback-only' \
   'mydestination = $myhostname, guest, localhost.localdomain, localhost' \
   'smtp_dns_support_level = disabled' 'myhostname = guest.e2e.invalid'
+
+# Under TCG, postfix's start (many short processes) can outlast systemd's
+# default 90 s start timeout.
+mkdir -p "$root/etc/systemd/system/postfix@.service.d"
+printf '[Service]\nTimeoutStartSec=10min\n' > "$root/etc/systemd/system/postfix@.service.d/e2e-timeout.conf"
 
 # Serial console login for debugging; the kernel logs there too.
 chroot "$root" systemctl enable serial-getty@ttyS0.service >/dev/null 2>&1 || true

@@ -1,0 +1,72 @@
+package provisioner
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// hostileStrings are values a template may carry that must reach the guest
+// literally: quoting, substitution, globbing, options, control characters.
+var hostileStrings = []string{
+	"", "plain", "two words", "'", `"`, `\`, `'\''`, "$(id)", "`id`", "${HOME}", "$HOME", "a;b", "a && b",
+	"a || b", "a | b", "a > /tmp/x", "< /etc/passwd", "*", "?", "[a-z]*", "~root", "-rf", "--help", "../..",
+	"line1\nline2", "tab\there", "trailing\n", "\x01ctl", "ünïcødé", "#comment", "!event", "a\\nb", "%s%n",
+}
+
+func runSh(t *testing.T, script string) string {
+	t.Helper()
+	out, err := exec.Command("dash", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("dash: %v", err)
+	}
+	return string(out)
+}
+
+func TestShQuoteSurvivesTheShell(t *testing.T) {
+	for _, s := range hostileStrings {
+		if got := runSh(t, "X="+shQuote(s)+"; printf '%s' \"$X\""); got != s {
+			t.Errorf("shQuote(%q) came back as %q", s, got)
+		}
+	}
+}
+
+// TestRecordFieldsRoundTrip: what lib.sh's rec prints, parseRecord reads
+// back exactly (but for trailing newlines, which $(...) drops).
+func TestRecordFieldsRoundTrip(t *testing.T) {
+	for _, sh := range shells(t) {
+		for _, s := range hostileStrings {
+			want := strings.TrimRight(s, "\n")
+			script := scriptText("lib.sh") + "\nrec fact key " + shQuote(s) + "\n"
+			out, err := exec.Command(sh.argv[0], append(sh.argv[1:], "-c", script)...).Output()
+			if err != nil {
+				t.Fatalf("%s: %v", sh.name, err)
+			}
+			r, ok := parseRecord(strings.TrimSuffix(string(out), "\n"))
+			if !ok || r.Kind != "fact" || r.field(0) != "key" || r.field(1) != want {
+				t.Errorf("%s: %q came back as %+v (%q)", sh.name, s, r, out)
+			}
+		}
+	}
+}
+
+func TestParseRecord(t *testing.T) {
+	for _, tc := range []struct {
+		line   string
+		ok     bool
+		kind   string
+		fields []string
+	}{
+		{"amih:change\tremove\t/root/.bash_history", true, "change", []string{"remove", "/root/.bash_history"}},
+		{"amih:warn\ta\\tb\\nc\\\\d", true, "warn", []string{"a\tb\nc\\d"}},
+		{"amih:count\tn\t3\r", true, "count", []string{"n", "3"}},
+		{"Reading package lists...", false, "", nil},
+		{"amih:", false, "", nil},
+		{" amih:warn\tx", false, "", nil},
+	} {
+		r, ok := parseRecord(tc.line)
+		if ok != tc.ok || r.Kind != tc.kind || strings.Join(r.Fields, "|") != strings.Join(tc.fields, "|") {
+			t.Errorf("parseRecord(%q) = %+v, %v", tc.line, r, ok)
+		}
+	}
+}

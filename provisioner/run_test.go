@@ -1,0 +1,221 @@
+package provisioner
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+// provision prepares raw and runs Provision against a fake guest.
+func provision(t *testing.T, raw map[string]interface{}, g *fakeGuest) (*fakeComm, *Report, error) {
+	t.Helper()
+	dir := t.TempDir()
+	raw["report_path"] = filepath.Join(dir, "report.json")
+	raw["junit_path"] = filepath.Join(dir, "junit.xml")
+	p := &Provisioner{}
+	if err := p.Prepare(raw); err != nil {
+		t.Fatal(err)
+	}
+	comm := &fakeComm{reply: g.reply}
+	ui := packersdk.TestUi(t)
+	err := p.Provision(context.Background(), ui, comm, nil)
+	data, rerr := os.ReadFile(filepath.Join(dir, "report.json"))
+	if rerr != nil {
+		t.Fatalf("no report: %v", rerr)
+	}
+	var rep Report
+	if jerr := json.Unmarshal(data, &rep); jerr != nil {
+		t.Fatal(jerr)
+	}
+	if _, jerr := os.Stat(filepath.Join(dir, "junit.xml")); jerr != nil {
+		t.Errorf("no junit file: %v", jerr)
+	}
+	return comm, &rep, err
+}
+
+func stepStatus(rep *Report) map[string]Status {
+	out := map[string]Status{}
+	for _, s := range rep.Steps {
+		out[s.Name] = s.Status
+	}
+	return out
+}
+
+func TestProvisionRunsEveryStepInOrderThroughSudo(t *testing.T) {
+	g := &fakeGuest{steps: map[string]string{
+		"shell_history": "amih:change\tremove\t/root/.bash_history\n",
+	}}
+	hostile := `x'; touch /tmp/pwned; echo '$(id)` + "`id`"
+	comm, rep, err := provision(t, map[string]interface{}{
+		"verify":        []map[string]interface{}{{"command": hostile}},
+		"stop_services": map[string]interface{}{"services": []string{"nginx"}},
+	}, g)
+	if err == nil {
+		t.Fatal("verify without output records must fail (the check did not run)")
+	}
+	// The steps ran in the catalogue's order until verify failed.
+	var order []string
+	for _, c := range comm.calls() {
+		if name := stepOf(c); name != "" {
+			order = append(order, name)
+			if name != "probe" && !strings.HasPrefix(c.Command, "sudo -n sh -c ") {
+				t.Errorf("%s ran without sudo: %s", name, c.Command)
+			}
+			if strings.Contains(c.Command, "pwned") {
+				t.Errorf("user text on a command line: %s", c.Command)
+			}
+		}
+	}
+	if got := strings.Join(order, ","); got != "probe,wait_for_boot,update_packages,verify" {
+		t.Errorf("order %s", got)
+	}
+	// The hostile command reached the guest once, quoted.
+	for _, c := range comm.calls() {
+		if stepOf(c) == "verify" && !strings.Contains(c.Stdin, "AMIH_CHECK_1_COMMAND="+shQuote(hostile)+"; export AMIH_CHECK_1_COMMAND\n") {
+			t.Errorf("verify input not quoted as expected:\n%s", c.Stdin[:400])
+		}
+	}
+	if stepStatus(rep)["verify"] != StatusFailed || rep.Status != "failed" {
+		t.Errorf("report: %v %s", stepStatus(rep), rep.Status)
+	}
+}
+
+func TestProvisionFullRun(t *testing.T) {
+	g := &fakeGuest{steps: map[string]string{
+		"update_packages": "amih:change\tupgrade\topenssl\t3.0.1 -> 3.0.2\namih:count\tpackages_upgraded\t1\namih:reboot\t/var/run/reboot-required exists\n",
+		"verify":          "amih:output\t1\thttps://github.com/acme/app.git\namih:count\texit_1\t0\n",
+		"stop_services":   "amih:change\tstop\tnginx\n",
+		"authorized_keys": "amih:change\tremove\t/root/.ssh/authorized_keys\namih:warn\tsomething odd\n",
+	}}
+	comm, rep, err := provision(t, map[string]interface{}{
+		"verify":        []map[string]interface{}{{"name": "app", "command": "git remote get-url origin", "expect_output": `^https://github\.com/acme/app(\.git)?$`}},
+		"stop_services": map[string]interface{}{"services": []string{"nginx"}},
+	}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Status{"wait_for_boot": StatusOK, "update_packages": StatusChanged, "verify": StatusOK,
+		"stop_services": StatusChanged, "mail_queue": StatusOK, "shell_history": StatusOK, "credentials": StatusOK,
+		"authorized_keys": StatusChanged}
+	got := stepStatus(rep)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s, want %s", k, got[k], v)
+		}
+	}
+	if rep.Guest.Reboots != 1 || strings.Join(rep.Guest.BootIDs, ",") != "boot-1,boot-2" {
+		t.Errorf("reboots %d, boot ids %v", rep.Guest.Reboots, rep.Guest.BootIDs)
+	}
+	// After the reboot the boot check ran again, before verify.
+	var order []string
+	for _, c := range comm.calls() {
+		if name := stepOf(c); name != "" {
+			order = append(order, name)
+		}
+	}
+	if got := strings.Join(order, ","); got != "probe,wait_for_boot,update_packages,wait_for_boot,verify,stop_services,mail_queue,shell_history,credentials,authorized_keys" {
+		t.Errorf("order %s", got)
+	}
+	if rep.Steps[len(rep.Steps)-1].Warnings[0] != "something odd" {
+		t.Errorf("warnings lost: %+v", rep.Steps[len(rep.Steps)-1])
+	}
+}
+
+func TestProvisionDryRunNeverReboots(t *testing.T) {
+	g := &fakeGuest{steps: map[string]string{
+		"update_packages": "amih:change\tupgrade\topenssl\t3.0.2\namih:reboot\tkernel\n",
+		"shell_history":   "amih:change\tremove\t/root/.bash_history\n",
+	}}
+	comm, rep, err := provision(t, map[string]interface{}{"dry_run": true}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range comm.calls() {
+		if strings.Contains(c.Command, "reboot") {
+			t.Errorf("dry run sent %s", c.Command)
+		}
+		if stepOf(c) != "" && stepOf(c) != "probe" && !strings.Contains(c.Stdin, "AMIH_DRY_RUN='1'") {
+			t.Errorf("%s did not get AMIH_DRY_RUN=1", stepOf(c))
+		}
+	}
+	if s := stepStatus(rep); s["update_packages"] != StatusWouldChange || s["shell_history"] != StatusWouldChange || s["credentials"] != StatusOK {
+		t.Errorf("statuses %v", s)
+	}
+	if rep.Guest.Reboots != 0 || !rep.DryRun {
+		t.Errorf("report %+v", rep.Guest)
+	}
+}
+
+func TestProvisionRebootTimeout(t *testing.T) {
+	defer func(d time.Duration) { rebootPollInterval = d }(rebootPollInterval)
+	rebootPollInterval = 10 * time.Millisecond
+	g := &fakeGuest{neverBoots: true, steps: map[string]string{"update_packages": "amih:reboot\talways\n"}}
+	_, rep, err := provision(t, map[string]interface{}{"update_packages": map[string]interface{}{"reboot_timeout": "1s"}}, g)
+	if err == nil || !strings.Contains(err.Error(), "update_packages") || !strings.Contains(err.Error(), "reboot_timeout") {
+		t.Fatalf("error %v", err)
+	}
+	if len(rep.Steps) != 2 {
+		t.Errorf("steps after the failed one ran: %v", stepStatus(rep))
+	}
+}
+
+func TestProvisionStepFailureStops(t *testing.T) {
+	g := &fakeGuest{
+		steps:  map[string]string{"stop_services": "amih:error\tno such service: nope\n"},
+		status: map[string]int{"stop_services": 1},
+	}
+	_, rep, err := provision(t, map[string]interface{}{"stop_services": map[string]interface{}{"services": []string{"nope"}}}, g)
+	if err == nil || !strings.Contains(err.Error(), "step stop_services failed: no such service: nope") {
+		t.Fatalf("error %v", err)
+	}
+	if _, ran := stepStatus(rep)["mail_queue"]; ran {
+		t.Error("mail_queue ran after a failure")
+	}
+}
+
+func TestProvisionVerifyMismatchShowsOutput(t *testing.T) {
+	g := &fakeGuest{steps: map[string]string{"verify": "amih:output\t1\thttps://evil.example/app\namih:count\texit_1\t0\n"}}
+	_, _, err := provision(t, map[string]interface{}{
+		"steps":  []string{"verify"},
+		"verify": []map[string]interface{}{{"name": "remote", "command": "git remote get-url origin", "expect_output": "^https://github.com/acme/app$"}},
+	}, g)
+	if err == nil || !strings.Contains(err.Error(), "remote: output does not match") || !strings.Contains(err.Error(), "https://evil.example/app") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestProvisionSudoPasswordIsAClearError(t *testing.T) {
+	_, _, err := provision(t, map[string]interface{}{}, &fakeGuest{sudoFails: true})
+	if err == nil || !strings.Contains(err.Error(), "use_sudo") || !strings.Contains(err.Error(), "password") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestProvisionRetriesACutSession(t *testing.T) {
+	g := &fakeGuest{}
+	cuts := 0
+	comm := &fakeComm{reply: func(c fakeCall, n int) (string, int) {
+		if stepOf(c) == "shell_history" && cuts == 0 {
+			cuts++
+			return "", packersdk.CmdDisconnect
+		}
+		return g.reply(c, n)
+	}}
+	p := &Provisioner{}
+	if err := p.Prepare(map[string]interface{}{"steps": []string{"shell_history"}, "report_path": filepath.Join(t.TempDir(), "r.json")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Provision(context.Background(), packersdk.TestUi(t), comm, nil); err != nil {
+		t.Fatalf("a cut session was not retried: %v", err)
+	}
+	if cuts != 1 {
+		t.Errorf("cuts %d", cuts)
+	}
+}
+

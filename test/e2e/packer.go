@@ -1,0 +1,118 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// packerBinary is the pinned Packer (make sets AMIH_PACKER).
+func packerBinary() string {
+	if p := os.Getenv("AMIH_PACKER"); p != "" {
+		return p
+	}
+	return filepath.Join(repoRoot(), ".tools", "bin", "packer")
+}
+
+// Template is a null-builder template that reaches a VM over SSH, runs the
+// dirty fixture, then the given ami-hygiene block (empty: no ami-hygiene
+// provisioner at all).
+type Template struct {
+	SSHPort  int
+	Key      *Key
+	Dirty    bool
+	Hygiene  string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
+	Extra    string // more provisioners after ami-hygiene
+}
+
+// Render writes the template.
+func (t Template) Render() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `packer {
+  required_plugins {
+    ami-hygiene = {
+      version = ">= 0.0.1"
+      source  = "github.com/ami-hygiene/ami-hygiene"
+    }
+  }
+}
+
+source "null" "guest" {
+  ssh_host             = "127.0.0.1"
+  ssh_port             = %d
+  ssh_username         = "admin"
+  ssh_private_key_file = %q
+  ssh_timeout          = "20m"
+  ssh_read_write_timeout = "5m"
+}
+
+build {
+  sources = ["source.null.guest"]
+`, t.SSHPort, t.Key.Private)
+	if t.Dirty {
+		fmt.Fprintf(&b, `
+  provisioner "shell" {
+    script          = %q
+    execute_command = "sudo -n sh -c '{{ .Vars }} {{ .Path }}'"
+  }
+`, filepath.Join(repoRoot(), "test", "e2e", "testdata", "dirty.sh"))
+	}
+	if t.Hygiene != "-" {
+		fmt.Fprintf(&b, "\n  provisioner \"ami-hygiene\" {\n%s\n  }\n", t.Hygiene)
+	}
+	b.WriteString(t.Extra)
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// PackerRun is the outcome of one `packer build`.
+type PackerRun struct {
+	Dir    string
+	Output string
+	Log    string
+	Err    error
+}
+
+// RunPacker writes the template into dir and runs the pinned `packer build`
+// there, with the isolated plugin folder the Makefile installed into.
+func RunPacker(dir string, tmpl string, out io.Writer, timeout time.Duration) PackerRun {
+	path := filepath.Join(dir, "template.pkr.hcl")
+	run := PackerRun{Dir: dir, Log: filepath.Join(dir, "packer.log")}
+	if err := os.WriteFile(path, []byte(tmpl), 0o644); err != nil {
+		run.Err = err
+		return run
+	}
+	cmd := exec.Command("timeout", fmt.Sprintf("%d", int(timeout.Seconds())), packerBinary(), "build", "-color=false", path)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_LOG=1", "PACKER_LOG_PATH="+run.Log)
+	if os.Getenv("PACKER_PLUGIN_PATH") == "" {
+		cmd.Env = append(cmd.Env, "PACKER_PLUGIN_PATH="+filepath.Join(repoRoot(), ".tools", "plugins"))
+	}
+	var buf strings.Builder
+	w := io.Writer(&buf)
+	if out != nil {
+		w = io.MultiWriter(&buf, out)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	run.Err = cmd.Run()
+	run.Output = buf.String()
+	return run
+}
+
+// Validate runs the pinned `packer validate` on a template.
+func Validate(dir, tmpl string) (string, error) {
+	path := filepath.Join(dir, "template.pkr.hcl")
+	if err := os.WriteFile(path, []byte(tmpl), 0o644); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(packerBinary(), "validate", path)
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

@@ -1,0 +1,88 @@
+#!/bin/sh
+# Makes the guest dirty the way a real build does. Runs as root through an
+# ordinary Packer `shell` provisioner, before `provisioner "ami-hygiene"`.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+
+# A harness-owned record of every boot (independent of the plugin).
+mkdir -p /var/lib/e2e
+cat > /etc/systemd/system/e2e-boots.service <<'UNIT'
+[Unit]
+Description=e2e: record this boot's id
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'cat /proc/sys/kernel/random/boot_id >> /var/lib/e2e/boots'
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now e2e-boots.service
+
+# Two more users with a login shell.
+for u in alice bob; do id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"; done
+
+# Shell histories for root and the users.
+for h in /root /home/admin /home/alice /home/bob; do
+	printf 'ls -la\nexport TOKEN=e2e-history-secret\n' > "$h/.bash_history"
+done
+echo 'import os' > /root/.python_history
+echo 'select 1;' > /home/alice/.mysql_history
+echo 'ls' > /home/bob/.zsh_history
+echo '.q' > /home/admin/.lesshst
+
+# Extra authorized_keys for two users (cloud-init gave admin and root theirs).
+for u in alice bob; do
+	install -d -m 700 -o "$u" -g "$u" "/home/$u/.ssh"
+	echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e $u@laptop" > "/home/$u/.ssh/authorized_keys"
+	chown "$u:$u" "/home/$u/.ssh/authorized_keys"
+done
+echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e old@key" > /home/alice/.ssh/authorized_keys2
+
+# Third-party credentials: AWS CLI, docker, git, and a private deploy key.
+install -d -m 700 /root/.aws
+printf '[default]\naws_access_key_id = AKIAE2ETESTKEY000000\naws_secret_access_key = e2eSecretKeyE2eSecretKeyE2eSecretKey0000\n' > /root/.aws/credentials
+install -d -o admin -g admin /home/admin/.docker
+echo '{"auths":{"registry.e2e.invalid":{"auth":"ZTJlOmUyZS1kb2NrZXItc2VjcmV0"}}}' > /home/admin/.docker/config.json
+echo 'https://e2e:e2e-git-secret@git.e2e.invalid' > /home/alice/.git-credentials
+ssh-keygen -q -t ed25519 -N '' -C deploy -f /home/bob/.ssh/id_deploy
+chown bob:bob /home/bob/.ssh/id_deploy /home/bob/.ssh/id_deploy.pub
+
+# Canaries that look like targets and must survive.
+mkdir -p /srv/app /home/alice/.bash_history.d
+echo keep > /srv/app/.bash_history
+echo keep > /home/admin/history.txt
+echo keep > /home/alice/.bash_history.d/keep
+echo keep > /home/admin/.ssh/authorized_keys.example
+echo '{"credsStore":"pass"}' > /root/.docker-config-example.json
+
+# An application service, running.
+cat > /etc/systemd/system/e2e-app.service <<'UNIT'
+[Unit]
+Description=e2e: the application
+[Service]
+ExecStart=/bin/sh -c 'while :; do date > /var/lib/e2e/heartbeat; sleep 5; done'
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now e2e-app.service
+
+# Mail stuck in the queue: the relay (127.0.0.1:2525 on the guest) is down,
+# so postfix defers it. Then the relay comes up; only a flush delivers the
+# mail before postfix's next queue run (minutes away). Nothing leaves the
+# guest: the relay is a sink on its own loopback.
+systemctl start postfix
+for i in 1 2 3; do
+	printf 'Subject: e2e %s\n\nstuck\n' "$i" | /usr/sbin/sendmail ops@example.invalid
+done
+echo 'local mail' | /usr/sbin/sendmail admin
+for _ in $(seq 1 60); do
+	[ "$(postqueue -j 2>/dev/null | grep -c deferred)" -ge 3 ] && break
+	sleep 1
+done
+postqueue -p | tail -n 1
+systemd-run --unit e2e-smtp-sink --quiet python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:2525
+
+# A reboot is required, as after a kernel or libc upgrade.
+touch /var/run/reboot-required
+echo "e2e: guest made dirty"
