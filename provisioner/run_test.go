@@ -218,4 +218,3 @@ func TestProvisionRetriesACutSession(t *testing.T) {
 		t.Errorf("cuts %d", cuts)
 	}
 }
-

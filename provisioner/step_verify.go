@@ -39,7 +39,7 @@ type VerifyCheck struct {
 // verifySettings groups the repeated `verify` blocks with the top-level
 // `reboot_before_verify`.
 type verifySettings struct {
-	checks      []VerifyCheck
+	checks       []VerifyCheck
 	rebootBefore bool
 }
 

@@ -24,11 +24,11 @@ func packerBinary() string {
 // dirty fixture, then the given ami-hygiene block (empty: no ami-hygiene
 // provisioner at all).
 type Template struct {
-	SSHPort  int
-	Key      *Key
-	Dirty    bool
-	Hygiene  string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
-	Extra    string // more provisioners after ami-hygiene
+	SSHPort int
+	Key     *Key
+	Dirty   bool
+	Hygiene string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
+	Extra   string // more provisioners after ami-hygiene
 }
 
 // Render writes the template.

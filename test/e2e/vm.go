@@ -32,7 +32,7 @@ func repoRoot() string {
 
 // Image is a built guest image.
 type Image struct {
-	Dir                   string
+	Dir                  string
 	Disk, Kernel, Initrd string
 }
 
