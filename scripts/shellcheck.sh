@@ -12,5 +12,6 @@ for step in provisioner/scripts/*.sh; do
 	cat provisioner/scripts/lib.sh "$step" >"$tmp/$name"
 	shellcheck -s sh "$tmp/$name" || { echo "in $step (lines shifted by lib.sh)"; status=1; }
 done
-shellcheck -s sh provisioner/scripts/lib.sh scripts/*.sh test/e2e/image/*.sh .ci/run || status=1
+shellcheck -s sh provisioner/scripts/lib.sh scripts/*.sh test/e2e/image/*.sh test/e2e/testdata/*.sh || status=1
+shellcheck .ci/run || status=1
 exit $status

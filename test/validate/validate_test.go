@@ -1,0 +1,123 @@
+// Package validate runs the pinned `packer validate` on the examples and on
+// templates with bad input, with the plugin installed by `make dev` (and the
+// amazon plugin by `make tools`). It needs no VM; `make validate-test` (part
+// of `make test`) sets AMIH_PACKER and PACKER_PLUGIN_PATH.
+package validate
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+func packerBinary(t *testing.T) string {
+	p := os.Getenv("AMIH_PACKER")
+	if p == "" {
+		p = filepath.Join(repoRoot(), ".tools", "bin", "packer")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the pinned Packer is missing (%v): run `make tools dev` or `make validate-test`", err)
+	}
+	return p
+}
+
+func validate(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(packerBinary(t), append([]string{"validate"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	if os.Getenv("PACKER_PLUGIN_PATH") == "" {
+		cmd.Env = append(cmd.Env, "PACKER_PLUGIN_PATH="+filepath.Join(repoRoot(), ".tools", "plugins"))
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestExamplesValidate(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	for _, tc := range []struct {
+		dir  string
+		args []string
+	}{
+		{"example", []string{"amazon-ebs.pkr.hcl"}},
+		{"example/local", []string{"-var", "ssh_port=2222", "-var", "ssh_private_key_file=" + key, "demo.pkr.hcl"}},
+	} {
+		out, err := validate(t, filepath.Join(repoRoot(), tc.dir), tc.args...)
+		if err != nil || !strings.Contains(out, "The configuration is valid") {
+			t.Errorf("%s %v: %v\n%s", tc.dir, tc.args, err, out)
+		}
+	}
+}
+
+const header = `packer {
+  required_plugins {
+    ami-hygiene = {
+      version = ">= 0.0.1"
+      source  = "github.com/ami-hygiene/ami-hygiene"
+    }
+  }
+}
+source "null" "x" { communicator = "none" }
+build {
+  sources = ["source.null.x"]
+  provisioner "ami-hygiene" {
+`
+
+// TestBadInputFailsValidate: each bad block fails `packer validate` with a
+// message naming the attribute.
+func TestBadInputFailsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"valid", `stop_services { services = ["nginx"] }`, []string{"The configuration is valid"}},
+		{"unknown attribute", `colour = "blue"`, []string{`An argument named "colour" is not expected here`}},
+		{"unknown block", `cleanup {}`, []string{`Blocks of type "cleanup" are not expected here`}},
+		{"unknown nested attribute", `mail_queue { flush = "5m" }`, []string{`An argument named "flush" is not expected here`}},
+		{"wrong type", `dry_run = "maybe"`, []string{"dry_run", "bool"}},
+		{"unknown step", `steps = ["wait_for_boot", "defrag"]`, []string{`steps[1]: unknown step "defrag"`}},
+		{"steps and skip_steps", `
+    steps = ["verify"]
+    skip_steps = ["credentials"]`, []string{"skip_steps: cannot be combined with steps"}},
+		{"bad duration", `wait_for_boot { boot_timeout = "a while" }`, []string{`wait_for_boot.boot_timeout: "a while" is not a duration`}},
+		{"bad regex", `
+    verify {
+      command = "true"
+      expect_output = "(unclosed"
+    }`, []string{"verify[0].expect_output", "not a valid RE2"}},
+		{"service injection", `stop_services { services = ["nginx; reboot"] }`, []string{`stop_services.services[0]: "nginx; reboot" is not a service name`}},
+		{"odd path", `credentials { paths = ["/srv/../etc/shadow"] }`, []string{"credentials.paths[0]", "not a clean path"}},
+		{"all problems at once", `
+    update_packages { reboot = "whenever" }
+    mail_queue { on_timeout = "ignore" }
+    authorized_keys { keep_users = ["root; id"] }`, []string{"update_packages.reboot", "mail_queue.on_timeout", "authorized_keys.keep_users[0]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "t.pkr.hcl"), []byte(header+tc.body+"\n  }\n}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := validate(t, dir, "t.pkr.hcl")
+			if (err == nil) != (tc.name == "valid") {
+				t.Errorf("exit: %v\n%s", err, out)
+			}
+			flat := strings.Join(strings.Fields(out), " ")
+			for _, w := range tc.want {
+				if !strings.Contains(flat, w) {
+					t.Errorf("output does not contain %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
