@@ -130,7 +130,7 @@ func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
 			return res
 		}
 	}
-	r.runScript(ctx, def.Script, set.env(), &res)
+	r.runScript(ctx, def.Script, set, &res)
 	if res.Status == StatusFailed {
 		return res
 	}
@@ -151,9 +151,10 @@ func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
 	return res
 }
 
-// runScript runs a guest script and folds its records into res.
-func (r *run) runScript(ctx context.Context, script string, env []envVar, res *StepResult) {
-	env = append([]envVar{{"AMIH_DRY_RUN", flag(r.config.DryRun)}}, env...)
+// runScript runs a step's guest script with the step's settings and folds
+// its records into res.
+func (r *run) runScript(ctx context.Context, script string, set settings, res *StepResult) {
+	env := append([]envVar{{"AMIH_DRY_RUN", flag(r.config.DryRun)}}, set.env()...)
 	var recs []record
 	before := *res
 	status, err := r.guest.runRetrying(ctx, scriptBody(env, script), r.guest.sudo,
@@ -166,19 +167,9 @@ func (r *run) runScript(ctx context.Context, script string, env []envVar, res *S
 	case status != 0 && res.Status != StatusFailed:
 		res.fail(fmt.Sprintf("%s exited %d", script, status))
 	}
-	if set, ok := r.settingsOf(script).(interpreter); ok && res.Status != StatusFailed {
-		set.interpret(res, recs)
+	if judge, ok := set.(interpreter); ok && res.Status != StatusFailed {
+		judge.interpret(res, recs)
 	}
-}
-
-// settingsOf finds the settings of the step that owns script.
-func (r *run) settingsOf(script string) settings {
-	for _, def := range catalogue {
-		if def.Script == script {
-			return def.settings(r.config)
-		}
-	}
-	return nil
 }
 
 // fold adds one record to a step's result and echoes it to the UI.
@@ -254,7 +245,7 @@ func (r *run) rebootAndWait(ctx context.Context, res *StepResult, reason string)
 	res.Actions = append(res.Actions, Action{Verb: "reboot", Target: "guest", Detail: reason})
 	r.ui.Say(fmt.Sprintf("ami-hygiene: the guest is back after %.1fs (boot id %s); checking boot again", time.Since(start).Seconds(), id))
 	check := StepResult{}
-	r.runScript(ctx, bootCheck.Script, bootCheck.settings(r.config).env(), &check)
+	r.runScript(ctx, bootCheck.Script, bootCheck.settings(r.config), &check)
 	res.Warnings = append(res.Warnings, check.Warnings...)
 	if check.Status == StatusFailed {
 		res.fail("after the reboot: " + check.Error)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestMain kills every VM on interrupt, so that no qemu outlives the tests.
@@ -196,4 +197,77 @@ func tailString(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestDryRunChangesNothing: the same dirty guest with dry_run = true keeps
+// everything; then, on the same guest, the mail_queue step alone fails by
+// default on mail it cannot deliver and purges it with on_timeout = "purge".
+func TestDryRunChangesNothing(t *testing.T) {
+	bed := NewBed(t, "dryrun")
+	run := bed.Build(Template{Dirty: true, Hygiene: hygieneBody(`    dry_run = true
+    stop_services { services = ["e2e-app"] }`)}, streamTo())
+	if run.Err != nil {
+		t.Fatalf("packer build failed: %v\n%s", run.Err, tailString(run.Output, 80))
+	}
+	state := bed.Inspect(inspectScript())
+	t.Logf("guest state: %v", state)
+	if n := atoi(first(state, "boots")); n != 1 {
+		t.Errorf("the guest booted %d times; a dry run must not reboot", n)
+	}
+	if u := first(state, "upgrades"); u != "0" && u != "" {
+		t.Errorf("a dry run upgraded packages (%s upgrade entries)", u)
+	}
+	if a := first(state, "app"); a != "active" {
+		t.Errorf("a dry run stopped e2e-app.service (%s)", a)
+	}
+	if q := first(state, "queue"); !strings.Contains(q, "3 Request") {
+		t.Errorf("a dry run changed the mail queue: %q", q)
+	}
+	for _, f := range append(append(append(append([]string{}, plantedHistories...), plantedCredentials...), plantedKeys...), canaries...) {
+		if !has(state["present"], f) {
+			t.Errorf("a dry run removed %s", f)
+		}
+	}
+	report := bed.Report("report.json")
+	if report["dry_run"] != true {
+		t.Errorf("report dry_run = %v", report["dry_run"])
+	}
+	would := reportTargets(report, "remove")
+	for _, f := range append(append(append([]string{}, plantedHistories...), plantedCredentials...), plantedKeys...) {
+		if !has(would, f) {
+			t.Errorf("the dry-run report does not say it would remove %s", f)
+		}
+	}
+	if len(reportTargets(report, "reboot")) != 1 {
+		t.Errorf("the dry-run report does not say it would reboot")
+	}
+
+	// Mail that cannot be delivered: take the relay sink down again.
+	if out, code, err := bed.VM.Exec("systemctl stop e2e-smtp-sink; postqueue -p | tail -n 1", time.Minute); err != nil || code != 0 {
+		t.Fatalf("stopping the relay: %v %d %s", err, code, out)
+	}
+	failRun := bed.Build(Template{Hygiene: `    steps = ["mail_queue"]
+    report_path = "mail-fail.json"
+    mail_queue { flush_timeout = "10s" }`}, streamTo())
+	if failRun.Err == nil || !strings.Contains(failRun.Output, "3 messages still queued after 10s (flush_timeout)") {
+		t.Errorf("undeliverable mail did not fail the build clearly: %v\n%s", failRun.Err, tailString(failRun.Output, 20))
+	}
+	purgeRun := bed.Build(Template{Hygiene: `    steps = ["mail_queue"]
+    report_path = "mail-purge.json"
+    mail_queue {
+      flush_timeout = "10s"
+      on_timeout    = "purge"
+    }`}, streamTo())
+	if purgeRun.Err != nil {
+		t.Fatalf("purge run failed: %v\n%s", purgeRun.Err, tailString(purgeRun.Output, 30))
+	}
+	after := bed.Inspect(inspectScript())
+	if q := first(after, "queue"); !strings.Contains(q, "empty") {
+		t.Errorf("mail queue after purge: %q", q)
+	}
+	steps := bed.Report("mail-purge.json")["steps"].([]interface{})
+	counts, _ := steps[0].(map[string]interface{})["counts"].(map[string]interface{})
+	if counts["purged"] != float64(3) {
+		t.Errorf("purged count %v, want 3", counts["purged"])
+	}
 }
