@@ -182,7 +182,7 @@ func (r *run) fold(res *StepResult, rec record) {
 		if r.config.DryRun {
 			prefix = "would "
 		}
-		r.ui.Message(strings.TrimSpace(fmt.Sprintf("  %s%s %s %s", prefix, a.Verb, a.Target, a.Detail)))
+		r.ui.Message(strings.TrimRight(fmt.Sprintf("  %s%s %s %s", prefix, a.Verb, a.Target, a.Detail), " "))
 	case "info":
 		res.Info = append(res.Info, rec.field(0))
 		r.ui.Message("  " + rec.field(0))

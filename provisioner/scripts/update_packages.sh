@@ -82,7 +82,8 @@ fi
 # reboot_reason: why the guest needs a reboot, or nothing.
 reboot_reason() {
 	if [ -e "$AMIH_ROOT/var/run/reboot-required" ] || [ -e "$AMIH_ROOT/run/reboot-required" ]; then
-		pkgs=$(tr '\n' ' ' <"$AMIH_ROOT/var/run/reboot-required.pkgs" 2>/dev/null)
+		pkgs=
+		[ -r "$AMIH_ROOT/var/run/reboot-required.pkgs" ] && pkgs=$(tr '\n' ' ' <"$AMIH_ROOT/var/run/reboot-required.pkgs")
 		echo "/var/run/reboot-required exists${pkgs:+ (${pkgs% })}"
 		return
 	fi

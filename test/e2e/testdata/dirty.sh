@@ -81,7 +81,16 @@ for _ in $(seq 1 60); do
 	sleep 1
 done
 postqueue -p | tail -n 1
-systemd-run --unit e2e-smtp-sink --quiet python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:2525
+cat > /etc/systemd/system/e2e-smtp-sink.service <<'UNIT'
+[Unit]
+Description=e2e: the mail relay, a sink on the guest's loopback
+[Service]
+ExecStart=/usr/bin/python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:2525
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now e2e-smtp-sink.service
 
 # A reboot is required, as after a kernel or libc upgrade.
 touch /var/run/reboot-required
