@@ -74,6 +74,7 @@ type fakeGuest struct {
 	steps      map[string]string // step name -> stdout
 	status     map[string]int    // step name -> exit status
 	sudoFails  bool
+	root       bool // the SSH user is root
 	neverBoots bool
 	mu         sync.Mutex
 	rebooted   bool
@@ -99,7 +100,11 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 	}
 	switch name := stepOf(c); name {
 	case "probe":
-		return "amih:fact\tuser\tadmin\namih:fact\tuid\t1000\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n", 0
+		uid := "1000"
+		if g.root {
+			uid = "0"
+		}
+		return "amih:fact\tuser\tadmin\namih:fact\tuid\t" + uid + "\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n", 0
 	default:
 		return g.steps[name], g.status[name]
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
 
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/version"
 )
@@ -76,7 +77,7 @@ func (r *run) probe(ctx context.Context) error {
 	r.bootID = facts["boot_id"]
 	g.BootIDs = []string{r.bootID}
 	r.guest.sudo = facts["uid"] != "0"
-	if r.config.UseSudo != 0 { // set explicitly
+	if r.config.UseSudo != config.TriUnset {
 		r.guest.sudo = r.config.UseSudo.True()
 	}
 	g.UsedSudo = r.guest.sudo

@@ -218,3 +218,36 @@ func TestProvisionRetriesACutSession(t *testing.T) {
 		t.Errorf("cuts %d", cuts)
 	}
 }
+
+func TestProvisionSudoDecision(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		root     bool
+		useSudo  interface{}
+		wantSudo bool
+	}{
+		{"non-root user: sudo", false, nil, true},
+		{"root: no sudo", true, nil, false},
+		{"use_sudo = false", false, false, false},
+		{"use_sudo = true as root", true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := map[string]interface{}{"steps": []string{"shell_history"}}
+			if tc.useSudo != nil {
+				raw["use_sudo"] = tc.useSudo
+			}
+			comm, rep, err := provision(t, raw, &fakeGuest{root: tc.root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range comm.calls() {
+				if stepOf(c) == "shell_history" && strings.HasPrefix(c.Command, "sudo -n ") != tc.wantSudo {
+					t.Errorf("command %q, want sudo %v", c.Command, tc.wantSudo)
+				}
+			}
+			if rep.Guest.UsedSudo != tc.wantSudo {
+				t.Errorf("report used_sudo %v", rep.Guest.UsedSudo)
+			}
+		})
+	}
+}

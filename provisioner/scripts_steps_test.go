@@ -448,3 +448,14 @@ esac`)
 		})
 	})
 }
+
+func TestScriptsWaitForBootPackageManagerBusy(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("proc/4242/comm", "unattended-upgr\n")
+		res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "3"}, envVar{"AMIH_MIN_UPTIME", "0"})
+		errs := res.kind("error")
+		if res.code == 0 || len(errs) != 1 || !strings.Contains(errs[0].field(0), "package manager still busy (unattended-upgr)") {
+			t.Fatalf("code %d, records %v", res.code, res.records)
+		}
+	})
+}

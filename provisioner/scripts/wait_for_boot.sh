@@ -82,7 +82,7 @@ fi
 
 # No package manager may hold its lock.
 busy() {
-	for comm in /proc/[0-9]*/comm; do
+	for comm in "$AMIH_ROOT"/proc/[0-9]*/comm; do
 		read -r name <"$comm" 2>/dev/null || continue
 		case $name in
 		apt | apt-get | aptitude | dpkg | unattended-upgr | dnf | yum | zypper | rpm | apk) echo "$name" && return 0 ;;
