@@ -18,6 +18,8 @@ type fakeComm struct {
 	commands []fakeCall
 	// reply answers one call: stdout text and exit status.
 	reply func(c fakeCall, n int) (string, int)
+	// hang keeps commands of this step running until the test ends.
+	hang string
 }
 
 type fakeCall struct {
@@ -36,6 +38,9 @@ func (f *fakeComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
 	n := len(f.commands)
 	f.mu.Unlock()
 	out, status := f.reply(call, n)
+	if f.hang != "" && stepOf(call) == f.hang {
+		return nil // never exits
+	}
 	go func() {
 		if cmd.Stdout != nil {
 			io.WriteString(cmd.Stdout, out)

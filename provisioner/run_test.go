@@ -251,3 +251,25 @@ func TestProvisionSudoDecision(t *testing.T) {
 		})
 	}
 }
+
+// TestProvisionHonoursContext: Packer's `timeout` cancels ctx; a step that
+// hangs must not hold the build.
+func TestProvisionHonoursContext(t *testing.T) {
+	p := &Provisioner{}
+	if err := p.Prepare(map[string]interface{}{"report_path": filepath.Join(t.TempDir(), "r.json")}); err != nil {
+		t.Fatal(err)
+	}
+	comm := &fakeComm{reply: (&fakeGuest{}).reply, hang: "update_packages"}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Provision(ctx, packersdk.TestUi(t), comm, nil) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "context deadline exceeded") {
+			t.Fatalf("error %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Provision did not return after ctx was cancelled")
+	}
+}
