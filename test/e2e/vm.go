@@ -90,6 +90,14 @@ func EnsureImage(log io.Writer) (*Image, error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, err
 	}
+	// Images of older recipes are of no use any more.
+	old, _ := filepath.Glob(filepath.Join(cacheDir(), "image-*"))
+	for _, o := range old {
+		if o != dir && !strings.HasSuffix(o, ".tmp") {
+			fmt.Fprintf(log, "e2e: removing the image of an older recipe %s\n", o)
+			os.RemoveAll(o)
+		}
+	}
 	return img, nil
 }
 

@@ -121,3 +121,29 @@ func TestBadInputFailsValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestDocsExampleValidates: the whole template shown in the docs is valid.
+func TestDocsExampleValidates(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "provisioners", "ami-hygiene.mdx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl string
+	for _, block := range strings.Split(string(data), "```hcl\n")[1:] {
+		block = block[:strings.Index(block, "```")]
+		if strings.Contains(block, "required_plugins") {
+			tmpl = block
+			break
+		}
+	}
+	if tmpl == "" {
+		t.Fatal("no whole template in the docs")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "docs.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := validate(t, dir, "docs.pkr.hcl"); err != nil || !strings.Contains(out, "The configuration is valid") {
+		t.Errorf("the docs example does not validate: %v\n%s", err, out)
+	}
+}
