@@ -327,7 +327,7 @@ func TestScriptsRebootDecision(t *testing.T) {
 // is active when $STATE/active/NAME exists, enabled with $STATE/enabled/NAME.
 const systemdShim = `unit=$(for a in "$@"; do :; done; echo "$a")
 case "$1" in
-show) [ -e "$STATE/units/$unit" ] && echo loaded || echo not-found ;;
+show) [ -e "$STATE/units/$unit" ] && echo LoadState=loaded || echo LoadState=not-found ;;
 is-active) [ -e "$STATE/active/$unit" ] ;;
 is-enabled) [ -e "$STATE/enabled/$unit" ] && echo enabled || echo disabled ;;
 stop) [ -e "$STATE/sticky/$unit" ] || rm -f "$STATE/active/$unit" ;;
@@ -419,7 +419,7 @@ func TestScriptsWaitForBoot(t *testing.T) {
 		g.shim("systemctl", `case "$1" in
 is-system-running) echo degraded ;;
 list-units) echo "broken.service loaded failed failed Broken" ;;
-show) echo not-found ;;
+show) echo LoadState=not-found ;;
 esac`)
 		g.shim("journalctl", `printf 'one\ntwo\n'`)
 		g.file("var/log/boot.log", "[  OK  ] Started x\n[FAILED] Failed to start y\n")
@@ -456,6 +456,28 @@ func TestScriptsWaitForBootPackageManagerBusy(t *testing.T) {
 		errs := res.kind("error")
 		if res.code == 0 || len(errs) != 1 || !strings.Contains(errs[0].field(0), "package manager still busy (unattended-upgr)") {
 			t.Fatalf("code %d, records %v", res.code, res.records)
+		}
+	})
+}
+
+func TestScriptsWaitForBootWaitsForSystemd(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.dir("run/systemd/system")
+		// "starting" twice, then "running" (exit 1 while not running, as systemctl does).
+		g.shim("systemctl", `case "$1" in
+is-system-running)
+	n=$(cat "$STATE/n" 2>/dev/null || echo 0); echo $((n + 1)) >"$STATE/n"
+	if [ "$n" -lt 2 ]; then echo starting; exit 1; fi
+	echo running ;;
+show) echo LoadState=not-found ;;
+esac`)
+		res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "60"}, envVar{"AMIH_MIN_UPTIME", "0"})
+		var info []string
+		for _, r := range res.kind("info") {
+			info = append(info, r.field(0))
+		}
+		if res.code != 0 || !strings.Contains(strings.Join(info, "|"), "systemd is running") {
+			t.Fatalf("code %d, records %v\n%s", res.code, res.records, res.other)
 		}
 	})
 }

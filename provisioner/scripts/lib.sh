@@ -104,5 +104,9 @@ user_homes() {
 	return 0
 }
 
+# unit_load_state UNIT: systemd's LoadState of UNIT (loaded, not-found, ...);
+# `systemctl show --value` is newer than Amazon Linux 2's systemd.
+unit_load_state() { systemctl show -p LoadState -- "$1" 2>/dev/null | sed -n 's/^LoadState=//p'; }
+
 # seconds_since_boot: whole seconds of uptime.
 seconds_since_boot() { awk '{ printf "%d\n", $1 }' /proc/uptime; }

@@ -14,7 +14,7 @@ rec fact init_system "$init"
 
 exists() {
 	case $init in
-	systemd) [ "$(systemctl show -p LoadState --value -- "$1" 2>/dev/null)" = loaded ] ;;
+	systemd) [ "$(unit_load_state "$1")" = loaded ] ;;
 	openrc | sysv) [ -x "$AMIH_ROOT/etc/init.d/$1" ] ;;
 	esac
 }

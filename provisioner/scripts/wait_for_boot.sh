@@ -28,7 +28,16 @@ fi
 
 # systemd: running or degraded; failed units are warnings.
 if [ -d "$AMIH_ROOT/run/systemd/system" ] && have systemctl; then
-	state=$(bounded systemctl is-system-running --wait 2>/dev/null)
+	# Polled rather than `--wait`, which systemd before 240 lacks.
+	while :; do
+		state=$(systemctl is-system-running 2>/dev/null)
+		case $state in
+		initializing | starting) ;;
+		*) break ;;
+		esac
+		[ "$(seconds_since_boot)" -lt "$deadline" ] || break
+		sleep 2
+	done
 	case $state in
 	running) rec info "systemd is running" ;;
 	degraded)
@@ -69,12 +78,12 @@ if [ "${AMIH_HOLD_AUTO_UPDATES:-1}" = 1 ] && [ -d "$AMIH_ROOT/run/systemd/system
 	for unit in apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
 		unattended-upgrades.service dnf-automatic.timer dnf-automatic-install.timer \
 		packagekit.service; do
-		[ "$(systemctl show -p LoadState --value "$unit" 2>/dev/null)" = loaded ] || continue
+		[ "$(unit_load_state "$unit")" = loaded ] || continue
 		[ "$(systemctl is-enabled "$unit" 2>/dev/null)" = masked-runtime ] && continue
 		if dry_run; then
 			rec info "would hold $unit until the next boot (systemctl mask --runtime)"
 		else
-			systemctl mask --runtime --now "$unit" >/dev/null 2>&1 || rec warn "could not hold $unit"
+			{ systemctl mask --runtime "$unit" && systemctl stop "$unit"; } >/dev/null 2>&1 || rec warn "could not hold $unit"
 			rec info "held $unit until the next boot (systemctl mask --runtime)"
 		fi
 	done
