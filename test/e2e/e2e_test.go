@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
@@ -184,7 +185,9 @@ func reportTargets(report map[string]interface{}, verb string) []string {
 	return out
 }
 
-func streamTo() *os.File {
+// streamTo is where Packer's output goes live: stdout, unless
+// AMIH_E2E_QUIET=1 (it is kept for failure messages either way).
+func streamTo() io.Writer {
 	if os.Getenv("AMIH_E2E_QUIET") == "1" {
 		return nil
 	}
