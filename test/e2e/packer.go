@@ -3,12 +3,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -88,7 +90,9 @@ func RunPacker(dir string, tmpl string, out io.Writer, timeout time.Duration) Pa
 		run.Err = err
 		return run
 	}
-	cmd := exec.Command("timeout", fmt.Sprintf("%d", int(timeout.Seconds())), packerBinary(), "build", "-color=false", path)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, packerBinary(), "build", "-color=false", path)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_LOG=1", "PACKER_LOG_PATH="+run.Log)
 	if os.Getenv("PACKER_PLUGIN_PATH") == "" {
@@ -100,7 +104,12 @@ func RunPacker(dir string, tmpl string, out io.Writer, timeout time.Duration) Pa
 		w = io.MultiWriter(&buf, out)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	run.Err = cmd.Run()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if run.Err = cmd.Start(); run.Err == nil {
+		forget := track(cmd)
+		run.Err = cmd.Wait()
+		forget()
+	}
 	run.Output = buf.String()
 	return run
 }

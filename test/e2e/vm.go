@@ -128,15 +128,37 @@ type VM struct {
 }
 
 var (
-	vmsMu sync.Mutex
-	vms   = map[*VM]bool{}
+	vmsMu   sync.Mutex
+	vms     = map[*VM]bool{}
+	packers = map[*exec.Cmd]*os.Process{}
 )
 
-// KillAll kills every VM still running (used on interrupt).
+// track registers a started Packer process for KillAll; the returned
+// function forgets it.
+func track(cmd *exec.Cmd) func() {
+	vmsMu.Lock()
+	packers[cmd] = cmd.Process
+	vmsMu.Unlock()
+	return func() {
+		vmsMu.Lock()
+		delete(packers, cmd)
+		vmsMu.Unlock()
+	}
+}
+
+// KillAll kills every VM and Packer process still running (used on
+// interrupt).
 func KillAll() {
 	vmsMu.Lock()
-	defer vmsMu.Unlock()
+	running := make([]*VM, 0, len(vms))
 	for vm := range vms {
+		running = append(running, vm)
+	}
+	for _, p := range packers {
+		p.Kill()
+	}
+	vmsMu.Unlock()
+	for _, vm := range running {
 		vm.Kill()
 	}
 }
