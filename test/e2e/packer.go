@@ -104,7 +104,10 @@ func RunPacker(dir string, tmpl string, out io.Writer, timeout time.Duration) Pa
 		w = io.MultiWriter(&buf, out)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Packer re-executes itself (panicwrap): give it a process group of its
+	// own, so that a timeout or an interrupt ends the whole group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if run.Err = cmd.Start(); run.Err == nil {
 		forget := track(cmd)
 		run.Err = cmd.Wait()

@@ -155,7 +155,7 @@ func KillAll() {
 		running = append(running, vm)
 	}
 	for _, p := range packers {
-		p.Kill()
+		syscall.Kill(-p.Pid, syscall.SIGKILL) // the process group: packer and its re-executed child
 	}
 	vmsMu.Unlock()
 	for _, vm := range running {
