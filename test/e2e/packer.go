@@ -12,15 +12,12 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/test/testenv"
 )
 
 // packerBinary is the pinned Packer (make sets AMIH_PACKER).
-func packerBinary() string {
-	if p := os.Getenv("AMIH_PACKER"); p != "" {
-		return p
-	}
-	return filepath.Join(repoRoot(), ".tools", "bin", "packer")
-}
+var packerBinary = testenv.Packer
 
 // Template is a null-builder template that reaches a VM over SSH, runs the
 // dirty fixture, then the given ami-hygiene block (empty: no ami-hygiene
@@ -94,10 +91,7 @@ func RunPacker(dir string, tmpl string, out io.Writer, timeout time.Duration) Pa
 	defer cancel()
 	cmd := exec.CommandContext(ctx, packerBinary(), "build", "-color=false", path)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "PACKER_LOG=1", "PACKER_LOG_PATH="+run.Log)
-	if os.Getenv("PACKER_PLUGIN_PATH") == "" {
-		cmd.Env = append(cmd.Env, "PACKER_PLUGIN_PATH="+filepath.Join(repoRoot(), ".tools", "plugins"))
-	}
+	cmd.Env = append(testenv.Env(), "PACKER_LOG=1", "PACKER_LOG_PATH="+run.Log)
 	var buf strings.Builder
 	w := io.Writer(&buf)
 	if out != nil {
@@ -115,16 +109,4 @@ func RunPacker(dir string, tmpl string, out io.Writer, timeout time.Duration) Pa
 	}
 	run.Output = buf.String()
 	return run
-}
-
-// Validate runs the pinned `packer validate` on a template.
-func Validate(dir, tmpl string) (string, error) {
-	path := filepath.Join(dir, "template.pkr.hcl")
-	if err := os.WriteFile(path, []byte(tmpl), 0o644); err != nil {
-		return "", err
-	}
-	cmd := exec.Command(packerBinary(), "validate", path)
-	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }

@@ -22,13 +22,12 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/test/testenv"
 )
 
 // repoRoot is the repository's top folder.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
+var repoRoot = testenv.RepoRoot
 
 // Image is a built guest image.
 type Image struct {

@@ -8,21 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/test/testenv"
 )
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
+var repoRoot = testenv.RepoRoot
 
 func packerBinary(t *testing.T) string {
-	p := os.Getenv("AMIH_PACKER")
-	if p == "" {
-		p = filepath.Join(repoRoot(), ".tools", "bin", "packer")
-	}
+	p := testenv.Packer()
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("the pinned Packer is missing (%v): run `make tools dev` or `make validate-test`", err)
 	}
@@ -33,10 +28,7 @@ func validate(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(packerBinary(t), append([]string{"validate"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
-	if os.Getenv("PACKER_PLUGIN_PATH") == "" {
-		cmd.Env = append(cmd.Env, "PACKER_PLUGIN_PATH="+filepath.Join(repoRoot(), ".tools", "plugins"))
-	}
+	cmd.Env = testenv.Env()
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/test/e2e"
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/test/testenv"
 )
 
 func main() {
@@ -63,10 +64,7 @@ func run() error {
 	defer vm.Shutdown(2 * time.Minute)
 	fmt.Printf("demo: VM booting (QEMU, serial console in %s); Packer waits for its SSH on 127.0.0.1:%d\n", vm.Serial, vm.SSHPort)
 
-	packer := os.Getenv("AMIH_PACKER")
-	if packer == "" {
-		packer = filepath.Join(root, ".tools", "bin", "packer")
-	}
+	packer := testenv.Packer()
 	report := filepath.Join(dir, "ami-hygiene-report.json")
 	cmd := exec.Command(packer, "build", "-color=false",
 		"-var", "ssh_port="+strconv.Itoa(vm.SSHPort),
@@ -74,7 +72,7 @@ func run() error {
 		"-var", "dirty_script="+filepath.Join(root, "test", "e2e", "testdata", "dirty.sh"),
 		"demo.pkr.hcl")
 	cmd.Dir = filepath.Join(root, "example", "local")
-	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	cmd.Env = testenv.Env()
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	buildErr := cmd.Run()
 	// The template writes its report next to itself: keep it with the run.

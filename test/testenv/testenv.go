@@ -1,0 +1,34 @@
+// Package testenv locates what the integration tests run: the repository and
+// the pinned Packer with its isolated plugin folder.
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// RepoRoot is the repository's top folder.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Packer is the Packer binary the tests use: AMIH_PACKER (set by make), or
+// the pinned one that `make tools` builds.
+func Packer() string {
+	if p := os.Getenv("AMIH_PACKER"); p != "" {
+		return p
+	}
+	return filepath.Join(RepoRoot(), ".tools", "bin", "packer")
+}
+
+// Env is the environment for running Packer in tests: no call home, and the
+// isolated plugin folder unless PACKER_PLUGIN_PATH is set.
+func Env() []string {
+	env := append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	if os.Getenv("PACKER_PLUGIN_PATH") == "" {
+		env = append(env, "PACKER_PLUGIN_PATH="+filepath.Join(RepoRoot(), ".tools", "plugins"))
+	}
+	return env
+}
