@@ -65,6 +65,14 @@ func seconds(d time.Duration) string {
 	return strconv.FormatInt(s, 10)
 }
 
+// secondsOrZero renders a duration as whole seconds, 0 allowed.
+func secondsOrZero(d time.Duration) string {
+	if d < time.Second {
+		return "0"
+	}
+	return seconds(d)
+}
+
 // flag renders a boolean as "1" or "0".
 func flag(b bool) string {
 	if b {

@@ -39,7 +39,7 @@ func (s *MailQueue) prepare(v *validator, attr string) {
 
 func (s *MailQueue) env() []envVar {
 	return []envVar{
-		{"AMIH_FLUSH_TIMEOUT", strconvDuration(s.flushTimeout)},
+		{"AMIH_FLUSH_TIMEOUT", secondsOrZero(s.flushTimeout)},
 		{"AMIH_ON_TIMEOUT", s.OnTimeout},
 	}
 }

@@ -51,15 +51,7 @@ func (s *WaitForBoot) prepare(v *validator, attr string) {
 func (s *WaitForBoot) env() []envVar {
 	return []envVar{
 		{"AMIH_BOOT_TIMEOUT", seconds(s.bootTimeout)},
-		{"AMIH_MIN_UPTIME", strconvDuration(s.minUptime)},
+		{"AMIH_MIN_UPTIME", secondsOrZero(s.minUptime)},
 		{"AMIH_HOLD_AUTO_UPDATES", flag(!s.HoldAutomaticUpdates.False())},
 	}
-}
-
-// strconvDuration renders a duration as whole seconds (0 allowed).
-func strconvDuration(d time.Duration) string {
-	if d < time.Second {
-		return "0"
-	}
-	return seconds(d)
 }
