@@ -1,0 +1,51 @@
+package provisioner
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestCatalogueIsConsistent: every step has its script, its HCL block of the
+// same name in Config, a heading, what it touches, and a section in the docs;
+// every script but the shared ones belongs to a step.
+func TestCatalogueIsConsistent(t *testing.T) {
+	blocks := map[string]bool{}
+	ct := reflect.TypeOf(Config{})
+	for i := 0; i < ct.NumField(); i++ {
+		blocks[strings.Split(ct.Field(i).Tag.Get("mapstructure"), ",")[0]] = true
+	}
+	docs, err := os.ReadFile("../docs/provisioners/ami-hygiene.mdx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := map[string]bool{"lib.sh": true, "probe.sh": true}
+	for _, s := range catalogue {
+		if s.Title == "" || len(s.Touches) == 0 {
+			t.Errorf("%s: no title or no list of what it touches", s.Name)
+		}
+		if s.Script != s.Name+".sh" || scriptText(s.Script) == "" {
+			t.Errorf("%s: script %q", s.Name, s.Script)
+		}
+		if !blocks[s.Name] {
+			t.Errorf("%s: no block of that name in Config", s.Name)
+		}
+		if !strings.Contains(string(docs), "### `"+s.Name+"`") {
+			t.Errorf("%s: no section in the docs", s.Name)
+		}
+		if s.settings(&Config{}) == nil {
+			t.Errorf("%s: no settings", s.Name)
+		}
+		owned[s.Script] = true
+	}
+	entries, err := scripts.ReadDir("scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !owned[e.Name()] {
+			t.Errorf("scripts/%s belongs to no step", e.Name())
+		}
+	}
+}
