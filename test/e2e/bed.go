@@ -80,6 +80,11 @@ func (b *Bed) boot(img *Image, name, instanceID string, key *Key) *VM {
 		if err := vm.Shutdown(2 * time.Minute); err != nil {
 			t.Logf("shutdown: %v", err)
 		}
+		// A passing run leaves nothing behind; a failing one keeps its
+		// overlay, logs and report for a look (test/e2e/.work is ignored).
+		if !t.Failed() && os.Getenv("AMIH_E2E_KEEP") != "1" {
+			os.RemoveAll(b.Dir)
+		}
 	})
 	t.Logf("%s: qemu started, ssh on 127.0.0.1:%d, serial %s", name, vm.SSHPort, vm.Serial)
 	return vm

@@ -97,7 +97,18 @@ func TestChecklist(t *testing.T) {
 	bed := NewBed(t, "checklist")
 	// An empty block cannot know which services are the application's:
 	// the one block the test adds names it.
-	run := bed.Build(Template{Dirty: true, Hygiene: hygieneBody(`    stop_services { services = ["e2e-app"] }`)}, streamTo())
+	run := bed.Build(Template{Dirty: true, Hygiene: hygieneBody(`    stop_services { services = ["e2e-app"] }
+    verify {
+      name          = "os"
+      command       = ". /etc/os-release && echo \"$ID $VERSION_ID\""
+      expect_output = "^debian 12$"
+    }
+    verify {
+      name          = "as alice"
+      command       = "id -un"
+      as_user       = "alice"
+      expect_output = "^alice$"
+    }`)}, streamTo())
 	if run.Err != nil {
 		t.Fatalf("packer build failed: %v\n%s", run.Err, tailString(run.Output, 80))
 	}
@@ -161,6 +172,16 @@ func TestChecklist(t *testing.T) {
 	}
 	if !has(reportTargets(report, "stop"), "e2e-app") {
 		t.Errorf("the report does not list e2e-app as stopped: %v", reportTargets(report, "stop"))
+	}
+	for _, s := range report["steps"].([]interface{}) {
+		step := s.(map[string]interface{})
+		if step["name"] != "verify" {
+			continue
+		}
+		checks, _ := step["checks"].([]interface{})
+		if step["status"] != "ok" || len(checks) != 2 {
+			t.Errorf("verify: status %v, checks %v", step["status"], checks)
+		}
 	}
 	if len(reportTargets(report, "upgrade")) == 0 {
 		t.Errorf("the report lists no upgraded package")
