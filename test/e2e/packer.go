@@ -26,8 +26,11 @@ type Template struct {
 	SSHPort int
 	Key     *Key
 	Dirty   bool
-	Hygiene string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
-	Extra   string // more provisioners after ami-hygiene
+	// AfterDirty are shell commands run as root after the fixture, before
+	// ami-hygiene.
+	AfterDirty []string
+	Hygiene    string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
+	Extra      string // more provisioners after ami-hygiene
 }
 
 // Render writes the template.
@@ -61,6 +64,13 @@ build {
     execute_command = "sudo -n sh -c '{{ .Vars }} {{ .Path }}'"
   }
 `, filepath.Join(repoRoot(), "test", "e2e", "testdata", "dirty.sh"))
+	}
+	if len(t.AfterDirty) > 0 {
+		fmt.Fprintf(&b, "\n  provisioner \"shell\" {\n    execute_command = \"sudo -n sh -c '{{ .Vars }} {{ .Path }}'\"\n    inline = [\n")
+		for _, c := range t.AfterDirty {
+			fmt.Fprintf(&b, "      %q,\n", c)
+		}
+		b.WriteString("    ]\n  }\n")
 	}
 	if t.Hygiene != "-" {
 		fmt.Fprintf(&b, "\n  provisioner \"ami-hygiene\" {\n%s\n  }\n", t.Hygiene)
