@@ -75,12 +75,12 @@ type guest struct {
 // errDisconnected reports a script cut by a lost connection.
 var errDisconnected = errors.New("the SSH session was cut")
 
-// run sends body to the guest's sh (through sudo when needed) and waits for
-// it. Records go to onRecord; other output goes to the UI. It returns the
-// script's exit status.
-func (g *guest) run(ctx context.Context, body string, sudo bool, onRecord func(record)) (int, error) {
+// run sends body to the guest's sh (through sudo once the probe has decided
+// it is needed) and waits for it. Records go to onRecord; other output goes
+// to the UI. It returns the script's exit status.
+func (g *guest) run(ctx context.Context, body string, onRecord func(record)) (int, error) {
 	command := "sh -c " + shQuote(runnerCommand)
-	if sudo {
+	if g.sudo {
 		command = "sudo -n " + command
 	}
 	out := &lineWriter{fn: func(line string) {
@@ -112,7 +112,7 @@ func (g *guest) run(ctx context.Context, body string, sudo bool, onRecord func(r
 
 // runRetrying runs a script, again from the start when the connection was
 // cut (every script is idempotent). reset is called before each attempt.
-func (g *guest) runRetrying(ctx context.Context, body string, sudo bool, reset func(), onRecord func(record)) (int, error) {
+func (g *guest) runRetrying(ctx context.Context, body string, reset func(), onRecord func(record)) (int, error) {
 	var status int
 	err := retry.Config{
 		Tries:       disconnectRetries,
@@ -121,7 +121,7 @@ func (g *guest) runRetrying(ctx context.Context, body string, sudo bool, reset f
 	}.Run(ctx, func(ctx context.Context) error {
 		reset()
 		var err error
-		status, err = g.run(ctx, body, sudo, onRecord)
+		status, err = g.run(ctx, body, onRecord)
 		return err
 	})
 	return status, err

@@ -60,7 +60,7 @@ func (r *run) execute(ctx context.Context) error {
 // probe reads the guest's facts and decides whether to use sudo.
 func (r *run) probe(ctx context.Context) error {
 	facts := map[string]string{}
-	status, err := r.guest.runRetrying(ctx, scriptBody(nil, "probe.sh"), false, func() {}, func(rec record) {
+	status, err := r.guest.runRetrying(ctx, scriptBody(nil, "probe.sh"), func() {}, func(rec record) {
 		if rec.Kind == "fact" {
 			facts[rec.field(0)] = rec.field(1)
 		}
@@ -90,7 +90,11 @@ func (r *run) probe(ctx context.Context) error {
 			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n` does not work for user %q (it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", g.User)
 		}
 	}
-	r.ui.Say(fmt.Sprintf("ami-hygiene: guest %s, kernel %s, user %s%s", orUnknown(g.OSPrettyName), g.KernelBefore, g.User, map[bool]string{true: " (through sudo)", false: ""}[r.guest.sudo]))
+	through := ""
+	if r.guest.sudo {
+		through = " (through sudo)"
+	}
+	r.ui.Say(fmt.Sprintf("ami-hygiene: guest %s, kernel %s, user %s%s", orUnknown(g.OSPrettyName), g.KernelBefore, g.User, through))
 	return nil
 }
 
@@ -125,8 +129,8 @@ func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
 			return res
 		}
 	}
-	if s, ok := set.(rebootFirster); ok && s.rebootFirst() {
-		r.rebootAndWait(ctx, &res, "reboot_before_verify")
+	if s, ok := set.(rebootFirster); ok && s.rebootFirst() != "" {
+		r.rebootAndWait(ctx, &res, s.rebootFirst())
 		if res.Status == StatusFailed {
 			return res
 		}
@@ -158,7 +162,7 @@ func (r *run) runScript(ctx context.Context, script string, set settings, res *S
 	env := append([]envVar{{"AMIH_DRY_RUN", flag(r.config.DryRun)}}, set.env()...)
 	var recs []record
 	before := *res
-	status, err := r.guest.runRetrying(ctx, scriptBody(env, script), r.guest.sudo,
+	status, err := r.guest.runRetrying(ctx, scriptBody(env, script),
 		func() { recs, *res = nil, before },
 		func(rec record) { recs = append(recs, rec); r.fold(res, rec) })
 	switch {
@@ -200,12 +204,7 @@ func (r *run) fold(res *StepResult, rec record) {
 	case "fact":
 		r.fact(rec.field(0), rec.field(1))
 	case "reboot":
-		if r.config.DryRun {
-			res.Actions = append(res.Actions, Action{Verb: "reboot", Target: "guest", Detail: rec.field(0)})
-			r.ui.Message("  would reboot: " + rec.field(0))
-		} else {
-			res.rebootReason = rec.field(0)
-		}
+		res.rebootReason = rec.field(0)
 	case "error":
 		res.fail(rec.field(0))
 		r.ui.Error("  " + rec.field(0))
@@ -230,6 +229,7 @@ func (r *run) fact(key, value string) {
 func (r *run) rebootAndWait(ctx context.Context, res *StepResult, reason string) {
 	if r.config.DryRun {
 		res.Actions = append(res.Actions, Action{Verb: "reboot", Target: "guest", Detail: reason})
+		r.ui.Message("  would reboot: " + reason)
 		return
 	}
 	r.ui.Say("ami-hygiene: rebooting the guest: " + reason)

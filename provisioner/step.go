@@ -41,10 +41,10 @@ type interpreter interface {
 	interpret(res *StepResult, recs []record)
 }
 
-// rebootFirster is implemented by settings that want a reboot before their
-// step runs.
+// rebootFirster is implemented by settings that may want a reboot before
+// their step runs; rebootFirst returns why (the attribute that asks), or "".
 type rebootFirster interface {
-	rebootFirst() bool
+	rebootFirst() string
 }
 
 // envVar is one input of a guest script.

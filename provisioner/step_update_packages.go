@@ -17,8 +17,8 @@ type UpdatePackages struct {
 	// the plugin then waits until the guest's boot id changes and
 	// `wait_for_boot`'s checks pass again.
 	Reboot string `mapstructure:"reboot"`
-	// How long to wait for the guest to come back after a reboot. Default
-	// `15m`.
+	// How long to wait for the guest to come back after any reboot the
+	// plugin makes (this step's, and `reboot_before_verify`'s). Default `15m`.
 	RebootTimeout string `mapstructure:"reboot_timeout"`
 
 	rebootTimeout time.Duration

@@ -96,7 +96,12 @@ func (s *verifySettings) skipReason() string {
 	return ""
 }
 
-func (s *verifySettings) rebootFirst() bool { return s.rebootBefore }
+func (s *verifySettings) rebootFirst() string {
+	if s.rebootBefore {
+		return "reboot_before_verify"
+	}
+	return ""
+}
 
 // interpret judges each check's exit code and output.
 func (s *verifySettings) interpret(res *StepResult, recs []record) {
@@ -116,17 +121,18 @@ func (s *verifySettings) interpret(res *StepResult, recs []record) {
 		n := strconv.Itoa(i + 1)
 		code, ran := codes["exit_"+n]
 		out := outputs[n]
+		reason := ""
 		switch {
 		case !ran:
-			res.fail(fmt.Sprintf("%s: the check did not run", c.Name))
+			reason = "the check did not run"
 		case code != c.ExpectExitCode:
-			res.fail(fmt.Sprintf("%s: exit code %d, expected %d; output:\n%s", c.Name, code, c.ExpectExitCode, out))
+			reason = fmt.Sprintf("exit code %d, expected %d; output:\n%s", code, c.ExpectExitCode, out)
 		case c.expectOutput != nil && !c.expectOutput.MatchString(out):
-			res.fail(fmt.Sprintf("%s: output does not match %q; output:\n%s", c.Name, c.ExpectOutput, out))
-		default:
-			res.Checks = append(res.Checks, Check{Name: c.Name, Passed: true})
-			continue
+			reason = fmt.Sprintf("output does not match %q; output:\n%s", c.ExpectOutput, out)
 		}
-		res.Checks = append(res.Checks, Check{Name: c.Name, Passed: false})
+		if reason != "" {
+			res.fail(c.Name + ": " + reason)
+		}
+		res.Checks = append(res.Checks, Check{Name: c.Name, Passed: reason == ""})
 	}
 }

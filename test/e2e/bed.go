@@ -100,6 +100,16 @@ func (b *Bed) Build(tmpl Template, stream io.Writer) *PackerRun {
 	return &run
 }
 
+// MustBuild runs `packer build` and stops the test when it fails.
+func (b *Bed) MustBuild(tmpl Template) *PackerRun {
+	b.t.Helper()
+	run := b.Build(tmpl, streamTo())
+	if run.Err != nil {
+		b.t.Fatalf("packer build failed: %v\n%s", run.Err, tailString(run.Output, 80))
+	}
+	return run
+}
+
 // Inspect runs a script on the guest through the guest agent and parses its
 // `key=value` lines; repeated keys collect into a list.
 func (b *Bed) Inspect(script string) map[string][]string {
@@ -117,6 +127,7 @@ func (b *Bed) Inspect(script string) map[string][]string {
 			facts[k] = append(facts[k], v)
 		}
 	}
+	b.t.Logf("guest state: %v", facts)
 	return facts
 }
 
@@ -132,4 +143,21 @@ func (b *Bed) Report(name string) map[string]interface{} {
 		b.t.Fatalf("report: %v", err)
 	}
 	return r
+}
+
+// streamTo is where Packer's output goes live: stdout, unless
+// AMIH_E2E_QUIET=1 (it is kept for failure messages either way).
+func streamTo() io.Writer {
+	if os.Getenv("AMIH_E2E_QUIET") == "1" {
+		return nil
+	}
+	return os.Stdout
+}
+
+func tailString(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

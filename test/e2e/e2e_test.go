@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"sort"
@@ -38,13 +37,15 @@ var (
 		"/home/alice/.git-credentials", "/home/bob/.ssh/id_deploy"}
 	plantedKeys = []string{"/root/.ssh/authorized_keys", "/home/admin/.ssh/authorized_keys",
 		"/home/alice/.ssh/authorized_keys", "/home/alice/.ssh/authorized_keys2", "/home/bob/.ssh/authorized_keys"}
-	canaries = []string{"/srv/app/.bash_history", "/home/admin/history.txt", "/home/alice/.bash_history.d/keep",
+	// removable is everything the checklist must remove.
+	removable = concat(plantedHistories, plantedCredentials, plantedKeys)
+	canaries  = []string{"/srv/app/.bash_history", "/home/admin/history.txt", "/home/alice/.bash_history.d/keep",
 		"/home/admin/.ssh/authorized_keys.example", "/home/bob/.ssh/id_deploy.pub", "/root/.docker-config-example.json"}
 )
 
 // inspectScript reads the guest's state as root through the guest agent.
 func inspectScript() string {
-	all := append(append(append(append([]string{}, plantedHistories...), plantedCredentials...), plantedKeys...), canaries...)
+	all := concat(removable, canaries)
 	return `set -u
 echo "boots=$(wc -l < /var/lib/e2e/boots)"
 echo "app=$(systemctl is-active e2e-app.service)"
@@ -56,6 +57,14 @@ for f in ` + strings.Join(all, " ") + `; do [ -e "$f" ] && echo "present=$f"; do
 find / -xdev \( -name authorized_keys -o -name authorized_keys2 \) -type f | sed 's/^/authkeys=/'
 find /root /home -xdev -name '.*history' -type f | sed 's/^/history=/'
 true`
+}
+
+func concat(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 func has(list []string, s string) bool {
@@ -96,7 +105,7 @@ func TestChecklist(t *testing.T) {
 	bed := NewBed(t, "checklist")
 	// An empty block cannot know which services are the application's:
 	// the one block the test adds names it.
-	run := bed.Build(Template{Dirty: true, Hygiene: hygieneBody(`    stop_services { services = ["e2e-app"] }
+	bed.MustBuild(Template{Dirty: true, Hygiene: hygieneBody(`    stop_services { services = ["e2e-app"] }
     verify {
       name          = "os"
       command       = ". /etc/os-release && echo \"$ID $VERSION_ID\""
@@ -107,12 +116,8 @@ func TestChecklist(t *testing.T) {
       command       = "id -un"
       as_user       = "alice"
       expect_output = "^alice$"
-    }`)}, streamTo())
-	if run.Err != nil {
-		t.Fatalf("packer build failed: %v\n%s", run.Err, tailString(run.Output, 80))
-	}
+    }`)})
 	state := bed.Inspect(inspectScript())
-	t.Logf("guest state: %v", state)
 
 	if n := atoi(first(state, "boots")); n != 2 {
 		t.Errorf("the guest booted %d times; want 2 (the first boot and one reboot)", n)
@@ -132,7 +137,7 @@ func TestChecklist(t *testing.T) {
 	if m := first(state, "mailbox"); m != "0" {
 		t.Errorf("/var/mail/admin size %s, want 0", m)
 	}
-	for _, f := range append(append(append([]string{}, plantedHistories...), plantedCredentials...), plantedKeys...) {
+	for _, f := range removable {
 		if has(state["present"], f) {
 			t.Errorf("%s is still on the guest", f)
 		}
@@ -159,7 +164,7 @@ func TestChecklist(t *testing.T) {
 		t.Errorf("report says %v reboots, the guest booted %s times", r, first(state, "boots"))
 	}
 	removed := reportTargets(report, "remove")
-	for _, f := range append(append(append([]string{}, plantedHistories...), plantedCredentials...), plantedKeys...) {
+	for _, f := range removable {
 		if !has(removed, f) {
 			t.Errorf("the report does not list %s as removed", f)
 		}
@@ -205,23 +210,6 @@ func reportTargets(report map[string]interface{}, verb string) []string {
 	return out
 }
 
-// streamTo is where Packer's output goes live: stdout, unless
-// AMIH_E2E_QUIET=1 (it is kept for failure messages either way).
-func streamTo() io.Writer {
-	if os.Getenv("AMIH_E2E_QUIET") == "1" {
-		return nil
-	}
-	return os.Stdout
-}
-
-func tailString(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // TestDryRunChangesNothing: the same dirty guest with dry_run = true keeps
 // everything; then, on the same guest, the mail_queue step alone fails by
 // default on mail it cannot deliver and purges it with on_timeout = "purge".
@@ -229,13 +217,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 	bed := NewBed(t, "dryrun")
 	// The relay goes down again at once, so that postfix's own retry (minutes
 	// later) cannot empty the queue during a slow dry run.
-	run := bed.Build(Template{Dirty: true, AfterDirty: []string{"systemctl stop e2e-smtp-sink"}, Hygiene: hygieneBody(`    dry_run = true
-    stop_services { services = ["e2e-app"] }`)}, streamTo())
-	if run.Err != nil {
-		t.Fatalf("packer build failed: %v\n%s", run.Err, tailString(run.Output, 80))
-	}
+	bed.MustBuild(Template{Dirty: true, AfterDirty: []string{"systemctl stop e2e-smtp-sink"}, Hygiene: hygieneBody(`    dry_run = true
+    stop_services { services = ["e2e-app"] }`)})
 	state := bed.Inspect(inspectScript())
-	t.Logf("guest state: %v", state)
 	if n := atoi(first(state, "boots")); n != 1 {
 		t.Errorf("the guest booted %d times; a dry run must not reboot", n)
 	}
@@ -248,7 +232,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if q := first(state, "queue"); !strings.Contains(q, "3 Request") {
 		t.Errorf("a dry run changed the mail queue: %q", q)
 	}
-	for _, f := range append(append(append(append([]string{}, plantedHistories...), plantedCredentials...), plantedKeys...), canaries...) {
+	for _, f := range concat(removable, canaries) {
 		if !has(state["present"], f) {
 			t.Errorf("a dry run removed %s", f)
 		}
@@ -258,7 +242,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Errorf("report dry_run = %v", report["dry_run"])
 	}
 	would := reportTargets(report, "remove")
-	for _, f := range append(append(append([]string{}, plantedHistories...), plantedCredentials...), plantedKeys...) {
+	for _, f := range removable {
 		if !has(would, f) {
 			t.Errorf("the dry-run report does not say it would remove %s", f)
 		}
@@ -274,15 +258,12 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if failRun.Err == nil || !strings.Contains(failRun.Output, "3 messages still queued after 10s (flush_timeout)") {
 		t.Errorf("undeliverable mail did not fail the build clearly: %v\n%s", failRun.Err, tailString(failRun.Output, 20))
 	}
-	purgeRun := bed.Build(Template{Hygiene: `    steps = ["mail_queue"]
+	bed.MustBuild(Template{Hygiene: `    steps = ["mail_queue"]
     report_path = "mail-purge.json"
     mail_queue {
       flush_timeout = "10s"
       on_timeout    = "purge"
-    }`}, streamTo())
-	if purgeRun.Err != nil {
-		t.Fatalf("purge run failed: %v\n%s", purgeRun.Err, tailString(purgeRun.Output, 30))
-	}
+    }`})
 	after := bed.Inspect(inspectScript())
 	if q := first(after, "queue"); !strings.Contains(q, "empty") {
 		t.Errorf("mail queue after purge: %q", q)

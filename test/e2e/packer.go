@@ -30,7 +30,6 @@ type Template struct {
 	// ami-hygiene.
 	AfterDirty []string
 	Hygiene    string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
-	Extra      string // more provisioners after ami-hygiene
 }
 
 // Render writes the template.
@@ -75,7 +74,6 @@ build {
 	if t.Hygiene != "-" {
 		fmt.Fprintf(&b, "\n  provisioner \"ami-hygiene\" {\n%s\n  }\n", t.Hygiene)
 	}
-	b.WriteString(t.Extra)
 	b.WriteString("}\n")
 	return b.String()
 }

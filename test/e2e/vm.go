@@ -400,10 +400,7 @@ func (vm *VM) WaitAgent(timeout time.Duration) error {
 		if vm.Exited() {
 			return fmt.Errorf("qemu exited")
 		}
-		var out string
-		out, _, err = vm.Exec("true", 20*time.Second)
-		if err == nil {
-			_ = out
+		if _, _, err = vm.Exec("true", 20*time.Second); err == nil {
 			return nil
 		}
 		time.Sleep(3 * time.Second)

@@ -4,19 +4,18 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 
+# install_service NAME DESCRIPTION TYPE EXEC: install, enable and start a unit
+# wanted at every boot.
+install_service() {
+	printf '[Unit]\nDescription=e2e: %s\n[Service]\nType=%s\nExecStart=%s\n[Install]\nWantedBy=multi-user.target\n' \
+		"$2" "$3" "$4" > "/etc/systemd/system/$1.service"
+	systemctl daemon-reload
+	systemctl enable --now "$1.service"
+}
+
 # A harness-owned record of every boot (independent of the plugin).
 mkdir -p /var/lib/e2e
-cat > /etc/systemd/system/e2e-boots.service <<'UNIT'
-[Unit]
-Description=e2e: record this boot's id
-[Service]
-Type=oneshot
-ExecStart=/bin/sh -c 'cat /proc/sys/kernel/random/boot_id >> /var/lib/e2e/boots'
-[Install]
-WantedBy=multi-user.target
-UNIT
-systemctl daemon-reload
-systemctl enable --now e2e-boots.service
+install_service e2e-boots "record this boot's id" oneshot "/bin/sh -c 'cat /proc/sys/kernel/random/boot_id >> /var/lib/e2e/boots'"
 
 # Two more users with a login shell.
 for u in alice bob; do id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"; done
@@ -56,16 +55,7 @@ echo keep > /home/admin/.ssh/authorized_keys.example
 echo '{"credsStore":"pass"}' > /root/.docker-config-example.json
 
 # An application service, running.
-cat > /etc/systemd/system/e2e-app.service <<'UNIT'
-[Unit]
-Description=e2e: the application
-[Service]
-ExecStart=/bin/sh -c 'while :; do date > /var/lib/e2e/heartbeat; sleep 5; done'
-[Install]
-WantedBy=multi-user.target
-UNIT
-systemctl daemon-reload
-systemctl enable --now e2e-app.service
+install_service e2e-app "the application" simple "/bin/sh -c 'while :; do date > /var/lib/e2e/heartbeat; sleep 5; done'"
 
 # Mail stuck in the queue: the relay (127.0.0.1:2525 on the guest) is down,
 # so postfix defers it. Then the relay comes up; only a flush delivers the
@@ -81,16 +71,8 @@ for _ in $(seq 1 60); do
 	sleep 1
 done
 postqueue -p | tail -n 1
-cat > /etc/systemd/system/e2e-smtp-sink.service <<'UNIT'
-[Unit]
-Description=e2e: the mail relay, a sink on the guest's loopback
-[Service]
-ExecStart=/usr/bin/python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:2525
-[Install]
-WantedBy=multi-user.target
-UNIT
-systemctl daemon-reload
-systemctl enable --now e2e-smtp-sink.service
+install_service e2e-smtp-sink "the mail relay, a sink on the guest's loopback" simple \
+	"/usr/bin/python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:2525"
 
 # A reboot is required, as after a kernel or libc upgrade.
 touch /var/run/reboot-required
