@@ -1,4 +1,4 @@
-//go:generate go run ../internal/gendocs ../docs-partials/provisioner/touches.mdx
+//go:generate go run ../internal/gendocs ../docs-partials/provisioner
 
 package provisioner
 
@@ -17,9 +17,15 @@ var catalogue = []stepDef{
 	verifyStep,
 	stopServicesStep,
 	mailQueueStep,
+	machineIdentityStep,
+	logsStep,
+	cachesStep,
+	accessPolicyStep,
 	shellHistoryStep,
 	credentialsStep,
 	authorizedKeysStep,
+	secretScanStep,
+	auditStep,
 }
 
 // bootCheck is the step that runs again after every reboot the plugin makes.

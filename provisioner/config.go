@@ -1,4 +1,4 @@
-//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config,WaitForBoot,UpdatePackages,VerifyCheck,StopServices,MailQueue,ShellHistory,Credentials,AuthorizedKeys
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config,WaitForBoot,UpdatePackages,VerifyCheck,StopServices,MailQueue,MachineIdentity,Logs,Caches,AccessPolicy,ShellHistory,Credentials,AuthorizedKeys,SecretScan,Audit
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -17,8 +17,9 @@ type Config struct {
 
 	// Run only these steps (still in the fixed order). Names: `wait_for_boot`,
 	// `update_packages`, `verify`, `stop_services`, `mail_queue`,
-	// `shell_history`, `credentials`, `authorized_keys`. Cannot be combined
-	// with `skip_steps`. Default: every step.
+	// `machine_identity`, `logs`, `caches`, `access_policy`, `shell_history`,
+	// `credentials`, `authorized_keys`, `secret_scan`, `audit`. Cannot be
+	// combined with `skip_steps`. Default: every step.
 	Steps []string `mapstructure:"steps"`
 	// Run every step but these. Cannot be combined with `steps`.
 	SkipSteps []string `mapstructure:"skip_steps"`
@@ -54,12 +55,24 @@ type Config struct {
 	StopServices StopServices `mapstructure:"stop_services"`
 	// Tunes the `mail_queue` step.
 	MailQueue MailQueue `mapstructure:"mail_queue"`
+	// Tunes the `machine_identity` step.
+	MachineIdentity MachineIdentity `mapstructure:"machine_identity"`
+	// Tunes the `logs` step.
+	Logs Logs `mapstructure:"logs"`
+	// Tunes the `caches` step.
+	Caches Caches `mapstructure:"caches"`
+	// Tunes the `access_policy` step.
+	AccessPolicy AccessPolicy `mapstructure:"access_policy"`
 	// Tunes the `shell_history` step.
 	ShellHistory ShellHistory `mapstructure:"shell_history"`
 	// Tunes the `credentials` step.
 	Credentials Credentials `mapstructure:"credentials"`
 	// Tunes the `authorized_keys` step.
 	AuthorizedKeys AuthorizedKeys `mapstructure:"authorized_keys"`
+	// Tunes the `secret_scan` step.
+	SecretScan SecretScan `mapstructure:"secret_scan"`
+	// Tunes the `audit` step.
+	Audit Audit `mapstructure:"audit"`
 
 	ctx interpolate.Context
 }

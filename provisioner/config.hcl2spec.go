@@ -7,6 +7,62 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// FlatAccessPolicy is an auto-generated flat version of AccessPolicy.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatAccessPolicy struct {
+	LockRootPassword   *bool   `mapstructure:"lock_root_password" cty:"lock_root_password" hcl:"lock_root_password"`
+	LockEmptyPasswords *bool   `mapstructure:"lock_empty_passwords" cty:"lock_empty_passwords" hcl:"lock_empty_passwords"`
+	SSHDConfig         *bool   `mapstructure:"sshd_config" cty:"sshd_config" hcl:"sshd_config"`
+	PermitRootLogin    *string `mapstructure:"permit_root_login" cty:"permit_root_login" hcl:"permit_root_login"`
+}
+
+// FlatMapstructure returns a new FlatAccessPolicy.
+// FlatAccessPolicy is an auto-generated flat version of AccessPolicy.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*AccessPolicy) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatAccessPolicy)
+}
+
+// HCL2Spec returns the hcl spec of a AccessPolicy.
+// This spec is used by HCL to read the fields of AccessPolicy.
+// The decoded values from this spec will then be applied to a FlatAccessPolicy.
+func (*FlatAccessPolicy) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"lock_root_password":   &hcldec.AttrSpec{Name: "lock_root_password", Type: cty.Bool, Required: false},
+		"lock_empty_passwords": &hcldec.AttrSpec{Name: "lock_empty_passwords", Type: cty.Bool, Required: false},
+		"sshd_config":          &hcldec.AttrSpec{Name: "sshd_config", Type: cty.Bool, Required: false},
+		"permit_root_login":    &hcldec.AttrSpec{Name: "permit_root_login", Type: cty.String, Required: false},
+	}
+	return s
+}
+
+// FlatAudit is an auto-generated flat version of Audit.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatAudit struct {
+	OnFinding  *string  `mapstructure:"on_finding" cty:"on_finding" hcl:"on_finding"`
+	SkipChecks []string `mapstructure:"skip_checks" cty:"skip_checks" hcl:"skip_checks"`
+	Services   []string `mapstructure:"services" cty:"services" hcl:"services"`
+}
+
+// FlatMapstructure returns a new FlatAudit.
+// FlatAudit is an auto-generated flat version of Audit.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*Audit) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatAudit)
+}
+
+// HCL2Spec returns the hcl spec of a Audit.
+// This spec is used by HCL to read the fields of Audit.
+// The decoded values from this spec will then be applied to a FlatAudit.
+func (*FlatAudit) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"on_finding":  &hcldec.AttrSpec{Name: "on_finding", Type: cty.String, Required: false},
+		"skip_checks": &hcldec.AttrSpec{Name: "skip_checks", Type: cty.List(cty.String), Required: false},
+		"services":    &hcldec.AttrSpec{Name: "services", Type: cty.List(cty.String), Required: false},
+	}
+	return s
+}
+
 // FlatAuthorizedKeys is an auto-generated flat version of AuthorizedKeys.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatAuthorizedKeys struct {
@@ -30,32 +86,63 @@ func (*FlatAuthorizedKeys) HCL2Spec() map[string]hcldec.Spec {
 	return s
 }
 
+// FlatCaches is an auto-generated flat version of Caches.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatCaches struct {
+	Exclude            []string `mapstructure:"exclude" cty:"exclude" hcl:"exclude"`
+	RemovePackageLists *bool    `mapstructure:"remove_package_lists" cty:"remove_package_lists" hcl:"remove_package_lists"`
+}
+
+// FlatMapstructure returns a new FlatCaches.
+// FlatCaches is an auto-generated flat version of Caches.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*Caches) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatCaches)
+}
+
+// HCL2Spec returns the hcl spec of a Caches.
+// This spec is used by HCL to read the fields of Caches.
+// The decoded values from this spec will then be applied to a FlatCaches.
+func (*FlatCaches) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"exclude":              &hcldec.AttrSpec{Name: "exclude", Type: cty.List(cty.String), Required: false},
+		"remove_package_lists": &hcldec.AttrSpec{Name: "remove_package_lists", Type: cty.Bool, Required: false},
+	}
+	return s
+}
+
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName     *string             `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType   *string             `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion   *string             `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug         *bool               `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce         *bool               `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError       *string             `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars      map[string]string   `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars []string            `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	Steps               []string            `mapstructure:"steps" cty:"steps" hcl:"steps"`
-	SkipSteps           []string            `mapstructure:"skip_steps" cty:"skip_steps" hcl:"skip_steps"`
-	UseSudo             *bool               `mapstructure:"use_sudo" cty:"use_sudo" hcl:"use_sudo"`
-	DryRun              *bool               `mapstructure:"dry_run" cty:"dry_run" hcl:"dry_run"`
-	ReportPath          *string             `mapstructure:"report_path" cty:"report_path" hcl:"report_path"`
-	JUnitPath           *string             `mapstructure:"junit_path" cty:"junit_path" hcl:"junit_path"`
-	RebootBeforeVerify  *bool               `mapstructure:"reboot_before_verify" cty:"reboot_before_verify" hcl:"reboot_before_verify"`
-	WaitForBoot         *FlatWaitForBoot    `mapstructure:"wait_for_boot" cty:"wait_for_boot" hcl:"wait_for_boot"`
-	UpdatePackages      *FlatUpdatePackages `mapstructure:"update_packages" cty:"update_packages" hcl:"update_packages"`
-	Verify              []FlatVerifyCheck   `mapstructure:"verify" cty:"verify" hcl:"verify"`
-	StopServices        *FlatStopServices   `mapstructure:"stop_services" cty:"stop_services" hcl:"stop_services"`
-	MailQueue           *FlatMailQueue      `mapstructure:"mail_queue" cty:"mail_queue" hcl:"mail_queue"`
-	ShellHistory        *FlatShellHistory   `mapstructure:"shell_history" cty:"shell_history" hcl:"shell_history"`
-	Credentials         *FlatCredentials    `mapstructure:"credentials" cty:"credentials" hcl:"credentials"`
-	AuthorizedKeys      *FlatAuthorizedKeys `mapstructure:"authorized_keys" cty:"authorized_keys" hcl:"authorized_keys"`
+	PackerBuildName     *string              `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType   *string              `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion   *string              `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug         *bool                `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce         *bool                `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError       *string              `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars      map[string]string    `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars []string             `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	Steps               []string             `mapstructure:"steps" cty:"steps" hcl:"steps"`
+	SkipSteps           []string             `mapstructure:"skip_steps" cty:"skip_steps" hcl:"skip_steps"`
+	UseSudo             *bool                `mapstructure:"use_sudo" cty:"use_sudo" hcl:"use_sudo"`
+	DryRun              *bool                `mapstructure:"dry_run" cty:"dry_run" hcl:"dry_run"`
+	ReportPath          *string              `mapstructure:"report_path" cty:"report_path" hcl:"report_path"`
+	JUnitPath           *string              `mapstructure:"junit_path" cty:"junit_path" hcl:"junit_path"`
+	RebootBeforeVerify  *bool                `mapstructure:"reboot_before_verify" cty:"reboot_before_verify" hcl:"reboot_before_verify"`
+	WaitForBoot         *FlatWaitForBoot     `mapstructure:"wait_for_boot" cty:"wait_for_boot" hcl:"wait_for_boot"`
+	UpdatePackages      *FlatUpdatePackages  `mapstructure:"update_packages" cty:"update_packages" hcl:"update_packages"`
+	Verify              []FlatVerifyCheck    `mapstructure:"verify" cty:"verify" hcl:"verify"`
+	StopServices        *FlatStopServices    `mapstructure:"stop_services" cty:"stop_services" hcl:"stop_services"`
+	MailQueue           *FlatMailQueue       `mapstructure:"mail_queue" cty:"mail_queue" hcl:"mail_queue"`
+	MachineIdentity     *FlatMachineIdentity `mapstructure:"machine_identity" cty:"machine_identity" hcl:"machine_identity"`
+	Logs                *FlatLogs            `mapstructure:"logs" cty:"logs" hcl:"logs"`
+	Caches              *FlatCaches          `mapstructure:"caches" cty:"caches" hcl:"caches"`
+	AccessPolicy        *FlatAccessPolicy    `mapstructure:"access_policy" cty:"access_policy" hcl:"access_policy"`
+	ShellHistory        *FlatShellHistory    `mapstructure:"shell_history" cty:"shell_history" hcl:"shell_history"`
+	Credentials         *FlatCredentials     `mapstructure:"credentials" cty:"credentials" hcl:"credentials"`
+	AuthorizedKeys      *FlatAuthorizedKeys  `mapstructure:"authorized_keys" cty:"authorized_keys" hcl:"authorized_keys"`
+	SecretScan          *FlatSecretScan      `mapstructure:"secret_scan" cty:"secret_scan" hcl:"secret_scan"`
+	Audit               *FlatAudit           `mapstructure:"audit" cty:"audit" hcl:"audit"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -90,9 +177,15 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"verify":                     &hcldec.BlockListSpec{TypeName: "verify", Nested: hcldec.ObjectSpec((*FlatVerifyCheck)(nil).HCL2Spec())},
 		"stop_services":              &hcldec.BlockSpec{TypeName: "stop_services", Nested: hcldec.ObjectSpec((*FlatStopServices)(nil).HCL2Spec())},
 		"mail_queue":                 &hcldec.BlockSpec{TypeName: "mail_queue", Nested: hcldec.ObjectSpec((*FlatMailQueue)(nil).HCL2Spec())},
+		"machine_identity":           &hcldec.BlockSpec{TypeName: "machine_identity", Nested: hcldec.ObjectSpec((*FlatMachineIdentity)(nil).HCL2Spec())},
+		"logs":                       &hcldec.BlockSpec{TypeName: "logs", Nested: hcldec.ObjectSpec((*FlatLogs)(nil).HCL2Spec())},
+		"caches":                     &hcldec.BlockSpec{TypeName: "caches", Nested: hcldec.ObjectSpec((*FlatCaches)(nil).HCL2Spec())},
+		"access_policy":              &hcldec.BlockSpec{TypeName: "access_policy", Nested: hcldec.ObjectSpec((*FlatAccessPolicy)(nil).HCL2Spec())},
 		"shell_history":              &hcldec.BlockSpec{TypeName: "shell_history", Nested: hcldec.ObjectSpec((*FlatShellHistory)(nil).HCL2Spec())},
 		"credentials":                &hcldec.BlockSpec{TypeName: "credentials", Nested: hcldec.ObjectSpec((*FlatCredentials)(nil).HCL2Spec())},
 		"authorized_keys":            &hcldec.BlockSpec{TypeName: "authorized_keys", Nested: hcldec.ObjectSpec((*FlatAuthorizedKeys)(nil).HCL2Spec())},
+		"secret_scan":                &hcldec.BlockSpec{TypeName: "secret_scan", Nested: hcldec.ObjectSpec((*FlatSecretScan)(nil).HCL2Spec())},
+		"audit":                      &hcldec.BlockSpec{TypeName: "audit", Nested: hcldec.ObjectSpec((*FlatAudit)(nil).HCL2Spec())},
 	}
 	return s
 }
@@ -120,6 +213,62 @@ func (*FlatCredentials) HCL2Spec() map[string]hcldec.Spec {
 	return s
 }
 
+// FlatLogs is an auto-generated flat version of Logs.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatLogs struct {
+	Exclude     []string `mapstructure:"exclude" cty:"exclude" hcl:"exclude"`
+	KeepRotated *bool    `mapstructure:"keep_rotated" cty:"keep_rotated" hcl:"keep_rotated"`
+	KeepJournal *bool    `mapstructure:"keep_journal" cty:"keep_journal" hcl:"keep_journal"`
+}
+
+// FlatMapstructure returns a new FlatLogs.
+// FlatLogs is an auto-generated flat version of Logs.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*Logs) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatLogs)
+}
+
+// HCL2Spec returns the hcl spec of a Logs.
+// This spec is used by HCL to read the fields of Logs.
+// The decoded values from this spec will then be applied to a FlatLogs.
+func (*FlatLogs) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"exclude":      &hcldec.AttrSpec{Name: "exclude", Type: cty.List(cty.String), Required: false},
+		"keep_rotated": &hcldec.AttrSpec{Name: "keep_rotated", Type: cty.Bool, Required: false},
+		"keep_journal": &hcldec.AttrSpec{Name: "keep_journal", Type: cty.Bool, Required: false},
+	}
+	return s
+}
+
+// FlatMachineIdentity is an auto-generated flat version of MachineIdentity.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatMachineIdentity struct {
+	RemoveHostKeys *bool `mapstructure:"remove_host_keys" cty:"remove_host_keys" hcl:"remove_host_keys"`
+	EnsureHostKeys *bool `mapstructure:"ensure_host_keys" cty:"ensure_host_keys" hcl:"ensure_host_keys"`
+	CloudInitClean *bool `mapstructure:"cloud_init_clean" cty:"cloud_init_clean" hcl:"cloud_init_clean"`
+	ResetHostname  *bool `mapstructure:"reset_hostname" cty:"reset_hostname" hcl:"reset_hostname"`
+}
+
+// FlatMapstructure returns a new FlatMachineIdentity.
+// FlatMachineIdentity is an auto-generated flat version of MachineIdentity.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*MachineIdentity) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatMachineIdentity)
+}
+
+// HCL2Spec returns the hcl spec of a MachineIdentity.
+// This spec is used by HCL to read the fields of MachineIdentity.
+// The decoded values from this spec will then be applied to a FlatMachineIdentity.
+func (*FlatMachineIdentity) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"remove_host_keys": &hcldec.AttrSpec{Name: "remove_host_keys", Type: cty.Bool, Required: false},
+		"ensure_host_keys": &hcldec.AttrSpec{Name: "ensure_host_keys", Type: cty.Bool, Required: false},
+		"cloud_init_clean": &hcldec.AttrSpec{Name: "cloud_init_clean", Type: cty.Bool, Required: false},
+		"reset_hostname":   &hcldec.AttrSpec{Name: "reset_hostname", Type: cty.Bool, Required: false},
+	}
+	return s
+}
+
 // FlatMailQueue is an auto-generated flat version of MailQueue.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatMailQueue struct {
@@ -141,6 +290,33 @@ func (*FlatMailQueue) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
 		"flush_timeout": &hcldec.AttrSpec{Name: "flush_timeout", Type: cty.String, Required: false},
 		"on_timeout":    &hcldec.AttrSpec{Name: "on_timeout", Type: cty.String, Required: false},
+	}
+	return s
+}
+
+// FlatSecretScan is an auto-generated flat version of SecretScan.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatSecretScan struct {
+	Paths       []string `mapstructure:"paths" cty:"paths" hcl:"paths"`
+	Allow       []string `mapstructure:"allow" cty:"allow" hcl:"allow"`
+	MaxFileSize *string  `mapstructure:"max_file_size" cty:"max_file_size" hcl:"max_file_size"`
+}
+
+// FlatMapstructure returns a new FlatSecretScan.
+// FlatSecretScan is an auto-generated flat version of SecretScan.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*SecretScan) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatSecretScan)
+}
+
+// HCL2Spec returns the hcl spec of a SecretScan.
+// This spec is used by HCL to read the fields of SecretScan.
+// The decoded values from this spec will then be applied to a FlatSecretScan.
+func (*FlatSecretScan) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"paths":         &hcldec.AttrSpec{Name: "paths", Type: cty.List(cty.String), Required: false},
+		"allow":         &hcldec.AttrSpec{Name: "allow", Type: cty.List(cty.String), Required: false},
+		"max_file_size": &hcldec.AttrSpec{Name: "max_file_size", Type: cty.String, Required: false},
 	}
 	return s
 }

@@ -48,7 +48,8 @@ func TestPreparePlanKeepsTheFixedOrder(t *testing.T) {
 		want string
 	}{
 		{map[string]interface{}{"steps": []string{"authorized_keys", "wait_for_boot", "shell_history"}}, "wait_for_boot,shell_history,authorized_keys"},
-		{map[string]interface{}{"skip_steps": []string{"update_packages", "verify"}}, "wait_for_boot,stop_services,mail_queue,shell_history,credentials,authorized_keys"},
+		{map[string]interface{}{"skip_steps": []string{"update_packages", "verify", "logs", "caches"}}, "wait_for_boot,stop_services,mail_queue,machine_identity,access_policy,shell_history,credentials,authorized_keys,secret_scan,audit"},
+		{map[string]interface{}{"steps": []string{"audit", "secret_scan", "machine_identity"}}, "machine_identity,secret_scan,audit"},
 	} {
 		p, err := prepare(tc.raw)
 		if err != nil {
@@ -101,6 +102,18 @@ func TestPrepareRejectsBadInput(t *testing.T) {
 		{"match-all pattern", map[string]interface{}{"shell_history": map[string]interface{}{"extra_patterns": []string{".*"}}}, []string{"shell_history.extra_patterns[0]", "every file"}},
 		{"keep_users", map[string]interface{}{"authorized_keys": map[string]interface{}{"keep_users": []string{"$(id)"}}}, []string{"authorized_keys.keep_users[0]"}},
 		{"report dir", map[string]interface{}{"report_path": "reports/"}, []string{"report_path"}},
+		{"logs exclude outside /var/log", map[string]interface{}{"logs": map[string]interface{}{"exclude": []string{"/etc/*"}}}, []string{"logs.exclude[0]", `under "/var/log/"`}},
+		{"logs exclude dotdot", map[string]interface{}{"logs": map[string]interface{}{"exclude": []string{"/var/log/../etc"}}}, []string{"logs.exclude[0]", `".."`}},
+		{"caches exclude", map[string]interface{}{"caches": map[string]interface{}{"exclude": []string{"tmp/x"}}}, []string{"caches.exclude[0]", `"/tmp/", "/var/tmp/"`}},
+		{"permit_root_login", map[string]interface{}{"access_policy": map[string]interface{}{"permit_root_login": "yes"}}, []string{`access_policy.permit_root_login: "yes" is not allowed`}},
+		{"scan path", map[string]interface{}{"secret_scan": map[string]interface{}{"paths": []string{"etc"}}}, []string{"secret_scan.paths[0]", "not an absolute path"}},
+		{"scan glob", map[string]interface{}{"secret_scan": map[string]interface{}{"paths": []string{"/home/*"}}}, []string{"secret_scan.paths[0]", "glob"}},
+		{"allow relative", map[string]interface{}{"secret_scan": map[string]interface{}{"allow": []string{"*.pem"}}}, []string{"secret_scan.allow[0]", "absolute pattern"}},
+		{"max_file_size", map[string]interface{}{"secret_scan": map[string]interface{}{"max_file_size": "1 MB"}}, []string{`secret_scan.max_file_size: "1 MB" is not a size`}},
+		{"max_file_size zero", map[string]interface{}{"secret_scan": map[string]interface{}{"max_file_size": "0"}}, []string{"secret_scan.max_file_size", "too small"}},
+		{"on_finding", map[string]interface{}{"audit": map[string]interface{}{"on_finding": "ignore"}}, []string{`audit.on_finding: "ignore" is not allowed`}},
+		{"skip_checks", map[string]interface{}{"audit": map[string]interface{}{"skip_checks": []string{"everything"}}}, []string{`audit.skip_checks[0]: "everything" is not allowed`}},
+		{"audit services", map[string]interface{}{"audit": map[string]interface{}{"services": []string{"$(reboot)"}}}, []string{"audit.services[0]"}},
 		{"all at once", map[string]interface{}{
 			"steps":           []string{"bogus"},
 			"update_packages": map[string]interface{}{"reboot": "no"},
@@ -118,6 +131,38 @@ func TestPrepareRejectsBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPrepareCloneSafeDefaults(t *testing.T) {
+	p, err := prepare(map[string]interface{}{
+		"stop_services": map[string]interface{}{"services": []string{"nginx"}},
+		"secret_scan":   map[string]interface{}{"max_file_size": "512k"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.config
+	if strings.Join(c.Audit.Services, ",") != "nginx" || c.Audit.OnFinding != "fail" {
+		t.Errorf("audit defaults: services %v, on_finding %q", c.Audit.Services, c.Audit.OnFinding)
+	}
+	if c.SecretScan.maxBytes != 512<<10 || len(c.SecretScan.Paths) != 7 {
+		t.Errorf("secret_scan defaults: %d bytes, paths %v", c.SecretScan.maxBytes, c.SecretScan.Paths)
+	}
+	if c.AccessPolicy.PermitRootLogin != "prohibit-password" {
+		t.Errorf("permit_root_login %q", c.AccessPolicy.PermitRootLogin)
+	}
+	env := map[string]string{}
+	for _, set := range []settings{&c.MachineIdentity, &c.AccessPolicy} {
+		for _, e := range set.env() {
+			env[e.Name] = e.Value
+		}
+	}
+	for name, want := range map[string]string{"AMIH_REMOVE_HOST_KEYS": "1", "AMIH_CLOUD_INIT_CLEAN": "1", "AMIH_ENSURE_HOST_KEYS": "0",
+		"AMIH_RESET_HOSTNAME": "0", "AMIH_LOCK_ROOT": "1", "AMIH_LOCK_EMPTY": "1", "AMIH_SSHD": "1"} {
+		if env[name] != want {
+			t.Errorf("%s = %q, want %q", name, env[name], want)
+		}
 	}
 }
 

@@ -32,36 +32,62 @@ func TestHostileInputEveryField(t *testing.T) {
 	type field struct {
 		attr, step, env string
 		raw             func(s string) map[string]interface{}
+		prefix          string // put before each hostile string
 	}
 	fields := []field{
 		{"stop_services.services[0]", "stop_services", "AMIH_SERVICES", func(s string) map[string]interface{} {
 			return map[string]interface{}{"stop_services": map[string]interface{}{"services": []string{s}}}
-		}},
+		}, ""},
 		{"credentials.paths[0]", "credentials", "AMIH_PATHS", func(s string) map[string]interface{} {
 			return map[string]interface{}{"credentials": map[string]interface{}{"paths": []string{s}}}
-		}},
+		}, ""},
 		{"shell_history.extra_patterns[0]", "shell_history", "AMIH_EXTRA_PATTERNS", func(s string) map[string]interface{} {
 			return map[string]interface{}{"shell_history": map[string]interface{}{"extra_patterns": []string{s}}}
-		}},
+		}, ""},
 		{"authorized_keys.keep_users[0]", "authorized_keys", "AMIH_KEEP_USERS", func(s string) map[string]interface{} {
 			return map[string]interface{}{"authorized_keys": map[string]interface{}{"keep_users": []string{s}}}
-		}},
+		}, ""},
 		{"verify[0].as_user", "verify", "AMIH_CHECK_1_AS_USER", func(s string) map[string]interface{} {
 			return map[string]interface{}{"verify": []map[string]interface{}{{"command": "true", "as_user": s}}}
-		}},
+		}, ""},
 		{"verify[0].command", "verify", "AMIH_CHECK_1_COMMAND", func(s string) map[string]interface{} {
 			return map[string]interface{}{"verify": []map[string]interface{}{{"command": s}}}
-		}},
+		}, ""},
 		{"verify[0].expect_output", "", "", func(s string) map[string]interface{} {
 			return map[string]interface{}{"verify": []map[string]interface{}{{"command": "true", "expect_output": s}}}
-		}},
+		}, ""},
 		{"steps[0]", "", "", func(s string) map[string]interface{} {
 			return map[string]interface{}{"steps": []string{s}}
-		}},
+		}, ""},
+		{"logs.exclude[0]", "logs", "AMIH_EXCLUDE", func(s string) map[string]interface{} {
+			return map[string]interface{}{"logs": map[string]interface{}{"exclude": []string{s}}}
+		}, "/var/log/"},
+		{"caches.exclude[0]", "caches", "AMIH_EXCLUDE", func(s string) map[string]interface{} {
+			return map[string]interface{}{"caches": map[string]interface{}{"exclude": []string{s}}}
+		}, "/tmp/"},
+		{"secret_scan.paths[0]", "secret_scan", "AMIH_PATHS", func(s string) map[string]interface{} {
+			return map[string]interface{}{"secret_scan": map[string]interface{}{"paths": []string{s}}}
+		}, ""},
+		{"secret_scan.allow[0]", "secret_scan", "AMIH_ALLOW", func(s string) map[string]interface{} {
+			return map[string]interface{}{"secret_scan": map[string]interface{}{"allow": []string{s}}}
+		}, "/opt/"},
+		{"secret_scan.max_file_size", "", "", func(s string) map[string]interface{} {
+			return map[string]interface{}{"secret_scan": map[string]interface{}{"max_file_size": s}}
+		}, ""},
+		{"access_policy.permit_root_login", "access_policy", "AMIH_PERMIT_ROOT_LOGIN", func(s string) map[string]interface{} {
+			return map[string]interface{}{"access_policy": map[string]interface{}{"permit_root_login": s}}
+		}, ""},
+		{"audit.services[0]", "audit", "AMIH_SERVICES", func(s string) map[string]interface{} {
+			return map[string]interface{}{"audit": map[string]interface{}{"services": []string{s}}}
+		}, ""},
+		{"audit.skip_checks[0]", "", "", func(s string) map[string]interface{} {
+			return map[string]interface{}{"audit": map[string]interface{}{"skip_checks": []string{s}}}
+		}, ""},
 	}
 	accepted, rejected := 0, 0
 	for _, f := range fields {
 		for i, s := range all {
+			s = f.prefix + s
 			raw := f.raw(s)
 			raw["report_path"] = filepath.Join(t.TempDir(), "r.json")
 			p := &Provisioner{}
@@ -90,7 +116,7 @@ func TestHostileInputEveryField(t *testing.T) {
 					t.Errorf("%s = %q: user text on a command line: %s", f.attr, s, c.Command)
 				}
 			}
-			if got := exportedValue(t, body, f.env); got != s {
+			if got := exportedValue(t, body, f.env); got != s && s != "" { // "" is the default
 				t.Errorf("#%d %s = %q reached the script as %q", i, f.attr, s, got)
 			}
 		}

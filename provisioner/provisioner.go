@@ -39,7 +39,7 @@ func (p *Provisioner) Prepare(raws ...interface{}) error {
 		InterpolateContext: &p.config.ctx,
 		// Commands and patterns are the user's own text: `{{ }}` in them
 		// is not a Packer template.
-		InterpolateFilter: &interpolate.RenderFilter{Exclude: []string{"verify", "shell_history", "credentials"}},
+		InterpolateFilter: &interpolate.RenderFilter{Exclude: []string{"verify", "shell_history", "credentials", "logs", "caches", "secret_scan"}},
 	}, raws...)
 	if err != nil {
 		return err
@@ -78,6 +78,9 @@ func (c *Config) prepare() ([]stepDef, error) {
 	}
 	if len(c.Steps) > 0 && len(c.SkipSteps) > 0 {
 		v.add("skip_steps", "cannot be combined with steps: list the steps to run in steps, or the steps to skip in skip_steps")
+	}
+	if len(c.Audit.Services) == 0 {
+		c.Audit.Services = c.StopServices.Services
 	}
 	v.localPath("report_path", c.ReportPath)
 	v.localPath("junit_path", c.JUnitPath)

@@ -38,6 +38,25 @@ type Check struct {
 	Passed bool   `json:"passed"`
 }
 
+// Finding is one problem a checking step (secret_scan, audit) found. It
+// names a check or rule and a path or name, never a secret.
+type Finding struct {
+	// Check is the audit check or secret rule that found it.
+	Check string `json:"check"`
+	// Target is the path, user, setting or service concerned.
+	Target string `json:"target"`
+	// Detail says what is wrong, when the check alone does not.
+	Detail string `json:"detail,omitempty"`
+}
+
+// The verdicts of a report.
+const (
+	VerdictClean       = "clean"       // the audit ran and found nothing
+	VerdictFindings    = "findings"    // the audit found something
+	VerdictNotAudited  = "not-audited" // the audit step did not run (to its end)
+	VerdictDryRunAudit = "dry-run"     // a dry run: the audit judged an uncleaned guest
+)
+
 // StepResult is what one step did. It holds paths, names and counts only,
 // never file contents or secrets.
 type StepResult struct {
@@ -48,6 +67,7 @@ type StepResult struct {
 	Actions         []Action       `json:"actions"`
 	Counts          map[string]int `json:"counts,omitempty"`
 	Checks          []Check        `json:"checks,omitempty"`
+	Findings        []Finding      `json:"findings,omitempty"`
 	Info            []string       `json:"info,omitempty"`
 	Warnings        []string       `json:"warnings,omitempty"`
 	SkipReason      string         `json:"skip_reason,omitempty"`
@@ -84,15 +104,19 @@ type GuestFacts struct {
 // Report is the JSON report the plugin writes on the machine running Packer.
 // Its schema is documented in docs/report.md.
 type Report struct {
-	SchemaVersion int          `json:"schema_version"`
-	Plugin        string       `json:"plugin"`
-	Build         string       `json:"build,omitempty"`
-	DryRun        bool         `json:"dry_run"`
-	Started       time.Time    `json:"started"`
-	Finished      time.Time    `json:"finished"`
-	Status        string       `json:"status"`
-	Guest         GuestFacts   `json:"guest"`
-	Steps         []StepResult `json:"steps"`
+	SchemaVersion int       `json:"schema_version"`
+	Plugin        string    `json:"plugin"`
+	Build         string    `json:"build,omitempty"`
+	DryRun        bool      `json:"dry_run"`
+	Started       time.Time `json:"started"`
+	Finished      time.Time `json:"finished"`
+	Status        string    `json:"status"`
+	// Verdict is the audit's: clean, findings, not-audited or dry-run.
+	Verdict string `json:"verdict"`
+	// Findings are those of every checking step (secret_scan, audit).
+	Findings []Finding    `json:"findings"`
+	Guest    GuestFacts   `json:"guest"`
+	Steps    []StepResult `json:"steps"`
 }
 
 // changes counts the actions of every step.
@@ -115,7 +139,7 @@ func (r *Report) summary() string {
 	if r.DryRun {
 		verb = "would change"
 	}
-	fmt.Fprintf(&b, "%s: %d %s, %d reboot(s)", r.Status, r.changes(), verb+" item(s)", r.Guest.Reboots)
+	fmt.Fprintf(&b, "%s: %d %s, %d reboot(s), verdict %s (%d finding(s))", r.Status, r.changes(), verb+" item(s)", r.Guest.Reboots, r.Verdict, len(r.Findings))
 	return b.String()
 }
 
@@ -176,6 +200,9 @@ func (r *Report) writeJUnit(path string) error {
 		for _, w := range s.Warnings {
 			out = append(out, "warning: "+w)
 		}
+		for _, f := range s.Findings {
+			out = append(out, "finding: "+f.String())
+		}
 		c.SystemOut = strings.Join(out, "\n")
 		switch s.Status {
 		case StatusFailed:
@@ -212,4 +239,9 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// String renders a finding as one line.
+func (f Finding) String() string {
+	return strings.TrimSpace(f.Check + ": " + f.Target + " " + f.Detail)
 }

@@ -30,6 +30,7 @@ type run struct {
 func (r *run) execute(ctx context.Context) error {
 	r.report = Report{
 		SchemaVersion: 1,
+		Findings:      []Finding{},
 		Plugin:        "packer-plugin-ami-hygiene " + version.PluginVersion.FormattedVersion(),
 		Build:         r.config.PackerBuildName,
 		DryRun:        r.config.DryRun,
@@ -44,6 +45,7 @@ func (r *run) execute(ctx context.Context) error {
 		err = r.steps(ctx)
 	}
 	r.report.Finished = time.Now().UTC()
+	r.report.Verdict = r.verdict()
 	r.report.Status = "succeeded"
 	if err != nil {
 		r.report.Status = "failed"
@@ -108,6 +110,7 @@ func (r *run) steps(ctx context.Context) error {
 		r.ui.Say(fmt.Sprintf("ami-hygiene [%d/%d] %s: %s", i+1, total, def.Name, def.Title))
 		res := r.step(ctx, def)
 		r.report.Steps = append(r.report.Steps, res)
+		r.report.Findings = append(r.report.Findings, res.Findings...)
 		r.ui.Say(fmt.Sprintf("ami-hygiene [%d/%d] %s: %s in %.1fs%s", i+1, total, def.Name, res.Status, res.DurationSeconds, describeChanges(res)))
 		if res.Status == StatusFailed {
 			return fmt.Errorf("ami-hygiene: step %s failed: %s", def.Name, res.Error)
@@ -175,6 +178,46 @@ func (r *run) runScript(ctx context.Context, script string, set settings, res *S
 	if judge, ok := set.(interpreter); ok && res.Status != StatusFailed {
 		judge.interpret(res, recs)
 	}
+	if judge, ok := set.(findingJudge); ok && res.Status != StatusFailed && len(res.Findings) > 0 {
+		r.judgeFindings(res, judge.failsOnFindings())
+	}
+}
+
+// judgeFindings fails the step on its findings, or keeps them as warnings.
+func (r *run) judgeFindings(res *StepResult, fail bool) {
+	lines := make([]string, len(res.Findings))
+	for i, f := range res.Findings {
+		lines[i] = "  " + f.String()
+	}
+	summary := fmt.Sprintf("%d finding(s):\n%s", len(res.Findings), strings.Join(lines, "\n"))
+	switch {
+	case r.config.DryRun:
+		res.Warnings = append(res.Warnings, "dry run: "+summary+"\n(not judged: the cleaning steps did not run)")
+	case fail:
+		res.fail(summary)
+	default:
+		res.Warnings = append(res.Warnings, summary)
+	}
+}
+
+// verdict is the audit's judgement of the run.
+func (r *run) verdict() string {
+	audited := false
+	for _, s := range r.report.Steps {
+		// A failed audit counts when its findings failed it, not its script.
+		audited = audited || (s.Name == auditStep.Name && s.Status != StatusSkipped &&
+			(s.Status != StatusFailed || len(s.Findings) > 0))
+	}
+	switch {
+	case !audited:
+		return VerdictNotAudited
+	case r.config.DryRun:
+		return VerdictDryRunAudit
+	case len(r.report.Findings) > 0:
+		return VerdictFindings
+	default:
+		return VerdictClean
+	}
 }
 
 // fold adds one record to a step's result and echoes it to the UI.
@@ -201,6 +244,10 @@ func (r *run) fold(res *StepResult, rec record) {
 			}
 			res.Counts[rec.field(0)] = n
 		}
+	case "finding":
+		f := Finding{Check: rec.field(0), Target: rec.field(1), Detail: rec.field(2)}
+		res.Findings = append(res.Findings, f)
+		r.ui.Message("  finding: " + f.String())
 	case "fact":
 		r.fact(rec.field(0), rec.field(1))
 	case "reboot":

@@ -119,11 +119,68 @@ func TestProvisionFullRun(t *testing.T) {
 			order = append(order, name)
 		}
 	}
-	if got := strings.Join(order, ","); got != "probe,wait_for_boot,update_packages,wait_for_boot,verify,stop_services,mail_queue,shell_history,credentials,authorized_keys" {
+	if got := strings.Join(order, ","); got != "probe,wait_for_boot,update_packages,wait_for_boot,verify,stop_services,mail_queue,"+
+		"machine_identity,logs,caches,access_policy,shell_history,credentials,authorized_keys,secret_scan,audit" {
 		t.Errorf("order %s", got)
 	}
-	if rep.Steps[len(rep.Steps)-1].Warnings[0] != "something odd" {
-		t.Errorf("warnings lost: %+v", rep.Steps[len(rep.Steps)-1])
+	for _, s := range rep.Steps {
+		if s.Name == "authorized_keys" && (len(s.Warnings) != 1 || s.Warnings[0] != "something odd") {
+			t.Errorf("warnings lost: %+v", s)
+		}
+	}
+	if rep.Verdict != VerdictClean || len(rep.Findings) != 0 {
+		t.Errorf("verdict %s, findings %v", rep.Verdict, rep.Findings)
+	}
+}
+
+// TestProvisionFindings: findings of the checking steps fail the build, or
+// warn, and make the report's verdict.
+func TestProvisionFindings(t *testing.T) {
+	auditFinding := "amih:finding\tauthorized_keys\t/root/.ssh/authorized_keys\tof root\n"
+	secretFinding := "amih:finding\tprivate-key,aws-access-key-id\t/opt/app/deploy.pem\n"
+	for _, tc := range []struct {
+		name     string
+		config   map[string]interface{}
+		replies  map[string]string
+		failed   string // the step that fails, "" for none
+		verdict  string
+		findings int
+	}{
+		{"audit finding fails", nil, map[string]string{"audit": auditFinding}, "audit", VerdictFindings, 1},
+		{"audit finding warns", map[string]interface{}{"audit": map[string]interface{}{"on_finding": "warn"}},
+			map[string]string{"audit": auditFinding}, "", VerdictFindings, 1},
+		{"dry run never fails", map[string]interface{}{"dry_run": true},
+			map[string]string{"audit": auditFinding, "secret_scan": secretFinding}, "", VerdictDryRunAudit, 2},
+		{"secret fails before the audit", nil, map[string]string{"secret_scan": secretFinding}, "secret_scan", VerdictNotAudited, 1},
+		{"audit left out", map[string]interface{}{"skip_steps": []string{"audit"}}, nil, "", VerdictNotAudited, 0},
+		{"audit script error", nil, map[string]string{"audit": "amih:error\tbroken\n"}, "audit", VerdictNotAudited, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &fakeGuest{steps: tc.replies, status: map[string]int{}}
+			if strings.Contains(tc.replies["audit"], "error") {
+				g.status["audit"] = 1
+			}
+			config := map[string]interface{}{}
+			for k, v := range tc.config {
+				config[k] = v
+			}
+			_, rep, err := provision(t, config, g)
+			failed := ""
+			for _, s := range rep.Steps {
+				if s.Status == StatusFailed {
+					failed = s.Name
+				}
+			}
+			if failed != tc.failed || (err != nil) != (tc.failed != "") {
+				t.Errorf("failed step %q (err %v), want %q", failed, err, tc.failed)
+			}
+			if err != nil && tc.findings > 0 && !strings.Contains(err.Error(), "finding(s)") {
+				t.Errorf("error does not list the findings: %v", err)
+			}
+			if rep.Verdict != tc.verdict || len(rep.Findings) != tc.findings {
+				t.Errorf("verdict %s with %d findings, want %s with %d", rep.Verdict, len(rep.Findings), tc.verdict, tc.findings)
+			}
+		})
 	}
 }
 

@@ -41,6 +41,13 @@ type interpreter interface {
 	interpret(res *StepResult, recs []record)
 }
 
+// findingJudge is implemented by settings of checking steps, whose script
+// reports findings; failsOnFindings tells whether findings fail the step
+// (never in dry run, where the cleaning steps did not run).
+type findingJudge interface {
+	failsOnFindings() bool
+}
+
 // rebootFirster is implemented by settings that may want a reboot before
 // their step runs; rebootFirst returns why (the attribute that asks), or "".
 type rebootFirster interface {

@@ -208,3 +208,35 @@ func (v *validator) safeCommand(attr, cmd string) {
 		v.add(attr, "is %d bytes long; at most 65536 are allowed", len(cmd))
 	}
 }
+
+// guestGlob checks an absolute shell pattern on the guest that must start
+// with one of prefixes.
+func (v *validator) guestGlob(attr, g string, prefixes ...string) {
+	if g == unknown || !v.safeText(attr, g) {
+		return
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(g, p) && len(g) > len(p) {
+			if strings.Contains("/"+g+"/", "/../") {
+				v.add(attr, "%q must not contain \"..\"", g)
+			}
+			return
+		}
+	}
+	v.add(attr, "%q must be an absolute pattern under %s", g, quoteList(prefixes))
+}
+
+// scanPath checks a directory to scan: absolute and clean.
+func (v *validator) scanPath(attr, p string) {
+	if p == unknown || !v.safeText(attr, p) {
+		return
+	}
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		v.add(attr, "%q is not an absolute path", p)
+	case path.Clean(p) != p:
+		v.add(attr, "%q is not a clean path; write %q", p, path.Clean(p))
+	case strings.ContainsAny(p, "*?[]{}"):
+		v.add(attr, "%q contains glob characters; paths are taken literally", p)
+	}
+}

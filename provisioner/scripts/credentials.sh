@@ -2,46 +2,13 @@
 # credentials: remove well-known third-party credentials of every user, and
 # the paths the template lists.
 # inputs: AMIH_PATHS (absolute paths, one per line)
-files='.aws/credentials
-.docker/config.json
-.git-credentials
-.config/git/credentials
-.netrc
-.pgpass
-.my.cnf
-.npmrc
-.pypirc
-.config/gcloud/credentials.db
-.config/gcloud/access_tokens.db
-.config/gcloud/application_default_credentials.json
-.azure/accessTokens.json
-.azure/msal_token_cache.json
-.azure/msal_token_cache.bin
-.azure/service_principal_entries.json
-.kube/config
-.vault-token'
-trees='.aws/sso/cache
-.aws/cli/cache
-.config/gcloud/legacy_credentials
-.chef'
-
-# Files that only hold credentials in some cases are removed only then.
-holds_credentials() {
-	case $1 in
-	*/.docker/config.json) grep -q '"auth"' "$1" 2>/dev/null ;;
-	*/.npmrc) grep -q -E '_authToken|_auth|_password' "$1" 2>/dev/null ;;
-	*/.pypirc) grep -q -E '^[[:space:]]*password' "$1" 2>/dev/null ;;
-	*) return 0 ;;
-	esac
-}
-
-private_key() { head -c 100 "$1" 2>/dev/null | grep -q -- '-----BEGIN .*PRIVATE KEY-----'; }
+# The credential files are listed in lib.sh (amih_credential_files, _trees).
 
 # clean_home USER<TAB>HOME
 clean_home() {
 	_home=$AMIH_ROOT${1#*"$tab"}
-	each_line "$files" remove_credential_file "$_home"
-	each_line "$trees" remove_credential_tree "$_home"
+	each_line "$amih_credential_files" remove_credential_file "$_home"
+	each_line "$amih_credential_trees" remove_credential_tree "$_home"
 	# Private keys in ~/.ssh (public keys, known_hosts and config stay).
 	[ -d "$_home/.ssh" ] && [ ! -L "$_home/.ssh" ] || return 0
 	for key in "$_home"/.ssh/*; do

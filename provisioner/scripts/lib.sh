@@ -6,6 +6,7 @@
 #   amih:<kind><TAB><field><TAB><field>...
 #
 # kinds: fact KEY VALUE | change VERB TARGET [DETAIL] | info TEXT |
+#        finding CHECK TARGET [DETAIL] |
 #        warn TEXT | count NAME N | reboot REASON | output ID TEXT | error TEXT
 # Fields escape backslash, tab and newline as \\, \t and \n.
 # Anything else on stdout or stderr is shown to the user as it is.
@@ -110,3 +111,158 @@ unit_load_state() { systemctl show -p LoadState -- "$1" 2>/dev/null | sed -n 's/
 
 # seconds_since_boot: whole seconds of uptime.
 seconds_since_boot() { awk '{ printf "%d\n", $1 }' /proc/uptime; }
+
+# truncate_file PATH: empty a non-empty regular file in place, keeping its
+# owner, mode and inode (a program holding it open keeps writing to it).
+truncate_file() {
+	if [ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ]; then
+		rec change truncate "${1#"$AMIH_ROOT"}"
+		dry_run || : >"$1" || fail "cannot truncate ${1#"$AMIH_ROOT"}"
+	fi
+}
+
+# write_file PATH CONTENT: make PATH hold exactly CONTENT (keeping the owner
+# and mode of an existing file); reports a change only when it differs.
+write_file() {
+	if [ -f "$1" ] && [ "$(cat "$1"; echo x)" = "$2${nl}x" ]; then
+		return 0
+	fi
+	rec change write "${1#"$AMIH_ROOT"}"
+	dry_run || printf '%s\n' "$2" >"$1" || fail "cannot write ${1#"$AMIH_ROOT"}"
+}
+
+# in_globs PATH GLOBS: true when PATH matches one of the newline-separated
+# GLOBS (shell patterns: * also matches /).
+in_globs() {
+	_p=$1
+	while IFS= read -r _g; do
+		[ -n "$_g" ] || continue
+		# shellcheck disable=SC2254 # the pattern is a pattern
+		case $_p in $_g) return 0 ;; esac
+	done <<GLOBS
+$2
+GLOBS
+	return 1
+}
+
+# History files, relative to a home directory (shell_history, audit).
+# .*history covers bash, zsh (.zsh_history, .zhistory), ash/sh, python,
+# mysql, psql, sqlite, redis-cli (.rediscli_history) and node
+# (.node_repl_history).
+# shellcheck disable=SC2034 # used by the step scripts
+amih_histories='.*history
+.local/share/fish/fish_history
+.config/fish/fish_history
+.lesshst
+.viminfo
+.wget-hsts'
+
+# Well-known third-party credential files and directories, relative to a
+# home directory (credentials, audit).
+# shellcheck disable=SC2034 # used by the step scripts
+amih_credential_files='.aws/credentials
+.docker/config.json
+.git-credentials
+.config/git/credentials
+.netrc
+.pgpass
+.my.cnf
+.npmrc
+.pypirc
+.config/gcloud/credentials.db
+.config/gcloud/access_tokens.db
+.config/gcloud/application_default_credentials.json
+.azure/accessTokens.json
+.azure/msal_token_cache.json
+.azure/msal_token_cache.bin
+.azure/service_principal_entries.json
+.kube/config
+.vault-token'
+# shellcheck disable=SC2034 # used by the step scripts
+amih_credential_trees='.aws/sso/cache
+.aws/cli/cache
+.config/gcloud/legacy_credentials
+.chef'
+
+# holds_credentials FILE: files that only hold credentials in some cases
+# count only then.
+holds_credentials() {
+	case $1 in
+	*/.docker/config.json) grep -q '"auth"' "$1" 2>/dev/null ;;
+	*/.npmrc) grep -q -E '_authToken|_auth|_password' "$1" 2>/dev/null ;;
+	*/.pypirc) grep -q -E '^[[:space:]]*password' "$1" 2>/dev/null ;;
+	*) return 0 ;;
+	esac
+}
+
+# private_key FILE: true when FILE starts with a private-key header.
+private_key() { head -c 100 "$1" 2>/dev/null | grep -q -- '-----BEGIN .*PRIVATE KEY-----'; }
+
+# sshd_T: sshd's effective configuration (`sshd -T`), also when the host keys
+# are gone (a throw-away key stands in); fails without a usable sshd.
+sshd_T() {
+	[ -z "$AMIH_ROOT" ] && have sshd || return 1
+	if ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1; then
+		sshd -T 2>/dev/null
+		return
+	fi
+	have ssh-keygen || return 1
+	_d=$(mktemp -d) || return 1
+	ssh-keygen -q -t ed25519 -N '' -f "$_d/key" >/dev/null 2>&1 && sshd -T -h "$_d/key" 2>/dev/null
+	_rc=$?
+	rm -rf "$_d"
+	return $_rc
+}
+
+# authorized_key_files: sshd's AuthorizedKeysFile setting (tokens %h, %u,
+# %%), or the default.
+authorized_key_files() {
+	_files=$(sshd_T | awk '$1 == "authorizedkeysfile" { $1 = ""; print }')
+	if [ -z "$_files" ] && [ -r "$AMIH_ROOT/etc/ssh/sshd_config" ]; then
+		_files=$(cat "$AMIH_ROOT/etc/ssh/sshd_config" "$AMIH_ROOT"/etc/ssh/sshd_config.d/*.conf 2>/dev/null |
+			awk 'tolower($1) == "authorizedkeysfile" { $1 = ""; print; exit }')
+	fi
+	echo "${_files:-.ssh/authorized_keys .ssh/authorized_keys2}"
+}
+
+# expand_tokens PATTERN USER HOME: sshd's %h, %u and %% tokens, expanded.
+expand_tokens() {
+	printf '%s' "$1" | awk -v user="$2" -v home="$3" '{
+		out = ""
+		for (i = 1; i <= length($0); i++) {
+			c = substr($0, i, 1)
+			if (c == "%" && i < length($0)) {
+				t = substr($0, ++i, 1)
+				if (t == "h") c = home; else if (t == "u") c = user; else if (t == "%") c = "%"; else c = "%" t
+			}
+			out = out c
+		}
+		print out
+	}'
+}
+
+# mail_system: postfix, exim, sendmail or none.
+mail_system() {
+	if have postqueue && have postsuper; then
+		echo postfix
+	elif have exim4 || have exim; then
+		echo exim
+	elif have sendmail && [ -d "$AMIH_ROOT/var/spool/mqueue" ]; then
+		echo sendmail
+	else
+		echo none
+	fi
+}
+
+# queued MTA: how many messages the MTA's queue holds.
+queued() {
+	case $1 in
+	postfix)
+		_n=$(postqueue -p 2>/dev/null | tail -n 1 | sed -n 's/.* in \([0-9][0-9]*\) Request.*/\1/p')
+		echo "${_n:-0}"
+		;;
+	exim) "$(command -v exim4 || command -v exim)" -bpc 2>/dev/null || echo 0 ;;
+	sendmail) find "$AMIH_ROOT/var/spool/mqueue" -type f -name 'qf*' 2>/dev/null | wc -l ;;
+	*) echo 0 ;;
+	esac
+}

@@ -2,29 +2,10 @@
 # mail_queue: report the queue, flush it, wait until it is empty, then fail
 # or purge what is left; finally empty the local mail spools.
 # inputs: AMIH_FLUSH_TIMEOUT (seconds), AMIH_ON_TIMEOUT (fail | purge)
-if have postqueue && have postsuper; then
-	mta=postfix
-elif have exim4 || have exim; then
-	mta=exim
-	exim=$(command -v exim4 || command -v exim)
-elif have sendmail && [ -d "$AMIH_ROOT/var/spool/mqueue" ]; then
-	mta=sendmail
-else
-	mta=none
-fi
+mta=$(mail_system)
 rec fact mail_system "$mta"
+exim=$(command -v exim4 || command -v exim || :)
 
-queued() {
-	case $mta in
-	postfix)
-		n=$(postqueue -p 2>/dev/null | tail -n 1 | sed -n 's/.* in \([0-9][0-9]*\) Request.*/\1/p')
-		echo "${n:-0}"
-		;;
-	exim) "$exim" -bpc 2>/dev/null || echo 0 ;;
-	sendmail) find "$AMIH_ROOT/var/spool/mqueue" -type f -name 'qf*' 2>/dev/null | wc -l ;;
-	none) echo 0 ;;
-	esac
-}
 flush() {
 	case $mta in
 	postfix) postqueue -f ;;
@@ -40,7 +21,7 @@ purge() {
 	esac
 }
 
-n=$(queued)
+n=$(queued "$mta")
 rec count queued_before "$n"
 if [ "$n" -gt 0 ]; then
 	if dry_run; then
@@ -49,7 +30,7 @@ if [ "$n" -gt 0 ]; then
 		rec change flush "mail queue" "$n messages"
 		flush >&2 || rec warn "flushing the $mta queue failed"
 		waited=0
-		while n=$(queued) && [ "$n" -gt 0 ] && [ "$waited" -lt "$AMIH_FLUSH_TIMEOUT" ]; do
+		while n=$(queued "$mta") && [ "$n" -gt 0 ] && [ "$waited" -lt "$AMIH_FLUSH_TIMEOUT" ]; do
 			sleep 1
 			waited=$((waited + 1))
 		done
@@ -58,7 +39,7 @@ if [ "$n" -gt 0 ]; then
 			purge || fail "could not purge the $mta queue"
 			rec change purge "mail queue" "$n messages"
 			rec count purged "$n"
-			left=$(queued)
+			left=$(queued "$mta")
 			[ "$left" -eq 0 ] || fail "$left messages still queued after purging"
 		fi
 	fi

@@ -3,15 +3,7 @@
 # inputs: AMIH_EXTRA_PATTERNS (one glob per line, relative to each home)
 # The plugin's own commands run through a non-interactive `sh`, which writes
 # no history.
-# .*history covers bash, zsh (.zsh_history, .zhistory), ash/sh, python,
-# mysql, psql, sqlite, redis-cli (.rediscli_history) and node
-# (.node_repl_history).
-histories='.*history
-.local/share/fish/fish_history
-.config/fish/fish_history
-.lesshst
-.viminfo
-.wget-hsts'
+# The history files are listed in lib.sh (amih_histories).
 
 # clean_pattern HOME GLOB: remove the history files GLOB matches in HOME.
 clean_pattern() {
@@ -20,5 +12,5 @@ clean_pattern() {
 	for path in "$1"/$2; do remove_file "$path"; done
 	IFS=$_ifs
 }
-clean_home() { each_line "$histories$nl${AMIH_EXTRA_PATTERNS:-}" clean_pattern "$AMIH_ROOT${1#*"$tab"}"; }
+clean_home() { each_line "$amih_histories$nl${AMIH_EXTRA_PATTERNS:-}" clean_pattern "$AMIH_ROOT${1#*"$tab"}"; }
 each_line "$(user_homes)" clean_home

@@ -1,0 +1,98 @@
+# shellcheck shell=sh
+# access_policy: lock root's password and every empty password; make sshd
+# refuse passwords and password logins of root.
+# inputs: AMIH_LOCK_ROOT, AMIH_LOCK_EMPTY, AMIH_SSHD (1 or 0),
+#         AMIH_PERMIT_ROOT_LOGIN
+R=$AMIH_ROOT
+
+# lock USER WHY: lock USER's password (a key login still works).
+lock() {
+	rec change lock "$1" "$2"
+	dry_run && return 0
+	if have usermod; then
+		usermod -L -- "$1" >&2
+	else
+		passwd -l "$1" >&2
+	fi || fail "cannot lock the password of $1"
+}
+# password_of USER: USER's password field in /etc/shadow.
+password_of() { awk -F: -v u="$1" '$1 == u { print $2; exit }' "$R/etc/shadow"; }
+
+if [ -r "$R/etc/shadow" ]; then
+	if [ "$AMIH_LOCK_ROOT" = 1 ]; then
+		case $(password_of root) in
+		'!'* | '*'*) ;;
+		'') lock root "empty password" ;;
+		*) lock root "password" ;;
+		esac
+	fi
+	if [ "$AMIH_LOCK_EMPTY" = 1 ]; then
+		lock_empty() {
+			if [ "$1" != root ] || [ "$AMIH_LOCK_ROOT" != 1 ]; then lock "$1" "empty password"; fi
+		}
+		each_line "$(awk -F: '$2 == "" { print $1 }' "$R/etc/shadow")" lock_empty
+	fi
+fi
+
+[ "$AMIH_SSHD" = 1 ] || exit 0
+config=$R/etc/ssh/sshd_config
+if [ ! -f "$config" ]; then
+	rec info "no /etc/ssh/sshd_config: sshd is not installed"
+	exit 0
+fi
+settings="PasswordAuthentication no
+PermitEmptyPasswords no
+PermitRootLogin $AMIH_PERMIT_ROOT_LOGIN"
+
+# sshd takes the first value it reads: the drop-in directory works only when
+# it is included before any setting.
+includes_dropins() {
+	awk 'tolower($1) == "include" && $2 == "/etc/ssh/sshd_config.d/*.conf" { found = 1; exit }
+		/^[[:space:]]*[A-Za-z]/ && tolower($1) != "include" { exit }
+		END { exit !found }' "$config"
+}
+backup=$(mktemp) || fail "mktemp failed"
+trap 'rm -f "$backup"' EXIT
+if includes_dropins; then
+	target=$R/etc/ssh/sshd_config.d/00-ami-hygiene.conf
+	[ -f "$target" ] && cp -p "$target" "$backup"
+	content="# Written by packer-plugin-ami-hygiene (access_policy): no password logins.
+$settings"
+	dry_run || mkdir -p "${target%/*}"
+	write_file "$target" "$content"
+else
+	target=$config
+	cp -p "$config" "$backup"
+	block="# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads
+$settings
+# END ami-hygiene"
+	rest=$(awk '/^# BEGIN ami-hygiene/ { skip = 1 } !skip { print } /^# END ami-hygiene/ { skip = 0 }' "$config")
+	write_file "$config" "$block
+$rest"
+fi
+dry_run && exit 0
+
+# Check the result; put a broken configuration back.
+if [ -z "$R" ] && have sshd; then
+	keydir=
+	hostkey=
+	if ! ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1; then
+		keydir=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f "$keydir/key" >/dev/null 2>&1 && hostkey="-h $keydir/key"
+	fi
+	# shellcheck disable=SC2086 # hostkey is empty or two words without spaces
+	if ! errors=$(sshd -t $hostkey 2>&1); then
+		if [ -s "$backup" ]; then cp -p "$backup" "$target"; else rm -f "$target"; fi
+		[ -n "$keydir" ] && rm -rf "$keydir"
+		fail "sshd -t rejects the configuration with ${target#"$R"} (put back as it was): $errors"
+	fi
+	[ -n "$keydir" ] && rm -rf "$keydir"
+	effective=$(sshd_T)
+	# sshd -T names prohibit-password by its older alias.
+	[ "$AMIH_PERMIT_ROOT_LOGIN" = prohibit-password ] && effective=$(printf '%s\n' "$effective" | sed 's/^permitrootlogin without-password$/permitrootlogin prohibit-password/')
+	for want in "passwordauthentication no" "permitemptypasswords no" "permitrootlogin $AMIH_PERMIT_ROOT_LOGIN"; do
+		case $nl$effective$nl in
+		*"$nl$want$nl"*) ;;
+		*) fail "sshd does not apply \"$want\": an earlier setting in /etc/ssh/sshd_config or a Match block overrides ${target#"$R"}" ;;
+		esac
+	done
+fi

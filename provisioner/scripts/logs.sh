@@ -1,0 +1,91 @@
+# shellcheck shell=sh
+# logs: truncate every log under /var/log in place, remove rotated archives,
+# empty the login records, and rotate and vacuum the journal; auditd is
+# stopped around the truncation of its own log.
+# inputs: AMIH_EXCLUDE (patterns, one per line), AMIH_KEEP_ROTATED,
+#         AMIH_KEEP_JOURNAL (1 or 0)
+logdir=$AMIH_ROOT/var/log
+if [ ! -d "$logdir" ] || [ -L "$logdir" ]; then exit 0; fi
+
+rotated() {
+	case $1 in
+	*.[0-9] | *.[0-9].gz | *.[0-9][0-9] | *.[0-9][0-9].gz | *.gz | *.xz | *.bz2 | *.zst | *.old) return 0 ;;
+	*-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9] | *-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9].*) return 0 ;;
+	esac
+	return 1
+}
+
+clean_log() {
+	if in_globs "${1#"$AMIH_ROOT"}" "${AMIH_EXCLUDE:-}"; then
+		return 0
+	elif [ "$AMIH_KEEP_ROTATED" != 1 ] && rotated "$1"; then
+		remove_file "$1"
+	else
+		truncate_file "$1"
+	fi
+}
+
+# auditd writes its log itself and keeps it open: stop it first (the RHEL
+# family's unit refuses `systemctl stop`; its `service` script does it),
+# start it again afterwards.
+auditd_running() { [ -z "$AMIH_ROOT" ] && have pidof && pidof auditd >/dev/null 2>&1; }
+stop_auditd() {
+	if [ -x /usr/libexec/initscripts/legacy-actions/auditd/stop ] && have service; then
+		service auditd stop >&2
+	elif have systemctl; then
+		systemctl stop auditd.service >&2 2>/dev/null
+	elif have rc-service; then
+		rc-service auditd stop >&2
+	fi
+	# Units that refuse a manual stop: auditd ends cleanly on SIGTERM.
+	if auditd_running; then
+		kill -TERM "$(pidof auditd)" 2>/dev/null
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			auditd_running || break
+			sleep 1
+		done
+	fi
+	! auditd_running
+}
+start_auditd() {
+	if [ -x /usr/libexec/initscripts/legacy-actions/auditd/stop ] && have service; then
+		service auditd start >&2
+	elif have systemctl; then
+		systemctl start auditd.service >&2
+	elif have rc-service; then
+		rc-service auditd start >&2
+	fi
+}
+audit_logs=$(find "$logdir/audit" -xdev -type f -size +0 2>/dev/null)
+restart_auditd=0
+if [ -n "$audit_logs" ] && auditd_running; then
+	rec change stop auditd "started again after truncating /var/log/audit"
+	if ! dry_run; then
+		stop_auditd || fail "cannot stop auditd before truncating its log"
+		restart_auditd=1
+	fi
+fi
+
+each_line "$(find "$logdir" -xdev -path "$logdir/journal" -prune -o -type f -print)" clean_log
+for utmp in "$AMIH_ROOT/run/utmp" "$AMIH_ROOT/var/run/utmp"; do
+	[ -L "$utmp" ] || truncate_file "$utmp"
+done
+
+if [ "$restart_auditd" = 1 ]; then
+	start_auditd || rec warn "auditd did not start again"
+fi
+
+# The journal: rotate, so that the active files are archived, then vacuum
+# every archive.
+if [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -z "$AMIH_ROOT" ] && have journalctl && [ -d /var/log/journal ]; then
+	kib=$(du -sk /var/log/journal 2>/dev/null | awk '{ print $1 }')
+	archived=$(find /var/log/journal -type f \( -name '*@*.journal' -o -name '*.journal~' \) | wc -l)
+	rec count journal_kib_before "${kib:-0}"
+	if [ "$archived" -gt 0 ] || [ "${kib:-0}" -gt 16384 ]; then
+		rec change vacuum /var/log/journal "${kib}KiB"
+		if ! dry_run; then
+			journalctl --rotate >&2 2>/dev/null || rec warn "journalctl --rotate failed"
+			journalctl --vacuum-time=1s >/dev/null 2>&1 || rec warn "journalctl --vacuum-time=1s failed"
+		fi
+	fi
+fi

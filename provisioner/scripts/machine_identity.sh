@@ -1,0 +1,149 @@
+# shellcheck shell=sh
+# machine_identity: make every instance of the image a machine of its own.
+# inputs: AMIH_REMOVE_HOST_KEYS, AMIH_ENSURE_HOST_KEYS, AMIH_CLOUD_INIT_CLEAN,
+#         AMIH_RESET_HOSTNAME (1 or 0)
+R=$AMIH_ROOT
+
+# systemd_version: the major version of systemd, 0 without systemd.
+systemd_version() {
+	if have systemctl; then
+		systemctl --version 2>/dev/null | awk 'NR == 1 { print $2 + 0; exit }'
+	else
+		echo 0
+	fi
+}
+
+# machine-id: "uninitialized" tells systemd >= 247 that the next boot is a
+# first boot; older ones expect an empty file.
+if [ -f "$R/etc/machine-id" ] && [ ! -L "$R/etc/machine-id" ]; then
+	if [ "$(systemd_version)" -ge 247 ]; then
+		want=uninitialized
+	else
+		want=
+	fi
+	current=$(cat "$R/etc/machine-id")
+	if [ "$current" != "$want" ] && [ -n "$current" ]; then
+		rec change reset /etc/machine-id "$want"
+		if ! dry_run; then
+			if [ -n "$want" ]; then
+				printf '%s\n' "$want" >"$R/etc/machine-id"
+			else
+				: >"$R/etc/machine-id"
+			fi || fail "cannot reset /etc/machine-id"
+		fi
+	fi
+fi
+truncate_file "$R/var/lib/dbus/machine-id"
+
+remove_file "$R/var/lib/systemd/random-seed"
+remove_file "$R/var/lib/systemd/credential.secret"
+
+# DHCP leases of every client, and udev's persistent network names.
+for lease in "$R"/var/lib/dhcp/*.leases "$R"/var/lib/dhcp/*.lease "$R"/var/lib/dhclient/*.lease* \
+	"$R"/var/lib/dhcpcd/*.lease* "$R"/var/lib/dhcpcd5/*.lease* "$R"/var/lib/NetworkManager/*.lease \
+	"$R"/var/lib/wicked/lease-* "$R/etc/udev/rules.d/70-persistent-net.rules"; do
+	remove_file "$lease"
+done
+
+if [ "$AMIH_RESET_HOSTNAME" = 1 ] && [ -e "$R/etc/hostname" ]; then
+	write_file "$R/etc/hostname" localhost
+fi
+
+# cloud-init: forget this instance, so that the next one runs cloud-init
+# again (and gets its own launch key).
+if [ "$AMIH_CLOUD_INIT_CLEAN" = 1 ] && have cloud-init; then
+	state=
+	for f in "$R"/var/lib/cloud/instance "$R"/var/lib/cloud/instances/* "$R"/var/lib/cloud/seed/* \
+		"$R"/var/log/cloud-init.log "$R"/var/log/cloud-init-output.log; do
+		if [ -e "$f" ] || [ -L "$f" ]; then state="$state ${f#"$R"}"; fi
+	done
+	if [ -n "$state" ]; then
+		rec change clean cloud-init "--logs --seed:$state"
+		if ! dry_run; then
+			cloud-init clean --logs --seed >&2 || fail "cloud-init clean --logs --seed failed"
+		fi
+	fi
+fi
+
+# Host keys go only when something makes new ones at boot.
+host_keys=
+for key in "$R"/etc/ssh/ssh_host_*; do
+	if [ -f "$key" ] || [ -L "$key" ]; then host_keys="$host_keys$key$nl"; fi
+done
+
+# cloud_init_regenerates: cloud-init is enabled, its ssh module runs, and
+# ssh_genkeytypes is not emptied.
+cloud_init_regenerates() {
+	have cloud-init && [ ! -e "$R/etc/cloud/cloud-init.disabled" ] || return 1
+	cfgs=
+	for f in "$R"/etc/cloud/cloud.cfg "$R"/etc/cloud/cloud.cfg.d/*.cfg; do
+		if [ -f "$f" ]; then cfgs="$cfgs$f$nl"; fi
+	done
+	[ -n "$cfgs" ] || return 1
+	printf '%s' "$cfgs" | xargs grep -Eqs '^[[:space:]]*-[[:space:]]*\[?[[:space:]]*(cc_)?ssh([],[:space:]]|$)' || return 1
+	! printf '%s' "$cfgs" | xargs grep -Eqs '^[[:space:]]*ssh_genkeytypes:[[:space:]]*(\[[[:space:]]*\])?[[:space:]]*$'
+}
+unit_dirs="$R/etc/systemd/system $R/usr/lib/systemd/system $R/lib/systemd/system"
+# keygen_unit: an sshd-keygen unit (Fedora, RHEL, Amazon Linux, SUSE).
+keygen_unit() {
+	for d in $unit_dirs; do
+		for u in "$d"/sshd-keygen@.service "$d"/sshd-keygen.service "$d"/sshd-gen-keys-start.service \
+			"$d"/ami-hygiene-ssh-host-keys.service; do
+			[ -f "$u" ] && echo "${u#"$R"}" && return 0
+		done
+	done
+	return 1
+}
+# ssh_unit_keygen: ssh-keygen in the ssh service itself (Alpine's OpenRC
+# script, some distributions' units and drop-ins).
+ssh_unit_keygen() {
+	for f in "$R"/etc/init.d/sshd "$R"/etc/init.d/ssh; do
+		grep -qs 'ssh-keygen' "$f" && echo "${f#"$R"}" && return 0
+	done
+	for d in $unit_dirs; do
+		for f in "$d"/ssh.service "$d"/sshd.service "$d"/ssh.service.d/*.conf "$d"/sshd.service.d/*.conf; do
+			grep -qs '^Exec.*ssh-keygen' "$f" && echo "${f#"$R"}" && return 0
+		done
+	done
+	return 1
+}
+
+install_keygen_unit() {
+	have systemctl || fail "ensure_host_keys needs systemd; this guest has no systemctl"
+	keygen=$(command -v ssh-keygen) || fail "ensure_host_keys: ssh-keygen is not installed"
+	unit=/etc/systemd/system/ami-hygiene-ssh-host-keys.service
+	dry_run || mkdir -p "$R/etc/systemd/system" || fail "cannot create /etc/systemd/system"
+	write_file "$R$unit" "[Unit]
+Description=Generate the SSH host keys of a new instance (installed by ami-hygiene)
+Before=ssh.service sshd.service
+ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+
+[Service]
+Type=oneshot
+ExecStart=$keygen -A
+
+[Install]
+WantedBy=multi-user.target"
+	link=$R/etc/systemd/system/multi-user.target.wants/ami-hygiene-ssh-host-keys.service
+	if [ ! -L "$link" ]; then
+		rec change enable ami-hygiene-ssh-host-keys.service
+		if ! dry_run && ! { mkdir -p "${link%/*}" && ln -s "$unit" "$link"; }; then
+			fail "cannot enable $unit"
+		fi
+	fi
+	regenerator="ami-hygiene-ssh-host-keys.service (ensure_host_keys)"
+}
+
+if [ "$AMIH_REMOVE_HOST_KEYS" = 1 ] && [ -n "$host_keys" ]; then
+	if cloud_init_regenerates; then
+		regenerator="cloud-init's ssh module"
+	elif regenerator=$(keygen_unit) || regenerator=$(ssh_unit_keygen); then
+		:
+	elif [ "$AMIH_ENSURE_HOST_KEYS" = 1 ]; then
+		install_keygen_unit
+	else
+		fail "nothing on this image would generate SSH host keys at boot (no cloud-init ssh module, no sshd-keygen unit, no ssh-keygen in the ssh service), so sshd could not start in its instances; set machine_identity.ensure_host_keys = true to install a first-boot unit, or remove_host_keys = false to keep the keys"
+	fi
+	rec info "SSH host keys are generated at boot by $regenerator"
+	each_line "$host_keys" remove_file
+fi

@@ -1,0 +1,66 @@
+//go:generate go tool packer-sdc struct-markdown
+
+package provisioner
+
+import "fmt"
+
+// Audit configures the `audit` step: a read-only check of the finished
+// image, run last, whose findings are the report's verdict. Run it alone
+// (`steps = ["audit"]`) to audit an existing instance. It finds: any
+// authorized_keys file, any shell history, SSH host keys while the machine
+// id is reset, a machine id that is set, `PasswordAuthentication yes`, a
+// usable root password, an empty password, private keys and well-known
+// credential files in home directories, mail in the queue, and a listed
+// service still active.
+//
+// An instance launched from a clean image has its own machine id and its
+// launch key by design: audit one with `skip_checks = ["machine_id",
+// "authorized_keys"]`.
+type Audit struct {
+	// What a finding does: `fail` the build, or `warn` (listed in the
+	// report and the output). Default `fail`. In dry run findings never fail.
+	OnFinding string `mapstructure:"on_finding"`
+	// Checks to leave out: `authorized_keys`, `shell_history`, `host_keys`,
+	// `machine_id`, `password_authentication`, `root_password`,
+	// `empty_password`, `private_keys`, `credentials`, `mail_queue`,
+	// `services`.
+	SkipChecks []string `mapstructure:"skip_checks"`
+	// Services that must not be active. Default: the `services` of
+	// `stop_services`.
+	Services []string `mapstructure:"services"`
+}
+
+// auditChecks are the checks of the audit step, in the order they run.
+var auditChecks = []string{"authorized_keys", "shell_history", "host_keys", "machine_id", "password_authentication",
+	"root_password", "empty_password", "private_keys", "credentials", "mail_queue", "services"}
+
+var auditStep = stepDef{
+	Name:     "audit",
+	Title:    "audit the result",
+	Script:   "audit.sh",
+	Touches:  []string{"nothing: it only reads"},
+	settings: func(c *Config) settings { return &c.Audit },
+}
+
+func (s *Audit) prepare(v *validator, attr string) {
+	if s.OnFinding == "" {
+		s.OnFinding = "fail"
+	}
+	v.oneOf(attr+".on_finding", s.OnFinding, "fail", "warn")
+	for i, c := range s.SkipChecks {
+		v.oneOf(fmt.Sprintf("%s.skip_checks[%d]", attr, i), c, auditChecks...)
+	}
+	for i, name := range s.Services {
+		v.serviceName(fmt.Sprintf("%s.services[%d]", attr, i), name)
+	}
+}
+
+func (s *Audit) env() []envVar {
+	return []envVar{
+		{"AMIH_SKIP_CHECKS", lines(s.SkipChecks)},
+		{"AMIH_SERVICES", lines(s.Services)},
+	}
+}
+
+// failsOnFindings tells whether a finding fails the build.
+func (s *Audit) failsOnFindings() bool { return s.OnFinding == "fail" }

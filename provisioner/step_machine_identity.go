@@ -1,0 +1,68 @@
+//go:generate go tool packer-sdc struct-markdown
+
+package provisioner
+
+import "github.com/hashicorp/packer-plugin-sdk/template/config"
+
+// MachineIdentity configures the `machine_identity` step: make every instance
+// launched from the image a machine of its own. It empties `/etc/machine-id`
+// the way the guest's systemd expects (`uninitialized` from systemd 247 on,
+// an empty file before) and truncates the D-Bus copy; removes systemd's
+// `random-seed` and `credential.secret`, the DHCP leases of dhclient, dhcpcd,
+// NetworkManager and wicked, and udev's persistent network rules; runs
+// `cloud-init clean --logs --seed` so that the next instance runs cloud-init
+// again and gets its own launch key; and removes the SSH host keys, but only
+// after proving that something generates new ones at boot: cloud-init's
+// `ssh` module (with `ssh_genkeytypes` not emptied), an `sshd-keygen` unit,
+// or `ssh-keygen` in the ssh service. When nothing would, the step fails
+// instead of making an image that nobody can reach.
+//
+// The running build keeps its identity in memory and its SSH connection;
+// the new identity is made at the next boot, i.e. in each instance.
+type MachineIdentity struct {
+	// Remove the SSH host keys (`/etc/ssh/ssh_host_*`). Default `true`: AWS
+	// makes public AMIs that carry host keys private, and clones sharing
+	// host keys can impersonate each other.
+	RemoveHostKeys config.Trilean `mapstructure:"remove_host_keys"`
+	// When nothing on the image would generate host keys at boot, install
+	// and enable a first-boot systemd unit (`ami-hygiene-ssh-host-keys.service`,
+	// `ssh-keygen -A` before sshd starts, only while no host key exists)
+	// instead of failing. Default `false`.
+	EnsureHostKeys bool `mapstructure:"ensure_host_keys"`
+	// Run `cloud-init clean --logs --seed` when cloud-init is installed.
+	// Default `true`.
+	CloudInitClean config.Trilean `mapstructure:"cloud_init_clean"`
+	// Write `localhost` into `/etc/hostname`, so that each instance takes
+	// the name its cloud or DHCP gives it. Default `false`: images for
+	// fixed hosts may mean to keep theirs, and cloud-init sets the hostname
+	// of cloud instances anyway.
+	ResetHostname bool `mapstructure:"reset_hostname"`
+}
+
+var machineIdentityStep = stepDef{
+	Name:   "machine_identity",
+	Title:  "reset the machine's identity",
+	Script: "machine_identity.sh",
+	Touches: []string{
+		"/etc/machine-id (`uninitialized`, or emptied before systemd 247), /var/lib/dbus/machine-id (emptied, when a regular file)",
+		"/var/lib/systemd/random-seed, /var/lib/systemd/credential.secret",
+		"/var/lib/dhcp/*.leases, /var/lib/dhclient/*.lease*, /var/lib/dhcpcd/*.lease*, /var/lib/NetworkManager/*.lease, /var/lib/wicked/lease-*",
+		"/etc/udev/rules.d/70-persistent-net.rules",
+		"cloud-init's state and logs (`cloud-init clean --logs --seed`: /var/lib/cloud/*, /var/log/cloud-init*.log), unless `cloud_init_clean = false`",
+		"/etc/ssh/ssh_host_* (only when something regenerates them at boot), unless `remove_host_keys = false`",
+		"with `ensure_host_keys`: /etc/systemd/system/ami-hygiene-ssh-host-keys.service and its multi-user.target.wants link",
+		"with `reset_hostname`: /etc/hostname",
+	},
+	settings: func(c *Config) settings { return &c.MachineIdentity },
+}
+
+func (s *MachineIdentity) prepare(v *validator, attr string) {}
+
+func (s *MachineIdentity) env() []envVar {
+	return []envVar{
+		{"AMIH_REMOVE_HOST_KEYS", flag(!s.RemoveHostKeys.False())},
+		{"AMIH_ENSURE_HOST_KEYS", flag(s.EnsureHostKeys)},
+		{"AMIH_CLOUD_INIT_CLEAN", flag(!s.CloudInitClean.False())},
+		{"AMIH_RESET_HOSTNAME", flag(s.ResetHostname)},
+	}
+}
