@@ -74,7 +74,7 @@ if [ -r "$R/etc/shadow" ]; then
 	if check root_password; then
 		case $(awk -F: '$1 == "root" { print $2; exit }' "$R/etc/shadow") in
 		'!'* | '*'* | '') ;;
-		*) found root_password root "root has a usable password" ;;
+		*) found root_password root "has a usable password" ;;
 		esac
 	fi
 	if check empty_password; then

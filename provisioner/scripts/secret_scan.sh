@@ -6,9 +6,9 @@
 #         per line), AMIH_MAX_BLOCKS (512-byte blocks), AMIH_RULES (one
 #         "name<TAB>extended regex" per line)
 
-# Known system keys, made by the OS itself: warnings, not findings.
-system_keys='/etc/ssh/ssh_host_*_key
-/etc/ssl/private/ssl-cert-snakeoil.key'
+# Keys the OS makes itself: warnings, not findings.
+host_keys='/etc/ssh/ssh_host_*_key'
+system_keys='/etc/ssl/private/ssl-cert-snakeoil.key'
 
 # The grep options: every rule, file names only, no binary files where grep
 # can tell.
@@ -50,6 +50,8 @@ RULES
 	if in_globs "$_path" "${AMIH_ALLOW:-}"; then
 		allowed=$((allowed + 1))
 		rec info "allowed: $_path ($_rules)"
+	elif in_globs "$_path" "$host_keys"; then
+		rec warn "$_path is an SSH host key: machine_identity removes host keys (remove_host_keys)"
 	elif in_globs "$_path" "$system_keys"; then
 		rec warn "$_path holds a key the OS made ($_rules); every instance shares it unless it is regenerated"
 	else

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -52,16 +53,50 @@ func NewBed(t testing.TB, name string) *Bed {
 		t.Fatal(err)
 	}
 	b := &Bed{t: t, Dir: dir, Key: key}
-	b.VM = b.boot(img, name, "iid-"+name, key)
-	return b
-}
-
-func (b *Bed) boot(img *Image, name, instanceID string, key *Key) *VM {
-	t := b.t
-	overlay, err := NewOverlay(img, b.Dir, name)
+	overlay, err := NewOverlay(img, dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.VM = b.boot(img, overlay, name, "iid-"+name, key)
+	return b
+}
+
+// Clone is an instance launched from the finished disk of a bed.
+type Clone struct {
+	Name, InstanceID string
+	VM               *VM
+	Key              *Key
+}
+
+// Clones powers the bed's guest off, the way the builder stops the instance
+// before taking the image, and boots n instances of its disk, each with its
+// own instance id and launch key (new NoCloud seeds), all at once.
+func (b *Bed) Clones(n int) []*Clone {
+	b.t.Helper()
+	if err := b.VM.Shutdown(5 * time.Minute); err != nil {
+		b.t.Fatalf("powering the build guest off: %v", err)
+	}
+	img := guestImage(b.t)
+	var clones []*Clone
+	for i := 1; i <= n; i++ {
+		c := &Clone{Name: fmt.Sprintf("clone%d", i), InstanceID: fmt.Sprintf("iid-clone%d-%d", i, time.Now().UnixNano())}
+		key, err := NewKey(b.Dir, c.Name+"-key")
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		overlay, err := newOverlay(b.VM.Overlay, "qcow2", b.Dir, c.Name)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		c.Key = key
+		c.VM = b.boot(img, overlay, c.Name, c.InstanceID, key)
+		clones = append(clones, c)
+	}
+	return clones
+}
+
+func (b *Bed) boot(img *Image, overlay, name, instanceID string, key *Key) *VM {
+	t := b.t
 	seed, err := NoCloudSeed(b.Dir, instanceID, key)
 	if err != nil {
 		t.Fatal(err)
@@ -114,12 +149,17 @@ func (b *Bed) MustBuild(tmpl Template) *PackerRun {
 // `key=value` lines; repeated keys collect into a list.
 func (b *Bed) Inspect(script string) map[string][]string {
 	b.t.Helper()
-	if err := b.VM.WaitAgent(5 * time.Minute); err != nil {
-		b.t.Fatal(err)
+	return inspect(b.t, b.VM, script)
+}
+
+func inspect(t testing.TB, vm *VM, script string) map[string][]string {
+	t.Helper()
+	if err := vm.WaitAgent(10 * time.Minute); err != nil {
+		t.Fatal(err)
 	}
-	out, code, err := b.VM.Exec(script, 5*time.Minute)
+	out, code, err := vm.Exec(script, 5*time.Minute)
 	if err != nil || code != 0 {
-		b.t.Fatalf("inspecting the guest: exit %d, %v\n%s", code, err, out)
+		t.Fatalf("inspecting the guest: exit %d, %v\n%s", code, err, out)
 	}
 	facts := map[string][]string{}
 	for _, line := range strings.Split(out, "\n") {
@@ -127,8 +167,34 @@ func (b *Bed) Inspect(script string) map[string][]string {
 			facts[k] = append(facts[k], v)
 		}
 	}
-	b.t.Logf("guest state: %v", facts)
+	t.Logf("guest state: %v", facts)
 	return facts
+}
+
+// SSH runs a command on a guest with the OpenSSH client as user admin with
+// the key alone (no agent, no other key, host keys not checked), and
+// returns its output and error.
+func SSH(vm *VM, key *Key, command string) (string, error) {
+	out, err := exec.Command("ssh", "-i", key.Private, "-p", fmt.Sprint(vm.SSHPort),
+		"-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+		"-o", "ConnectTimeout=20", "admin@127.0.0.1", command).CombinedOutput()
+	return string(out), err
+}
+
+// WaitSSH waits until the guest accepts the key, up to timeout.
+func WaitSSH(vm *VM, key *Key, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := SSH(vm, key, "true")
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || vm.Exited() {
+			return fmt.Errorf("ssh with %s: %v: %s", filepath.Base(key.Private), err, out)
+		}
+		time.Sleep(5 * time.Second)
+	}
 }
 
 // Report reads the plugin's JSON report.

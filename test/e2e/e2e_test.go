@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestMain kills every VM on interrupt, so that no qemu outlives the tests.
@@ -56,6 +58,14 @@ echo "upgrades=$(grep -c '^Upgrade:' /var/log/apt/history.log 2>/dev/null)"
 for f in ` + strings.Join(all, " ") + `; do [ -e "$f" ] && echo "present=$f"; done
 find / -xdev \( -name authorized_keys -o -name authorized_keys2 \) -type f | sed 's/^/authkeys=/'
 find /root /home -xdev -name '.*history' -type f | sed 's/^/history=/'
+echo "machine_id=$(cat /etc/machine-id)"
+ls /etc/ssh/ssh_host_* 2>/dev/null | sed 's/^/hostkey=/'
+echo "dropin=$(cat /etc/ssh/sshd_config.d/00-ami-hygiene.conf 2>/dev/null | grep -c -x -e 'PasswordAuthentication no' -e 'PermitRootLogin prohibit-password')"
+awk -F: '$1 == "root" || $1 == "carol" { print "pw_" $1 "=" substr($2, 1, 1) }' /etc/shadow
+find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'systemd-private-*' ! -name '.*-unix' | sed 's/^/tmp=/'
+find /var/log -xdev -type f \( -name '*.gz' -o -name '*.[0-9]' \) | sed 's/^/rotated=/'
+ls /var/cache/apt/archives/*.deb 2>/dev/null | sed 's/^/deb=/'
+echo "cloud_instances=$(ls /var/lib/cloud/instances 2>/dev/null | wc -l)"
 true`
 }
 
@@ -122,9 +132,9 @@ func TestChecklist(t *testing.T) {
 	if n := atoi(first(state, "boots")); n != 2 {
 		t.Errorf("the guest booted %d times; want 2 (the first boot and one reboot)", n)
 	}
-	if first(state, "upgrades") == "0" || first(state, "upgrades") == "" {
-		t.Errorf("no upgrade in /var/log/apt/history.log")
-	}
+	// The logs step empties /var/log/apt/history.log: nothing left to
+	// upgrade (3 packages were, see AMIH_E2E_NO_HYGIENE) and the report's
+	// upgrade actions prove the upgrade.
 	if p := first(state, "pending"); p != "0" {
 		t.Errorf("%s packages still upgradable", p)
 	}
@@ -152,6 +162,25 @@ func TestChecklist(t *testing.T) {
 		if !has(state["present"], f) {
 			t.Errorf("canary %s was removed", f)
 		}
+	}
+	// Clone-safe: identity reset, leftovers gone, access locked.
+	if id := first(state, "machine_id"); id != "uninitialized" {
+		t.Errorf("/etc/machine-id is %q, want uninitialized", id)
+	}
+	if len(state["hostkey"]) > 0 {
+		t.Errorf("host keys left: %v", state["hostkey"])
+	}
+	if first(state, "dropin") != "2" || first(state, "pw_root") != "!" || first(state, "pw_carol") != "!" {
+		t.Errorf("access policy: sshd drop-in lines %s, root password %q, carol's empty password %q",
+			first(state, "dropin"), first(state, "pw_root"), first(state, "pw_carol"))
+	}
+	for _, key := range []string{"tmp", "rotated", "deb"} {
+		if len(state[key]) > 0 {
+			t.Errorf("leftovers (%s): %v", key, state[key])
+		}
+	}
+	if n := first(state, "cloud_instances"); n != "0" {
+		t.Errorf("cloud-init still knows %s instance(s)", n)
 	}
 
 	// The report agrees with what the guest shows.
@@ -193,6 +222,129 @@ func TestChecklist(t *testing.T) {
 	if _, err := os.Stat(bed.Dir + "/junit.xml"); err != nil {
 		t.Errorf("junit file: %v", err)
 	}
+	if report["verdict"] != "clean" {
+		t.Errorf("verdict %v, findings %v", report["verdict"], report["findings"])
+	}
+	if !has(reportTargets(report, "truncate"), "/var/log/syslog") || !has(reportTargets(report, "lock"), "carol") {
+		t.Errorf("the report does not list the truncated syslog or the locked empty password")
+	}
+
+	cloneProof(t, bed)
+}
+
+// cloneProof: the finished disk, booted twice with two launch keys, makes
+// two different machines that cloud-init set up again, each reachable with
+// its own key only, and the audit finds nothing on either.
+func cloneProof(t *testing.T, bed *Bed) {
+	clones := bed.Clones(2)
+	seen := map[string]string{}
+	for i, c := range clones {
+		if err := WaitSSH(c.VM, c.Key, 15*time.Minute); err != nil {
+			t.Fatalf("%s is not reachable with its own key: %v", c.Name, err)
+		}
+		if out, err := SSH(c.VM, bed.Key, "true"); err == nil {
+			t.Errorf("%s accepts the build's key", c.Name)
+		} else if !strings.Contains(out, "Permission denied") {
+			t.Errorf("%s: the build's key: %v %s", c.Name, err, out)
+		}
+		other := clones[(i+1)%len(clones)]
+		if _, err := SSH(c.VM, other.Key, "true"); err == nil {
+			t.Errorf("%s accepts %s's key", c.Name, other.Name)
+		}
+		state := inspect(t, c.VM, `cloud-init status --wait >/dev/null 2>&1
+echo "machine_id=$(cat /etc/machine-id)"
+echo "build_machine_id=$(cat /var/lib/e2e/build-machine-id)"
+echo "hostkey=$(cut -d' ' -f2 /etc/ssh/ssh_host_ed25519_key.pub)"
+echo "build_hostkey=$(cut -d' ' -f2 /var/lib/e2e/build-hostkey.pub)"
+echo "instance_id=$(cat /var/lib/cloud/data/instance-id)"
+echo "cloud_init=$(cloud-init status | sed -n 's/^status: //p')"
+echo "sshd=$(systemctl is-active ssh.service)"
+true`)
+		id, key := first(state, "machine_id"), first(state, "hostkey")
+		switch {
+		case len(id) != 32 || id == first(state, "build_machine_id"):
+			t.Errorf("%s: machine-id %q (the build's was %s)", c.Name, id, first(state, "build_machine_id"))
+		case key == "" || key == first(state, "build_hostkey"):
+			t.Errorf("%s: host key %q is the build's", c.Name, key)
+		case seen[id] != "" || seen[key] != "":
+			t.Errorf("%s shares its machine-id or host key with %s", c.Name, seen[id]+seen[key])
+		}
+		seen[id], seen[key] = c.Name, c.Name
+		if first(state, "instance_id") != c.InstanceID || first(state, "cloud_init") != "done" || first(state, "sshd") != "active" {
+			t.Errorf("%s: cloud-init instance %q status %q (want %s, done), sshd %q", c.Name,
+				first(state, "instance_id"), first(state, "cloud_init"), c.InstanceID, first(state, "sshd"))
+		}
+		// The audit alone, on the running instance: its machine id and its
+		// launch key are its own by design.
+		dir := filepath.Join(bed.Dir, c.Name+"-audit")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		run := RunPacker(dir, Template{SSHPort: c.VM.SSHPort, Key: c.Key, Hygiene: `    steps = ["audit"]
+    report_path = "report.json"
+    audit { skip_checks = ["machine_id", "authorized_keys"] }`}.Render(), streamTo(), 20*time.Minute)
+		if run.Err != nil {
+			t.Errorf("%s: the audit failed: %v\n%s", c.Name, run.Err, tailString(run.Output, 30))
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+		if err != nil || !strings.Contains(string(data), `"verdict": "clean"`) {
+			t.Errorf("%s: audit report: %v\n%s", c.Name, err, data)
+		}
+	}
+}
+
+// Secrets planted in unusual places (AfterDirty of the dry-run guest).
+var (
+	secretValues = []string{"AKIAE2EUNUSUALPLACE1", "e2eUnusualSecretE2eUnusualSecretE2e00000"}
+	secretPaths  = []string{"/opt/app/conf/.deploy/settings.ini", "/srv/backup/old/key-copy"}
+	plantSecrets = []string{
+		"mkdir -p /opt/app/conf/.deploy /srv/backup/old",
+		"printf '[deploy]\\naws_access_key_id = " + secretValues[0] + "\\naws_secret_access_key = " + secretValues[1] + "\\n' > " + secretPaths[0],
+		"ssh-keygen -q -t ed25519 -N '' -C stray -f " + secretPaths[1],
+	}
+)
+
+// secretScanProof: the secrets fail the scan, which names their paths and
+// never their values; an allowlist lets the build pass.
+func secretScanProof(t *testing.T, bed *Bed) {
+	failRun := bed.Build(Template{Hygiene: `    steps = ["secret_scan"]
+    report_path = "secret-fail.json"`}, streamTo())
+	if failRun.Err == nil {
+		t.Errorf("the secret scan passed with secrets on the guest")
+	}
+	for _, p := range secretPaths {
+		if !strings.Contains(failRun.Output, p) {
+			t.Errorf("the failed scan does not name %s:\n%s", p, tailString(failRun.Output, 20))
+		}
+	}
+	passRun := bed.MustBuild(Template{Hygiene: `    steps = ["credentials", "secret_scan"]
+    report_path = "secret-pass.json"
+    secret_scan { allow = ["/opt/app/conf/.deploy/*", "/srv/backup/old/key-copy"] }`})
+	for _, run := range []*PackerRun{failRun, passRun} {
+		log, _ := os.ReadFile(run.Log)
+		for _, v := range secretValues {
+			if strings.Contains(run.Output, v) || strings.Contains(string(log), v) {
+				t.Errorf("a secret value is in Packer's output or log")
+			}
+		}
+	}
+	steps := bed.Report("secret-pass.json")["steps"].([]interface{})
+	counts, _ := steps[len(steps)-1].(map[string]interface{})["counts"].(map[string]interface{})
+	if counts["allowed"] != float64(2) || counts["findings"] != float64(0) {
+		t.Errorf("secret_scan counts %v, want 2 allowed and no finding", counts)
+	}
+}
+
+// findingTargets lists the targets of the report's findings.
+func findingTargets(report map[string]interface{}) []string {
+	var out []string
+	findings, _ := report["findings"].([]interface{})
+	for _, f := range findings {
+		out = append(out, f.(map[string]interface{})["target"].(string))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // reportTargets lists the targets of every action with the verb.
@@ -217,7 +369,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 	bed := NewBed(t, "dryrun")
 	// The relay goes down again at once, so that postfix's own retry (minutes
 	// later) cannot empty the queue during a slow dry run.
-	bed.MustBuild(Template{Dirty: true, AfterDirty: []string{"systemctl stop e2e-smtp-sink"}, Hygiene: hygieneBody(`    dry_run = true
+	// Secrets in unusual places, for the secret scan.
+	bed.MustBuild(Template{Dirty: true, AfterDirty: append([]string{"systemctl stop e2e-smtp-sink"}, plantSecrets...),
+		Hygiene: hygieneBody(`    dry_run = true
     stop_services { services = ["e2e-app"] }`)})
 	state := bed.Inspect(inspectScript())
 	if n := atoi(first(state, "boots")); n != 1 {
@@ -250,6 +404,19 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if len(reportTargets(report, "reboot")) != 1 {
 		t.Errorf("the dry-run report does not say it would reboot")
 	}
+	if first(state, "machine_id") == "uninitialized" || len(state["hostkey"]) == 0 || first(state, "pw_root") == "!" ||
+		first(state, "dropin") != "0" || len(state["rotated"]) == 0 {
+		t.Errorf("a dry run changed the identity, the access policy or the logs")
+	}
+	if !has(reportTargets(report, "reset"), "/etc/machine-id") || !has(reportTargets(report, "lock"), "root") {
+		t.Errorf("the dry-run report does not say it would reset the machine-id and lock root's password")
+	}
+	// The scan and the audit report what they find, without failing a dry run.
+	if report["verdict"] != "dry-run" || !has(findingTargets(report), secretPaths[0]) || !has(findingTargets(report), secretPaths[1]) {
+		t.Errorf("dry-run verdict %v, findings %v", report["verdict"], findingTargets(report))
+	}
+
+	secretScanProof(t, bed)
 
 	// Mail that cannot be delivered (the relay is down).
 	failRun := bed.Build(Template{Hygiene: `    steps = ["mail_queue"]

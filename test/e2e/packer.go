@@ -30,6 +30,8 @@ type Template struct {
 	// ami-hygiene.
 	AfterDirty []string
 	Hygiene    string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
+	// Provisioners are more provisioner blocks (HCL), after ami-hygiene.
+	Provisioners string
 }
 
 // Render writes the template.
@@ -74,6 +76,7 @@ build {
 	if t.Hygiene != "-" {
 		fmt.Fprintf(&b, "\n  provisioner \"ami-hygiene\" {\n%s\n  }\n", t.Hygiene)
 	}
+	b.WriteString(t.Provisioners)
 	b.WriteString("}\n")
 	return b.String()
 }

@@ -164,8 +164,13 @@ func KillAll() {
 
 // NewOverlay makes a copy-on-write overlay of the image in dir.
 func NewOverlay(img *Image, dir, name string) (string, error) {
+	return newOverlay(img.Disk, "raw", dir, name)
+}
+
+// newOverlay makes a copy-on-write overlay of a disk (raw or qcow2) in dir.
+func newOverlay(base, format, dir, name string) (string, error) {
 	overlay := filepath.Join(dir, name+".qcow2")
-	out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", "raw", overlay).CombinedOutput()
+	out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", format, overlay).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("qemu-img create: %v: %s", err, out)
 	}

@@ -13,12 +13,24 @@ install_service() {
 	systemctl enable --now "$1.service"
 }
 
-# A harness-owned record of every boot (independent of the plugin).
+# A harness-owned record of every boot (independent of the plugin), and of
+# the build's identity, to compare the clones with.
 mkdir -p /var/lib/e2e
 install_service e2e-boots "record this boot's id" oneshot "/bin/sh -c 'cat /proc/sys/kernel/random/boot_id >> /var/lib/e2e/boots'"
+cp /etc/machine-id /var/lib/e2e/build-machine-id
+cp /etc/ssh/ssh_host_ed25519_key.pub /var/lib/e2e/build-hostkey.pub
 
-# Two more users with a login shell.
-for u in alice bob; do id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"; done
+# Two more users with a login shell, a third one without a password, and a
+# root password.
+for u in alice bob carol; do id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"; done
+passwd -d carol >/dev/null
+echo 'root:e2e-root-password' | chpasswd
+
+# Build leftovers: temporary files, rotated logs.
+echo artifact > /tmp/build-artifact.tar
+mkdir -p /var/tmp/build-cache && echo cache > /var/tmp/build-cache/blob
+echo old > /var/log/e2e-app.log.1
+echo old | gzip > /var/log/e2e-app.log.2.gz
 
 # Shell histories for root and the users.
 for h in /root /home/admin /home/alice /home/bob; do

@@ -1,0 +1,30 @@
+package provisioner
+
+// StepScript is one planned step as a standalone POSIX sh script: its inputs
+// as exports, lib.sh and the step's own script — exactly what the plugin
+// sends to the guest for that step.
+type StepScript struct {
+	// Name is the step's name.
+	Name string
+	// Body is the script.
+	Body string
+}
+
+// StepScripts prepares a configuration the way Packer does (raw holds the
+// block's attributes, as HCL decodes them) and returns the scripts of the
+// planned steps in their order. The benchmarks use it to run the very same
+// guest work without the plugin (as Packer `shell` provisioners), and it
+// shows a reader exactly what runs on the guest.
+func StepScripts(raw map[string]interface{}) ([]StepScript, error) {
+	p := &Provisioner{}
+	if err := p.Prepare(raw); err != nil {
+		return nil, err
+	}
+	out := make([]StepScript, 0, len(p.plan))
+	for _, def := range p.plan {
+		set := def.settings(&p.config)
+		env := append([]envVar{{"AMIH_DRY_RUN", flag(p.config.DryRun)}}, set.env()...)
+		out = append(out, StepScript{Name: def.Name, Body: scriptBody(env, def.Script)})
+	}
+	return out, nil
+}

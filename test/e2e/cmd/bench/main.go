@@ -1,0 +1,522 @@
+//go:build e2e
+
+// Command bench is `make bench`: the plugin against the same checklist
+// written as Packer `shell` provisioners, on the e2e guest image, in one run,
+// alternating the two sides, each build on a fresh overlay.
+//
+//	P1  full checklist with a forced reboot: plugin vs shell provisioners
+//	    the way Packer's docs advise (expect_disconnect on the reboot,
+//	    pause_before on the next one). Ratio of the builds' wall times.
+//	P2  cleanup-only steps (no update, no reboot): plugin vs one shell
+//	    provisioner running one script that does the same work. Ratio.
+//	P3  reboot detection: from the guest's sshd listening again (the guest's
+//	    journal) to the next SSH connection of the build (the same journal).
+//	P4  secret scan: the plugin's scanner vs one `grep -rIlE` with the same
+//	    rules over a generated tree of 100k files, on this machine. Ratio.
+//	P5  peak RSS of the plugin process during P1.
+//
+// Both sides run the very same guest scripts (provisioner.StepScripts), so
+// the figures compare orchestration, not work. BENCH_ROUNDS (default 3)
+// sets the rounds, BENCH_ONLY (e.g. "P2,P4") a subset. The table goes to
+// stdout and to test/e2e/.work/bench-<time>/results.md.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/provisioner"
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/test/e2e"
+)
+
+// p1Raw and p1HCL are the same configuration: the whole checklist with a
+// forced reboot. The journal is kept on both sides so that P3 can be read.
+var (
+	p1Raw = map[string]interface{}{
+		"update_packages": map[string]interface{}{"reboot": "always"},
+		"verify":          []map[string]interface{}{{"name": "os", "command": ". /etc/os-release && echo $ID", "expect_output": "^debian$"}},
+		"stop_services":   map[string]interface{}{"services": []string{"e2e-app"}},
+		"logs":            map[string]interface{}{"keep_journal": true},
+	}
+	p1HCL = `    update_packages { reboot = "always" }
+    verify {
+      name          = "os"
+      command       = ". /etc/os-release && echo $ID"
+      expect_output = "^debian$"
+    }
+    stop_services { services = ["e2e-app"] }
+    logs { keep_journal = true }`
+	cleanupSteps = []string{"machine_identity", "logs", "caches", "access_policy", "shell_history", "credentials", "authorized_keys"}
+	p2Raw        = map[string]interface{}{"steps": cleanupSteps}
+	p2HCL        = `    steps = ["` + strings.Join(cleanupSteps, `", "`) + `"]`
+)
+
+func main() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() { <-sigs; e2e.KillAll(); os.Exit(130) }()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		e2e.KillAll()
+		os.Exit(1)
+	}
+}
+
+// bench holds one run's samples.
+type bench struct {
+	dir     string
+	img     *e2e.Image
+	samples map[string][]float64
+}
+
+func (b *bench) add(name string, v float64) {
+	b.samples[name] = append(b.samples[name], v)
+	fmt.Printf("bench: %s = %.3f\n", name, v)
+}
+
+func run() error {
+	rounds := 3
+	if v := os.Getenv("BENCH_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("BENCH_ROUNDS=%q: want a number >= 1", v)
+		}
+		rounds = n
+	}
+	only := map[string]bool{"P1": true, "P2": true, "P4": true}
+	if v := os.Getenv("BENCH_ONLY"); v != "" {
+		only = map[string]bool{}
+		for _, p := range strings.Split(v, ",") {
+			only[strings.TrimSpace(strings.ToUpper(p))] = true
+		}
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	b := &bench{dir: filepath.Join(root, "test", "e2e", ".work", "bench-"+time.Now().Format("20060102-150405")), samples: map[string][]float64{}}
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return err
+	}
+	if only["P1"] || only["P2"] {
+		if b.img, err = e2e.EnsureImage(os.Stdout); err != nil {
+			return err
+		}
+	}
+	started := time.Now()
+	for r := 1; r <= rounds; r++ {
+		sides := []string{"plugin", "shell"}
+		if r%2 == 0 {
+			sides = []string{"shell", "plugin"}
+		}
+		for _, p := range []struct {
+			name string
+			fn   func(r int, side string) error
+		}{{"P1", b.p1}, {"P2", b.p2}, {"P4", b.p4}} {
+			if !only[p.name] {
+				continue
+			}
+			for _, side := range sides {
+				fmt.Printf("bench: round %d/%d, %s, %s\n", r, rounds, p.name, side)
+				if err := p.fn(r, side); err != nil {
+					return fmt.Errorf("round %d, %s, %s: %w", r, p.name, side, err)
+				}
+			}
+		}
+	}
+	table := b.table(rounds, time.Since(started))
+	fmt.Print("\n" + table)
+	out := filepath.Join(b.dir, "results.md")
+	if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("bench: written to", out)
+	return nil
+}
+
+// guest boots a fresh overlay and makes it dirty with the e2e fixture.
+func (b *bench) guest(dir string) (*e2e.VM, *e2e.Key, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "dirty"), 0o755); err != nil {
+		return nil, nil, err
+	}
+	key, err := e2e.NewKey(dir, "key")
+	if err != nil {
+		return nil, nil, err
+	}
+	overlay, err := e2e.NewOverlay(b.img, dir, "guest")
+	if err != nil {
+		return nil, nil, err
+	}
+	seed, err := e2e.NoCloudSeed(dir, "iid-bench", key)
+	if err != nil {
+		return nil, nil, err
+	}
+	vm, err := e2e.StartVM(b.img, dir, overlay, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	dirty := e2e.RunPacker(filepath.Join(dir, "dirty"), e2e.Template{SSHPort: vm.SSHPort, Key: key, Dirty: true, Hygiene: "-"}.Render(), nil, 30*time.Minute)
+	if dirty.Err != nil {
+		vm.Kill()
+		return nil, nil, fmt.Errorf("dirty fixture: %v\n%s", dirty.Err, tailLines(dirty.Output, 20))
+	}
+	return vm, key, nil
+}
+
+// build runs the measured `packer build` and returns its wall time.
+func build(dir string, vm *e2e.VM, key *e2e.Key, hygiene, provisioners string) (float64, error) {
+	tmpl := e2e.Template{SSHPort: vm.SSHPort, Key: key, Hygiene: hygiene, Provisioners: provisioners}
+	start := time.Now()
+	run := e2e.RunPacker(dir, tmpl.Render(), nil, 60*time.Minute)
+	wall := time.Since(start).Seconds()
+	if run.Err != nil {
+		return 0, fmt.Errorf("packer build: %v\n%s", run.Err, tailLines(run.Output, 30))
+	}
+	return wall, nil
+}
+
+func (b *bench) p1(r int, side string) error {
+	dir := filepath.Join(b.dir, fmt.Sprintf("p1-r%d-%s", r, side))
+	vm, key, err := b.guest(dir)
+	if err != nil {
+		return err
+	}
+	defer vm.Kill()
+	var wall float64
+	if side == "plugin" {
+		rss := watchRSS("packer-plugin-ami-hygiene")
+		wall, err = build(dir, vm, key, "    report_path = \"report.json\"\n"+p1HCL, "")
+		if peak := rss(); err == nil {
+			b.add("P5 plugin peak RSS (MiB)", float64(peak)/1024)
+		}
+	} else {
+		var shell string
+		if shell, err = shellP1(dir); err == nil {
+			wall, err = build(dir, vm, key, "-", shell)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	b.add("P1 "+side+" build (s)", wall)
+	p3, err := reconnectDelay(vm)
+	if err != nil {
+		return err
+	}
+	b.add("P3 "+side+" (s)", p3)
+	return nil
+}
+
+func (b *bench) p2(r int, side string) error {
+	dir := filepath.Join(b.dir, fmt.Sprintf("p2-r%d-%s", r, side))
+	vm, key, err := b.guest(dir)
+	if err != nil {
+		return err
+	}
+	defer vm.Kill()
+	var wall float64
+	if side == "plugin" {
+		wall, err = build(dir, vm, key, "    report_path = \"report.json\"\n"+p2HCL, "")
+	} else {
+		var shell string
+		if shell, err = shellP2(dir); err == nil {
+			wall, err = build(dir, vm, key, "-", shell)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	b.add("P2 "+side+" build (s)", wall)
+	return nil
+}
+
+const sudoSh = `sudo -n sh '{{ .Path }}'`
+
+// shellP1 writes the checklist as shell provisioners, one per step, with the
+// reboot Packer's docs advise: expect_disconnect, then pause_before.
+func shellP1(dir string) (string, error) {
+	scripts, err := provisioner.StepScripts(p1Raw)
+	if err != nil {
+		return "", err
+	}
+	var hcl strings.Builder
+	for i, s := range scripts {
+		path, err := writeScript(dir, fmt.Sprintf("%02d-%s.sh", i+1, s.Name), s.Body)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&hcl, "\n  provisioner \"shell\" {\n    script          = %q\n    execute_command = %q\n  }\n", path, sudoSh)
+		if s.Name == "update_packages" {
+			fmt.Fprintf(&hcl, "\n  provisioner \"shell\" {\n    inline            = [\"sudo -n systemctl reboot\"]\n    expect_disconnect = true\n  }\n")
+			fmt.Fprintf(&hcl, "\n  provisioner \"shell\" {\n    pause_before    = \"10s\"\n    script          = %q\n    execute_command = %q\n  }\n",
+				filepath.Join(dir, "steps", "01-"+scripts[0].Name+".sh"), sudoSh)
+		}
+	}
+	return hcl.String(), nil
+}
+
+// shellP2 writes the cleanup steps as one script for one shell provisioner.
+func shellP2(dir string) (string, error) {
+	scripts, err := provisioner.StepScripts(p2Raw)
+	if err != nil {
+		return "", err
+	}
+	var body strings.Builder
+	body.WriteString("#!/bin/sh\n")
+	for _, s := range scripts {
+		fmt.Fprintf(&body, "(\n%s\n) || exit 1\n", strings.TrimPrefix(s.Body, "#!/bin/sh\n"))
+	}
+	path, err := writeScript(dir, "cleanup.sh", body.String())
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("\n  provisioner \"shell\" {\n    script          = %q\n    execute_command = %q\n  }\n", path, sudoSh), nil
+}
+
+func writeScript(dir, name, body string) (string, error) {
+	path := filepath.Join(dir, "steps", name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, []byte(body), 0o644)
+}
+
+// reconnectDelay reads the guest's journal of the current boot (the one
+// after the reboot): from sshd listening to the first accepted connection.
+func reconnectDelay(vm *e2e.VM) (float64, error) {
+	if err := vm.WaitAgent(5 * time.Minute); err != nil {
+		return 0, err
+	}
+	out, code, err := vm.Exec(`journalctl -b 0 -u ssh.service -o short-unix --no-pager |
+awk '/Server listening on/ && !l { l = $1 } /Accepted publickey/ && !a { a = $1 } END { print l, a }'`, time.Minute)
+	if err != nil || code != 0 {
+		return 0, fmt.Errorf("reading the guest journal: %v (exit %d) %s", err, code, out)
+	}
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return 0, fmt.Errorf("no sshd start or connection in the journal of this boot: %q", out)
+	}
+	listen, err1 := strconv.ParseFloat(f[0], 64)
+	accept, err2 := strconv.ParseFloat(f[1], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("journal timestamps %q", out)
+	}
+	return accept - listen, nil
+}
+
+// watchRSS polls every process whose name starts with prefix and returns a
+// function that stops and gives the largest VmHWM (peak RSS, KiB) seen.
+func watchRSS(prefix string) func() int {
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	peak := 0
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			dirs, _ := filepath.Glob("/proc/[0-9]*")
+			for _, d := range dirs {
+				cmdline, err := os.ReadFile(filepath.Join(d, "cmdline"))
+				argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+				if err != nil || !strings.HasPrefix(filepath.Base(argv0), prefix) {
+					continue
+				}
+				if kb := vmHWM(filepath.Join(d, "status")); kb > 0 {
+					mu.Lock()
+					if kb > peak {
+						peak = kb
+					}
+					mu.Unlock()
+				}
+			}
+		}
+	}()
+	return func() int {
+		close(stop)
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+func vmHWM(status string) int {
+	f, err := os.Open(status)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if fields := strings.Fields(s.Text()); len(fields) >= 2 && fields[0] == "VmHWM:" {
+			n, _ := strconv.Atoi(fields[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// p4 times the plugin's scanner or grep over the generated tree.
+func (b *bench) p4(r int, side string) error {
+	tree := filepath.Join(b.dir, "p4-tree")
+	if _, err := os.Stat(tree); err != nil {
+		fmt.Println("bench: generating 100000 files for P4")
+		if err := generateTree(tree, 1000, 100); err != nil {
+			return err
+		}
+	}
+	var cmd *exec.Cmd
+	if side == "plugin" {
+		scripts, err := provisioner.StepScripts(map[string]interface{}{"steps": []string{"secret_scan"},
+			"secret_scan": map[string]interface{}{"paths": []string{"/"}}})
+		if err != nil {
+			return err
+		}
+		path, err := writeScript(b.dir, "p4-scan.sh", scripts[0].Body)
+		if err != nil {
+			return err
+		}
+		cmd = exec.Command("sh", path)
+		cmd.Env = append(os.Environ(), "AMIH_ROOT="+tree)
+	} else {
+		args := []string{"-rIlE"}
+		for _, rule := range provisioner.SecretRules() {
+			args = append(args, "-e", rule.Regex)
+		}
+		cmd = exec.Command("grep", append(args, tree)...)
+	}
+	start := time.Now()
+	out, err := cmd.Output()
+	wall := time.Since(start).Seconds()
+	if err != nil && side == "plugin" {
+		return fmt.Errorf("scan: %v", err)
+	}
+	found := strings.Count(string(out), "amih:finding")
+	if side == "shell" {
+		found = strings.Count(string(out), "\n")
+	}
+	if found != 100000/secretEvery {
+		return fmt.Errorf("%s found %d files with secrets, want %d", side, found, 100000/secretEvery)
+	}
+	name := map[string]string{"plugin": "P4 plugin scanner (s)", "shell": "P4 grep -rIlE (s)"}[side]
+	b.add(name, wall)
+	return nil
+}
+
+// secretEvery: one file in secretEvery holds a secret.
+const secretEvery = 5000
+
+// generateTree writes dirs*files small text files (deterministic content),
+// one in secretEvery with an AWS key pair.
+func generateTree(root string, dirs, files int) error {
+	rng := rand.New(rand.NewSource(1))
+	words := strings.Fields("the quick brown fox jumps over lazy dog config value server port user name path log level info debug error retry timeout")
+	n := 0
+	for d := 0; d < dirs; d++ {
+		dir := filepath.Join(root, fmt.Sprintf("d%03d", d/100), fmt.Sprintf("d%03d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for f := 0; f < files; f++ {
+			var sb strings.Builder
+			for l := 0; l < 10+rng.Intn(40); l++ {
+				for w := 0; w < 8; w++ {
+					sb.WriteString(words[rng.Intn(len(words))])
+					sb.WriteByte(' ')
+				}
+				sb.WriteByte('\n')
+			}
+			n++
+			if n%secretEvery == 0 {
+				sb.WriteString("aws_access_key_id = AKIABENCHBENCH000001\naws_secret_access_key = benchSecretBenchSecretBenchSecretBench000\n")
+			}
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.txt", f)), []byte(sb.String()), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// targets are the issue's goals, by the paired metric they judge.
+var targets = map[string]string{
+	"P1 ratio plugin/shell":    "<= 0.85",
+	"P2 ratio plugin/shell":    "<= 1.15",
+	"P3 plugin (s)":            "<= 1",
+	"P4 ratio plugin/grep":     "<= 1.3",
+	"P5 plugin peak RSS (MiB)": "<= 64",
+}
+
+// table renders median, min and max of every metric, the paired ratios
+// included, with the machine it ran on.
+func (b *bench) table(rounds int, took time.Duration) string {
+	pairs := [][3]string{
+		{"P1 ratio plugin/shell", "P1 plugin build (s)", "P1 shell build (s)"},
+		{"P2 ratio plugin/shell", "P2 plugin build (s)", "P2 shell build (s)"},
+		{"P4 ratio plugin/grep", "P4 plugin scanner (s)", "P4 grep -rIlE (s)"},
+	}
+	for _, p := range pairs {
+		x, y := b.samples[p[1]], b.samples[p[2]]
+		for i := 0; i < len(x) && i < len(y); i++ {
+			b.samples[p[0]] = append(b.samples[p[0]], x[i]/y[i])
+		}
+	}
+	var names []string
+	for name := range b.samples {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var t strings.Builder
+	fmt.Fprintf(&t, "# make bench: %s, %d round(s) in %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), rounds, took.Round(time.Second))
+	fmt.Fprintf(&t, "machine: %s\n\n", machine())
+	fmt.Fprintf(&t, "| metric | median | min | max | n | target |\n|---|---:|---:|---:|---:|---|\n")
+	for _, name := range names {
+		v := append([]float64(nil), b.samples[name]...)
+		sort.Float64s(v)
+		med := v[len(v)/2]
+		if len(v)%2 == 0 {
+			med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		fmt.Fprintf(&t, "| %s | %.3f | %.3f | %.3f | %d | %s |\n", name, med, v[0], v[len(v)-1], len(v), targets[name])
+	}
+	return t.String()
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	accel := "QEMU TCG (no KVM)"
+	if os.Getenv("AMIH_E2E_KVM") == "1" {
+		accel = "QEMU KVM"
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s, guest Debian 12 with 2 vCPUs and 2 GiB, %s", runtime.NumCPU(), cpu, accel, runtime.Version())
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
