@@ -27,26 +27,66 @@ add_root() {
 each_line "$AMIH_PATHS" add_root
 [ -n "$roots" ] || exit 0
 
-# One pass over every file: find hands them to grep in large batches.
+# One pass over every file: find hands them to grep in large batches, on
+# every CPU where find, xargs and grep can do it safely (NUL-separated names,
+# line-buffered output so that parallel greps never mix their lines).
+jobs=$(getconf _NPROCESSORS_ONLN 2>/dev/null) || jobs=1
+parallel=0
+if [ "${jobs:-1}" -gt 1 ] && find /dev/null -print0 >/dev/null 2>&1 &&
+	printf 'x\000' | xargs -0 -P 2 -n 1 true 2>/dev/null &&
+	printf 'x\n' | grep --line-buffered -q x 2>/dev/null; then
+	parallel=1
+fi
 candidates=$(
 	printf '%s' "$roots" | while IFS= read -r root; do
-		find -H "$root" -xdev -type f -size -"$AMIH_MAX_BLOCKS" -exec grep "$@" {} + 2>/dev/null
+		if [ "$parallel" = 1 ]; then
+			find -H "$root" -xdev -type f -size -"$AMIH_MAX_BLOCKS" -print0 2>/dev/null |
+				xargs -0 -P "$jobs" -n 4096 grep --line-buffered "$@"
+		else
+			find -H "$root" -xdev -type f -size -"$AMIH_MAX_BLOCKS" -exec grep "$@" {} + 2>/dev/null
+		fi
 	done
 )
+[ -n "$candidates" ] || {
+	rec count findings 0
+	rec count allowed 0
+	exit 0
+}
 
-findings=0
-allowed=0
-# judge FILE: name the rules FILE matches, then accept, warn or report.
-judge() {
-	_path=${1#"$AMIH_ROOT"}
-	_rules=
+# matches FILE...: "FILE<TAB>RULE" for every rule each file matches, one
+# grep per rule.
+matches() {
 	while IFS="$tab" read -r _name _regex; do
 		[ -n "$_regex" ] || continue
-		if grep -q -s -E -e "$_regex" "$1"; then _rules="$_rules${_rules:+,}$_name"; fi
+		grep -l -s -E -e "$_regex" -- "$@" | sed "s/\$/$tab$_name/"
 	done <<RULES
 $AMIH_RULES
 RULES
-	[ -n "$_rules" ] || return 0
+}
+# all_matches: matches over every candidate, 500 files at a time.
+all_matches() {
+	set --
+	while IFS= read -r _file; do
+		set -- "$@" "$_file"
+		if [ $# -ge 500 ]; then
+			matches "$@"
+			set --
+		fi
+	done <<FILES
+$candidates
+FILES
+	if [ $# -gt 0 ]; then matches "$@"; fi
+}
+# One line per file: FILE<TAB>rule,rule (rules in their order).
+matched=$(all_matches | awk -F "$tab" '{ if ($1 in r) r[$1] = r[$1] "," $2; else r[$1] = $2 } END { for (f in r) print f "\t" r[f] }' | sort)
+
+findings=0
+allowed=0
+# judge FILE<TAB>RULES: accept, warn or report.
+judge() {
+	_path=${1%%"$tab"*}
+	_path=${_path#"$AMIH_ROOT"}
+	_rules=${1#*"$tab"}
 	if in_globs "$_path" "${AMIH_ALLOW:-}"; then
 		allowed=$((allowed + 1))
 		rec info "allowed: $_path ($_rules)"
@@ -59,6 +99,6 @@ RULES
 		rec finding "$_rules" "$_path"
 	fi
 }
-each_line "$candidates" judge
+each_line "$matched" judge
 rec count findings "$findings"
 rec count allowed "$allowed"
