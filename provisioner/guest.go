@@ -19,7 +19,7 @@ import (
 // Package-level so that tests can shorten the waits.
 var (
 	// rebootPollInterval is the pause between two boot-id polls.
-	rebootPollInterval = time.Second
+	rebootPollInterval = 250 * time.Millisecond
 	// pollDeadline bounds one poll: the SDK cannot cancel a hung Start
 	// (ctx does not cross the RPC boundary), so a poll that does not answer
 	// in time is abandoned and the next one starts.
@@ -39,7 +39,7 @@ const runnerCommand = `f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX") || exit 
 // rebootCommand starts a reboot detached from the SSH session, so that the
 // command returns before the guest goes down (the race Packer's
 // expect_disconnect papers over).
-const rebootCommand = `nohup sh -c 'sleep 2; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 &`
+const rebootCommand = `nohup sh -c 'sleep 1; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 &`
 
 // shQuote quotes s as one word for a POSIX shell. It is the only way a value
 // reaches a shell.

@@ -75,15 +75,24 @@ fi
 # the build. Runtime masks live in /run: they are gone at the next boot and
 # never reach the image.
 if [ "${AMIH_HOLD_AUTO_UPDATES:-1}" = 1 ] && [ -d "$AMIH_ROOT/run/systemd/system" ] && have systemctl; then
+	hold=
 	for unit in apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
 		unattended-upgrades.service dnf-automatic.timer dnf-automatic-install.timer \
 		packagekit.service; do
 		[ "$(unit_load_state "$unit")" = loaded ] || continue
 		[ "$(systemctl is-enabled "$unit" 2>/dev/null)" = masked-runtime ] && continue
+		hold="$hold $unit"
+	done
+	# One mask and one stop for all of them: each mask reloads systemd,
+	# which takes seconds on a slow guest.
+	if [ -n "$hold" ] && ! dry_run; then
+		# shellcheck disable=SC2086 # unit names without spaces, split on purpose
+		{ systemctl mask --runtime -- $hold && systemctl stop -- $hold; } >/dev/null 2>&1 || rec warn "could not hold$hold"
+	fi
+	for unit in $hold; do
 		if dry_run; then
 			rec info "would hold $unit until the next boot (systemctl mask --runtime)"
 		else
-			{ systemctl mask --runtime "$unit" && systemctl stop "$unit"; } >/dev/null 2>&1 || rec warn "could not hold $unit"
 			rec info "held $unit until the next boot (systemctl mask --runtime)"
 		fi
 	done

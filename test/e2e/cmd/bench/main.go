@@ -9,8 +9,10 @@
 //	    pause_before on the next one). Ratio of the builds' wall times.
 //	P2  cleanup-only steps (no update, no reboot): plugin vs one shell
 //	    provisioner running one script that does the same work. Ratio.
-//	P3  reboot detection: from the guest's sshd listening again (the guest's
-//	    journal) to the next SSH connection of the build (the same journal).
+//	P3  reboot detection: from the guest's sshd listening again to the
+//	    build's next SSH connection starting (both from the guest's journal,
+//	    sshd at LogLevel VERBOSE); the login that follows is the guest's own
+//	    handshake and is reported apart.
 //	P4  secret scan: the plugin's scanner vs one `grep -rIlE` with the same
 //	    rules over a generated tree of 100k files, on this machine. Ratio.
 //	P5  peak RSS of the plugin process during P1.
@@ -167,7 +169,9 @@ func (b *bench) guest(dir string) (*e2e.VM, *e2e.Key, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	dirty := e2e.RunPacker(filepath.Join(dir, "dirty"), e2e.Template{SSHPort: vm.SSHPort, Key: key, Dirty: true, Hygiene: "-"}.Render(), nil, 30*time.Minute)
+	// sshd's VERBOSE level logs when each connection starts (for P3).
+	dirty := e2e.RunPacker(filepath.Join(dir, "dirty"), e2e.Template{SSHPort: vm.SSHPort, Key: key, Dirty: true, Hygiene: "-",
+		AfterDirty: []string{"echo 'LogLevel VERBOSE' > /etc/ssh/sshd_config.d/01-bench.conf"}}.Render(), nil, 30*time.Minute)
 	if dirty.Err != nil {
 		vm.Kill()
 		return nil, nil, fmt.Errorf("dirty fixture: %v\n%s", dirty.Err, tailLines(dirty.Output, 20))
@@ -211,11 +215,12 @@ func (b *bench) p1(r int, side string) error {
 		return err
 	}
 	b.add("P1 "+side+" build (s)", wall)
-	p3, err := reconnectDelay(vm)
+	connect, login, err := reconnectDelay(vm)
 	if err != nil {
 		return err
 	}
-	b.add("P3 "+side+" (s)", p3)
+	b.add("P3 "+side+" (s)", connect)
+	b.add("P3 "+side+" login after connect (s)", login)
 	return nil
 }
 
@@ -294,26 +299,31 @@ func writeScript(dir, name, body string) (string, error) {
 }
 
 // reconnectDelay reads the guest's journal of the current boot (the one
-// after the reboot): from sshd listening to the first accepted connection.
-func reconnectDelay(vm *e2e.VM) (float64, error) {
+// after the reboot): from sshd listening to the first connection starting,
+// and from there to its login (the guest's own handshake and PAM).
+func reconnectDelay(vm *e2e.VM) (connect, login float64, err error) {
 	if err := vm.WaitAgent(5 * time.Minute); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	out, code, err := vm.Exec(`journalctl -b 0 -u ssh.service -o short-unix --no-pager |
-awk '/Server listening on/ && !l { l = $1 } /Accepted publickey/ && !a { a = $1 } END { print l, a }'`, time.Minute)
+	// --merge: journalctl shows only the files of the machine id in
+	// /etc/machine-id otherwise, and machine_identity has reset it.
+	out, code, err := vm.Exec(`boot=$(tr -d - </proc/sys/kernel/random/boot_id)
+journalctl --merge _BOOT_ID="$boot" _SYSTEMD_UNIT=ssh.service -o short-unix --no-pager |
+awk '/Server listening on/ && !l { l = $1 } /Connection from/ && !c { c = $1 } /Accepted publickey/ && !a { a = $1 } END { print l, c, a }'`, time.Minute)
 	if err != nil || code != 0 {
-		return 0, fmt.Errorf("reading the guest journal: %v (exit %d) %s", err, code, out)
+		return 0, 0, fmt.Errorf("reading the guest journal: %v (exit %d) %s", err, code, out)
 	}
 	f := strings.Fields(out)
-	if len(f) != 2 {
-		return 0, fmt.Errorf("no sshd start or connection in the journal of this boot: %q", out)
+	if len(f) != 3 {
+		return 0, 0, fmt.Errorf("no sshd start, connection or login in the journal of this boot: %q", out)
 	}
-	listen, err1 := strconv.ParseFloat(f[0], 64)
-	accept, err2 := strconv.ParseFloat(f[1], 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("journal timestamps %q", out)
+	var t [3]float64
+	for i := range t {
+		if t[i], err = strconv.ParseFloat(f[i], 64); err != nil {
+			return 0, 0, fmt.Errorf("journal timestamps %q", out)
+		}
 	}
-	return accept - listen, nil
+	return t[1] - t[0], t[2] - t[1], nil
 }
 
 // watchRSS polls every process whose name starts with prefix and returns a
