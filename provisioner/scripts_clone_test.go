@@ -207,6 +207,10 @@ func TestScriptsCaches(t *testing.T) {
 		for _, p := range kept {
 			g.file(p, "x")
 		}
+		// A filesystem mounted under /tmp: rm -rf would cross into it.
+		g.file("/tmp/mnt/disk/data", "on another filesystem")
+		kept = append(kept, "/tmp/mnt/disk/data")
+		g.file("proc/mounts", "/dev/vda / ext4 rw 0 0\n/dev/vdb /tmp/mnt/disk ext4 rw 0 0\n")
 		env := []envVar{{"AMIH_EXCLUDE", "/var/tmp/keep-me"}, {"AMIH_PACKAGE_LISTS", "0"}}
 		want := make([]string, len(removed))
 		for i, p := range removed {
@@ -218,6 +222,9 @@ func TestScriptsCaches(t *testing.T) {
 		res := g.run("caches.sh", env...)
 		if res.code != 0 || !equal(res.targets("remove"), sorted(want...)) {
 			t.Fatalf("code %d, removed %v, want %v\n%s", res.code, res.targets("remove"), sorted(want...), res.other)
+		}
+		if w := res.kind("warn"); len(w) != 1 || !strings.Contains(w[0].field(0), "/tmp/mnt alone: a filesystem is mounted in it") {
+			t.Errorf("warnings %v", w)
 		}
 		for _, p := range removed {
 			if g.exists(p) {

@@ -436,6 +436,31 @@ esac`)
 			}
 		}
 	})
+	t.Run("automatic updates held in one go", func(t *testing.T) {
+		forEachShell(t, func(t *testing.T, g *guestTree) {
+			g.dir("run/systemd/system")
+			g.shim("cloud-init", "exit 0")
+			g.shim("journalctl", "true")
+			g.shim("systemctl", `case "$1 $2" in
+"is-system-running "*) echo running ;;
+"show -p") case $5 in apt-daily.timer|apt-daily.service|unattended-upgrades.service) echo LoadState=loaded ;; *) echo LoadState=not-found ;; esac ;;
+"is-enabled apt-daily.service") echo masked-runtime ;;
+"is-enabled "*) echo enabled ;;
+esac`)
+			res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "30"}, envVar{"AMIH_MIN_UPTIME", "0"})
+			var masks []string
+			for _, c := range g.calls() {
+				if strings.HasPrefix(c, "systemctl mask") || strings.HasPrefix(c, "systemctl stop") {
+					masks = append(masks, c)
+				}
+			}
+			want := []string{"systemctl mask --runtime -- apt-daily.timer unattended-upgrades.service",
+				"systemctl stop -- apt-daily.timer unattended-upgrades.service"}
+			if res.code != 0 || !equal(masks, want) || len(res.kind("info")) < 2 {
+				t.Errorf("code %d, calls %v, want %v\n%v", res.code, masks, want, res.kind("info"))
+			}
+		})
+	})
 	t.Run("cloud-init failed", func(t *testing.T) {
 		forEachShell(t, func(t *testing.T, g *guestTree) {
 			g.shim("cloud-init", "exit 1")

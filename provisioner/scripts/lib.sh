@@ -82,10 +82,20 @@ remove_file() {
 	fi
 }
 
-# remove_tree PATH: remove a directory and all it holds (or a file).
+# holds_mount DIR: a filesystem is mounted on DIR or below it (rm -rf would
+# cross into it).
+holds_mount() {
+	[ -r "$AMIH_ROOT/proc/mounts" ] || return 1
+	awk -v d="${1#"$AMIH_ROOT"}" '{ gsub(/\\040/, " ", $2) } $2 == d || index($2, d "/") == 1 { found = 1 } END { exit !found }' "$AMIH_ROOT/proc/mounts"
+}
+
+# remove_tree PATH: remove a directory and all it holds (or a file); a
+# directory that holds a mount point is left alone.
 remove_tree() {
 	if [ -L "$1" ] || [ -f "$1" ]; then
 		remove_file "$1"
+	elif [ -d "$1" ] && holds_mount "$1"; then
+		rec warn "left ${1#"$AMIH_ROOT"} alone: a filesystem is mounted in it"
 	elif [ -d "$1" ]; then
 		rec change remove "${1#"$AMIH_ROOT"}/"
 		dry_run || rm -rf -- "$1" || fail "cannot remove ${1#"$AMIH_ROOT"}"

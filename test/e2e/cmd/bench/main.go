@@ -215,7 +215,7 @@ func (b *bench) p1(r int, side string) error {
 		return err
 	}
 	b.add("P1 "+side+" build (s)", wall)
-	connect, login, err := reconnectDelay(vm)
+	connect, login, err := reconnectDelay(vm, dir)
 	if err != nil {
 		return err
 	}
@@ -299,21 +299,26 @@ func writeScript(dir, name, body string) (string, error) {
 }
 
 // reconnectDelay reads the guest's journal of the current boot (the one
-// after the reboot): from sshd listening to the first connection starting,
-// and from there to its login (the guest's own handshake and PAM).
-func reconnectDelay(vm *e2e.VM) (connect, login float64, err error) {
+// after the reboot): from sshd listening (the last start before the build's
+// first login: sshd may start twice during a boot) to the start of the
+// connection that logged in, and from there to the login (the guest's own
+// handshake and PAM). The journal's sshd lines are kept in dir.
+func reconnectDelay(vm *e2e.VM, dir string) (connect, login float64, err error) {
 	if err := vm.WaitAgent(5 * time.Minute); err != nil {
 		return 0, 0, err
 	}
 	// --merge: journalctl shows only the files of the machine id in
 	// /etc/machine-id otherwise, and machine_identity has reset it.
 	out, code, err := vm.Exec(`boot=$(tr -d - </proc/sys/kernel/random/boot_id)
-journalctl --merge _BOOT_ID="$boot" _SYSTEMD_UNIT=ssh.service -o short-unix --no-pager |
-awk '/Server listening on/ && !l { l = $1 } /Connection from/ && !c { c = $1 } /Accepted publickey/ && !a { a = $1 } END { print l, c, a }'`, time.Minute)
+journalctl --merge _BOOT_ID="$boot" _SYSTEMD_UNIT=ssh.service -o short-unix --no-pager >/run/bench-ssh.log
+awk '/Server listening on/ { l = $1 } /Connection from/ { c = $1 } /Accepted publickey/ { print l, c, $1; exit }' /run/bench-ssh.log
+cat /run/bench-ssh.log`, time.Minute)
 	if err != nil || code != 0 {
 		return 0, 0, fmt.Errorf("reading the guest journal: %v (exit %d) %s", err, code, out)
 	}
-	f := strings.Fields(out)
+	first, _, _ := strings.Cut(out, "\n")
+	os.WriteFile(filepath.Join(dir, "ssh-journal.txt"), []byte(out), 0o644)
+	f := strings.Fields(first)
 	if len(f) != 3 {
 		return 0, 0, fmt.Errorf("no sshd start, connection or login in the journal of this boot: %q", out)
 	}
