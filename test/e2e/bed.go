@@ -157,7 +157,7 @@ func inspect(t testing.TB, vm *VM, script string) map[string][]string {
 	if err := vm.WaitAgent(10 * time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	out, code, err := vm.Exec(script, 5*time.Minute)
+	out, code, err := vm.Exec(script, 10*time.Minute)
 	if err != nil || code != 0 {
 		t.Fatalf("inspecting the guest: exit %d, %v\n%s", code, err, out)
 	}

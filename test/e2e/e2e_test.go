@@ -34,15 +34,26 @@ func TestMain(m *testing.M) {
 var (
 	plantedHistories = []string{"/root/.bash_history", "/root/.python_history", "/home/admin/.bash_history",
 		"/home/admin/.lesshst", "/home/alice/.bash_history", "/home/alice/.mysql_history",
-		"/home/bob/.bash_history", "/home/bob/.zsh_history"}
+		"/home/bob/.bash_history", "/home/bob/.zsh_history", "/home/alice/.zsh_history"}
 	plantedCredentials = []string{"/root/.aws/credentials", "/home/admin/.docker/config.json",
 		"/home/alice/.git-credentials", "/home/bob/.ssh/id_deploy"}
 	plantedKeys = []string{"/root/.ssh/authorized_keys", "/home/admin/.ssh/authorized_keys",
 		"/home/alice/.ssh/authorized_keys", "/home/alice/.ssh/authorized_keys2", "/home/bob/.ssh/authorized_keys"}
+	// plantedSecrets are secret values dirty.sh writes into those files.
+	plantedSecrets = []string{"e2e-history-secret", "AKIAE2ETESTKEY000000", "e2eSecretKeyE2eSecretKeyE2eSecretKey0000",
+		"ZTJlOmUyZS1kb2NrZXItc2VjcmV0", "e2e-git-secret"}
 	// removable is everything the checklist must remove.
 	removable = concat(plantedHistories, plantedCredentials, plantedKeys)
-	canaries  = []string{"/srv/app/.bash_history", "/home/admin/history.txt", "/home/alice/.bash_history.d/keep",
-		"/home/admin/.ssh/authorized_keys.example", "/home/bob/.ssh/id_deploy.pub", "/root/.docker-config-example.json"}
+	// canaries look like targets and must survive (planted by dirty.sh).
+	canaries = []string{"/srv/app/.bash_history", "/home/admin/history.txt", "/home/alice/.bash_history.d/keep",
+		"/home/admin/.ssh/authorized_keys.example", "/home/bob/.ssh/id_deploy.pub", "/root/.docker-config-example.json",
+		"/home/alice/notes/.bash_history", "/var/www/html/.bash_history", "/home/bob/authorized_keys",
+		"/home/admin/.ssh/authorized_keys2.bak", "/home/admin/.ssh/known_hosts", "/home/admin/.ssh/config",
+		"/home/admin/.aws/config", "/root/.npmrc", "/home/alice/.pypirc", "/home/bob/.docker/config.json",
+		"/opt/app/.git-credentials.sample", "/home/admin/.history_notes", "/etc/skel/.bash_history_template",
+		"/home/alice/.viminfo.d", "/srv/shared/zsh_history.txt", "/var/lib/e2e-svc/data.db",
+		"/srv/volume/keep", "/var/tmp/volume/keep", "/etc/ssh/sshd_config", "/etc/passwd", "/etc/shadow",
+		"/home/alice/.bashrc", "/home/admin/.profile", "/etc/machine-id", "/var/lib/e2e/boots"}
 )
 
 // inspectScript reads the guest's state as root through the guest agent.
@@ -62,7 +73,7 @@ echo "machine_id=$(cat /etc/machine-id)"
 ls /etc/ssh/ssh_host_* 2>/dev/null | sed 's/^/hostkey=/'
 echo "dropin=$(cat /etc/ssh/sshd_config.d/00-ami-hygiene.conf 2>/dev/null | grep -c -x -e 'PasswordAuthentication no' -e 'PermitRootLogin prohibit-password')"
 awk -F: '$1 == "root" || $1 == "carol" { print "pw_" $1 "=" substr($2, 1, 1) }' /etc/shadow
-find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'systemd-private-*' ! -name '.*-unix' | sed 's/^/tmp=/'
+find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'systemd-private-*' ! -name '.*-unix' ! -path /var/tmp/volume | sed 's/^/tmp=/'
 find /var/log -xdev -type f \( -name '*.gz' -o -name '*.[0-9]' \) | sed 's/^/rotated=/'
 ls /var/cache/apt/archives/*.deb 2>/dev/null | sed 's/^/deb=/'
 echo "cloud_instances=$(ls /var/lib/cloud/instances 2>/dev/null | wc -l)"
@@ -73,6 +84,17 @@ func concat(lists ...[]string) []string {
 	var out []string
 	for _, l := range lists {
 		out = append(out, l...)
+	}
+	return out
+}
+
+// without returns the items of list that are not in drop.
+func without(list, drop []string) []string {
+	var out []string
+	for _, x := range list {
+		if !has(drop, x) {
+			out = append(out, x)
+		}
 	}
 	return out
 }
@@ -115,7 +137,7 @@ func TestChecklist(t *testing.T) {
 	bed := NewBed(t, "checklist")
 	// An empty block cannot know which services are the application's:
 	// the one block the test adds names it.
-	bed.MustBuild(Template{Dirty: true, Hygiene: hygieneBody(`    stop_services { services = ["e2e-app"] }
+	run := bed.MustBuild(Template{Dirty: true, Hygiene: hygieneBody(`    stop_services { services = ["e2e-app"] }
     verify {
       name          = "os"
       command       = ". /etc/os-release && echo \"$ID $VERSION_ID\""
@@ -152,11 +174,11 @@ func TestChecklist(t *testing.T) {
 			t.Errorf("%s is still on the guest", f)
 		}
 	}
-	if len(state["authkeys"]) > 0 {
-		t.Errorf("authorized_keys left: %v", state["authkeys"])
+	if left := without(state["authkeys"], canaries); len(left) > 0 {
+		t.Errorf("authorized_keys left: %v", left)
 	}
-	if len(state["history"]) > 0 {
-		t.Errorf("history files left: %v", state["history"])
+	if left := without(state["history"], canaries); len(left) > 0 {
+		t.Errorf("history files left: %v", left)
 	}
 	for _, f := range canaries {
 		if !has(state["present"], f) {
@@ -221,6 +243,18 @@ func TestChecklist(t *testing.T) {
 	}
 	if _, err := os.Stat(bed.Dir + "/junit.xml"); err != nil {
 		t.Errorf("junit file: %v", err)
+	}
+	// Secrecy: the secrets the fixture planted appear nowhere the plugin
+	// writes: Packer's output, its PACKER_LOG=1 log, the report, the JUnit file.
+	log, _ := os.ReadFile(run.Log)
+	reportText, _ := os.ReadFile(filepath.Join(bed.Dir, "report.json"))
+	junit, _ := os.ReadFile(filepath.Join(bed.Dir, "junit.xml"))
+	for _, secret := range plantedSecrets {
+		for name, text := range map[string]string{"output": run.Output, "log": string(log), "report": string(reportText), "junit": string(junit)} {
+			if strings.Contains(text, secret) {
+				t.Errorf("the planted secret %q is in Packer's %s", secret, name)
+			}
+		}
 	}
 	if report["verdict"] != "clean" {
 		t.Errorf("verdict %v, findings %v", report["verdict"], report["findings"])
@@ -292,6 +326,22 @@ true`)
 			t.Errorf("%s: audit report: %v\n%s", c.Name, err, data)
 		}
 	}
+}
+
+// osChanges are the files the OS itself changes while a dry run connects and
+// looks (docs/provisioners/ami-hygiene.mdx lists them): logs of the logins
+// and of sudo, sudo's timestamps, the test application's heartbeat, and
+// postfix's own queue runs.
+var osChanges = []string{"/var/log/", "/var/lib/sudo/", "/var/lib/systemd/timers/", "/var/lib/e2e/heartbeat",
+	"/var/spool/postfix/", "/var/lib/postfix/", "/var/lib/dhcp/"}
+
+func changedByTheOS(path string) bool {
+	for _, p := range osChanges {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Secrets planted in unusual places (AfterDirty of the dry-run guest).
@@ -370,9 +420,23 @@ func TestDryRunChangesNothing(t *testing.T) {
 	// The relay goes down again at once, so that postfix's own retry (minutes
 	// later) cannot empty the queue during a slow dry run.
 	// Secrets in unusual places, for the secret scan.
-	bed.MustBuild(Template{Dirty: true, AfterDirty: append([]string{"systemctl stop e2e-smtp-sink"}, plantSecrets...),
-		Hygiene: hygieneBody(`    dry_run = true
+	bed.MustBuild(Template{Dirty: true, AfterDirty: append([]string{"systemctl stop e2e-smtp-sink"}, plantSecrets...), Hygiene: "-"})
+	// Every regular file of the root filesystem, hashed before and after
+	// (the lists live in /run, off that filesystem).
+	hashAll := func(name string) {
+		bed.Inspect(`find / -xdev -type f -print0 | sort -z | xargs -0 md5sum > /run/amih-` + name + ` 2>/dev/null; true`)
+	}
+	hashAll("before")
+	bed.MustBuild(Template{Hygiene: hygieneBody(`    dry_run = true
     stop_services { services = ["e2e-app"] }`)})
+	hashAll("after")
+	changed := bed.Inspect(`diff /run/amih-before /run/amih-after | sed -n 's/^[<>] [0-9a-f]*  /changed=/p' | sort -u; true`)["changed"]
+	for _, path := range changed {
+		if !changedByTheOS(path) {
+			t.Errorf("the dry run changed %s", path)
+		}
+	}
+	t.Logf("dry run: %d files changed, all by the OS itself: %v", len(changed), changed)
 	state := bed.Inspect(inspectScript())
 	if n := atoi(first(state, "boots")); n != 1 {
 		t.Errorf("the guest booted %d times; a dry run must not reboot", n)

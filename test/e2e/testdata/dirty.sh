@@ -58,13 +58,41 @@ echo 'https://e2e:e2e-git-secret@git.e2e.invalid' > /home/alice/.git-credentials
 ssh-keygen -q -t ed25519 -N '' -C deploy -f /home/bob/.ssh/id_deploy
 chown bob:bob /home/bob/.ssh/id_deploy /home/bob/.ssh/id_deploy.pub
 
-# Canaries that look like targets and must survive.
-mkdir -p /srv/app /home/alice/.bash_history.d
+# Canaries that look like targets and must survive (canaries in e2e_test.go).
+mkdir -p /srv/app /home/alice/.bash_history.d /home/alice/notes /var/www/html /opt/app /srv/shared /etc/skel
 echo keep > /srv/app/.bash_history
 echo keep > /home/admin/history.txt
 echo keep > /home/alice/.bash_history.d/keep
 echo keep > /home/admin/.ssh/authorized_keys.example
 echo '{"credsStore":"pass"}' > /root/.docker-config-example.json
+echo keep > /home/alice/notes/.bash_history
+echo keep > /var/www/html/.bash_history
+echo keep > /home/bob/authorized_keys
+echo keep > /home/admin/.ssh/authorized_keys2.bak
+echo 'github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' > /home/admin/.ssh/known_hosts
+printf 'Host *\n  ServerAliveInterval 30\n' > /home/admin/.ssh/config
+install -d -o admin -g admin /home/admin/.aws
+printf '[default]\nregion = eu-west-1\n' > /home/admin/.aws/config
+echo 'registry=https://registry.npmjs.org/' > /root/.npmrc
+printf '[distutils]\nindex-servers = pypi\n' > /home/alice/.pypirc
+install -d -o bob -g bob /home/bob/.docker
+echo '{"credsStore":"pass"}' > /home/bob/.docker/config.json
+echo 'https://user:token@example.invalid' > /opt/app/.git-credentials.sample
+echo keep > /home/admin/.history_notes
+echo keep > /etc/skel/.bash_history_template
+echo 'keep' > /home/alice/.viminfo.d
+# A history link to a file elsewhere: the link goes, its target stays.
+echo 'shared history' > /srv/shared/zsh_history.txt
+ln -sf /srv/shared/zsh_history.txt /home/alice/.zsh_history
+# A user without a login shell: its data stays.
+id e2e-svc >/dev/null 2>&1 || useradd -r -m -d /var/lib/e2e-svc -s /usr/sbin/nologin e2e-svc
+echo keep > /var/lib/e2e-svc/data.db
+# A second filesystem mounted inside a directory the caches step empties: a
+# bind mount (in fstab, so it survives the reboot) of /srv/volume.
+mkdir -p /srv/volume /var/tmp/volume
+echo keep > /srv/volume/keep
+grep -q ' /var/tmp/volume ' /etc/fstab || echo '/srv/volume /var/tmp/volume none bind 0 0' >> /etc/fstab
+mount /var/tmp/volume
 
 # An application service, running.
 install_service e2e-app "the application" simple "/bin/sh -c 'while :; do date > /var/lib/e2e/heartbeat; sleep 5; done'"
