@@ -18,7 +18,10 @@ rec fact package_manager "$pm"
 pending() {
 	case $pm in
 	apt-get)
-		apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null |
+		# A simulation still rebuilds apt's binary caches and writes its
+		# planner log: keep both off the disk (a dry run changes nothing).
+		apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+			-o Dir::Log::Planner=/dev/null dist-upgrade 2>/dev/null |
 			awk '$1 == "Inst" {
 				if ($3 ~ /^\[/) { old = $3; new = $4 } else { old = ""; new = $3 }
 				gsub(/[][()]/, "", old); gsub(/[()]/, "", new)
