@@ -50,7 +50,7 @@ func (s *SecretScan) prepare(v *validator, attr string) {
 		s.Paths = defaultScanPaths
 	}
 	for i, p := range s.Paths {
-		v.scanPath(fmt.Sprintf("%s.paths[%d]", attr, i), p)
+		v.literalPath(fmt.Sprintf("%s.paths[%d]", attr, i), p)
 	}
 	for i, g := range s.Allow {
 		v.guestGlob(fmt.Sprintf("%s.allow[%d]", attr, i), g, "/")

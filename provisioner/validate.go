@@ -128,8 +128,16 @@ var protectedPaths = map[string]bool{
 // guestPath checks an absolute, clean, literal guest path that a step may
 // remove.
 func (v *validator) guestPath(attr, p string) {
+	if v.literalPath(attr, p) && protectedPaths[p] {
+		v.add(attr, "%q is a system directory and cannot be removed", p)
+	}
+}
+
+// literalPath checks an absolute, clean guest path without glob characters;
+// it tells whether the path passed (an unknown value does not).
+func (v *validator) literalPath(attr, p string) bool {
 	if p == unknown || !v.safeText(attr, p) {
-		return
+		return false
 	}
 	switch {
 	case !strings.HasPrefix(p, "/"):
@@ -138,9 +146,10 @@ func (v *validator) guestPath(attr, p string) {
 		v.add(attr, "%q is not a clean path (no \"..\", \".\", \"//\" or trailing \"/\"); write %q", p, path.Clean(p))
 	case strings.ContainsAny(p, "*?[]{}"):
 		v.add(attr, "%q contains glob characters; paths are taken literally", p)
-	case protectedPaths[p]:
-		v.add(attr, "%q is a system directory and cannot be removed", p)
+	default:
+		return true
 	}
+	return false
 }
 
 // homeGlob checks a glob relative to a home directory.
@@ -224,19 +233,4 @@ func (v *validator) guestGlob(attr, g string, prefixes ...string) {
 		}
 	}
 	v.add(attr, "%q must be an absolute pattern under %s", g, quoteList(prefixes))
-}
-
-// scanPath checks a directory to scan: absolute and clean.
-func (v *validator) scanPath(attr, p string) {
-	if p == unknown || !v.safeText(attr, p) {
-		return
-	}
-	switch {
-	case !strings.HasPrefix(p, "/"):
-		v.add(attr, "%q is not an absolute path", p)
-	case path.Clean(p) != p:
-		v.add(attr, "%q is not a clean path; write %q", p, path.Clean(p))
-	case strings.ContainsAny(p, "*?[]{}"):
-		v.add(attr, "%q contains glob characters; paths are taken literally", p)
-	}
 }

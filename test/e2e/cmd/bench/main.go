@@ -191,30 +191,40 @@ func build(dir string, vm *e2e.VM, key *e2e.Key, hygiene, provisioners string) (
 	return wall, nil
 }
 
-func (b *bench) p1(r int, side string) error {
-	dir := filepath.Join(b.dir, fmt.Sprintf("p1-r%d-%s", r, side))
+// measure boots a dirty guest for one build and times that build: the
+// plugin with the block body hcl (and its peak RSS), or the provisioners
+// shell writes. The caller kills the returned VM.
+func (b *bench) measure(dir, side, hcl string, shell func(dir string) (string, error)) (vm *e2e.VM, wall float64, rssKiB int, err error) {
 	vm, key, err := b.guest(dir)
 	if err != nil {
-		return err
+		return nil, 0, 0, err
 	}
-	defer vm.Kill()
-	var wall float64
 	if side == "plugin" {
 		rss := watchRSS("packer-plugin-ami-hygiene")
-		wall, err = build(dir, vm, key, "    report_path = \"report.json\"\n"+p1HCL, "")
-		if peak := rss(); err == nil {
-			b.add("P5 plugin peak RSS (MiB)", float64(peak)/1024)
-		}
+		wall, err = build(dir, vm, key, "    report_path = \"report.json\"\n"+hcl, "")
+		rssKiB = rss()
 	} else {
-		var shell string
-		if shell, err = shellP1(dir); err == nil {
-			wall, err = build(dir, vm, key, "-", shell)
+		var provisioners string
+		if provisioners, err = shell(dir); err == nil {
+			wall, err = build(dir, vm, key, "-", provisioners)
 		}
+	}
+	return vm, wall, rssKiB, err
+}
+
+func (b *bench) p1(r int, side string) error {
+	dir := filepath.Join(b.dir, fmt.Sprintf("p1-r%d-%s", r, side))
+	vm, wall, rss, err := b.measure(dir, side, p1HCL, shellP1)
+	if vm != nil {
+		defer vm.Kill()
 	}
 	if err != nil {
 		return err
 	}
 	b.add("P1 "+side+" build (s)", wall)
+	if side == "plugin" {
+		b.add("P5 plugin peak RSS (MiB)", float64(rss)/1024)
+	}
 	connect, login, err := reconnectDelay(vm, dir)
 	if err != nil {
 		return err
@@ -226,19 +236,9 @@ func (b *bench) p1(r int, side string) error {
 
 func (b *bench) p2(r int, side string) error {
 	dir := filepath.Join(b.dir, fmt.Sprintf("p2-r%d-%s", r, side))
-	vm, key, err := b.guest(dir)
-	if err != nil {
-		return err
-	}
-	defer vm.Kill()
-	var wall float64
-	if side == "plugin" {
-		wall, err = build(dir, vm, key, "    report_path = \"report.json\"\n"+p2HCL, "")
-	} else {
-		var shell string
-		if shell, err = shellP2(dir); err == nil {
-			wall, err = build(dir, vm, key, "-", shell)
-		}
+	vm, wall, _, err := b.measure(dir, side, p2HCL, shellP2)
+	if vm != nil {
+		defer vm.Kill()
 	}
 	if err != nil {
 		return err
