@@ -88,8 +88,20 @@ build {
       flush_timeout = "2m"
       on_timeout    = "purge"
     }
+    machine_identity {
+      reset_hostname = true
+    }
+    logs {
+      exclude = ["/var/log/app/audit-trail.log"]
+    }
     credentials {
       paths = ["/srv/app/deploy.key"]
+    }
+    secret_scan {
+      allow = ["/srv/app/test/fixtures/*"]
+    }
+    audit {
+      on_finding = "fail"
     }
     junit_path = "reports/ami-hygiene-${source.name}.xml"
   }
