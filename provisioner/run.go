@@ -162,10 +162,9 @@ func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
 // runScript runs a step's guest script with the step's settings and folds
 // its records into res.
 func (r *run) runScript(ctx context.Context, script string, set settings, res *StepResult) {
-	env := append([]envVar{{"AMIH_DRY_RUN", flag(r.config.DryRun)}}, set.env()...)
 	var recs []record
 	before := *res
-	status, err := r.guest.runRetrying(ctx, scriptBody(env, script),
+	status, err := r.guest.runRetrying(ctx, stepScript(r.config, set, script),
 		func() { recs, *res = nil, before },
 		func(rec record) { recs = append(recs, rec); r.fold(res, rec) })
 	switch {

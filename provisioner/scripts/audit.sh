@@ -14,19 +14,11 @@ regular() { [ -f "$1" ] || [ -L "$1" ]; }
 if check authorized_keys; then
 	configured=$(authorized_key_files)
 	key_files_of() {
-		_user=${1%%"$tab"*}
-		_home=${1#*"$tab"}
-		set -f
-		_seen=$nl
-		for file in .ssh/authorized_keys .ssh/authorized_keys2 $configured; do
-			[ "$file" = none ] && continue
-			file=$(expand_tokens "$file" "$_user" "$_home")
-			case $file in /*) ;; *) file=$_home/$file ;; esac
-			case $_seen in *"$nl$file$nl"*) continue ;; esac
-			_seen="$_seen$file$nl"
-			if regular "$R$file"; then found authorized_keys "$file" "of $_user"; fi
-		done
-		set +f
+		_owner=${1%%"$tab"*}
+		each_line "$(authorized_key_paths "$configured" "$1")" key_file_left
+	}
+	key_file_left() {
+		if regular "$R$1"; then found authorized_keys "$1" "of $_owner"; fi
 	}
 	each_line "$homes" key_files_of
 fi

@@ -11,20 +11,12 @@ configured=$(authorized_key_files)
 kept() { printf '%s\n' "${AMIH_KEEP_USERS:-}" | grep -qxF -- "$1"; }
 
 clean_user() {
-	_user=${1%%"$tab"*}
-	_home=${1#*"$tab"}
-	if kept "$_user"; then
-		rec info "kept the keys of $_user (keep_users)"
+	if kept "${1%%"$tab"*}"; then
+		rec info "kept the keys of ${1%%"$tab"*} (keep_users)"
 		return 0
 	fi
-	set -f
-	for file in .ssh/authorized_keys .ssh/authorized_keys2 $configured; do
-		[ "$file" = none ] && continue
-		file=$(expand_tokens "$file" "$_user" "$_home")
-		case $file in /*) ;; *) file=$_home/$file ;; esac
-		remove_file "$AMIH_ROOT$file"
-	done
-	set +f
+	each_line "$(authorized_key_paths "$configured" "$1")" remove_key_file
 }
+remove_key_file() { remove_file "$AMIH_ROOT$1"; }
 
 each_line "$(user_homes)" clean_user

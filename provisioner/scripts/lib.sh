@@ -235,6 +235,25 @@ authorized_key_files() {
 	echo "${_files:-.ssh/authorized_keys .ssh/authorized_keys2}"
 }
 
+# authorized_key_paths CONFIGURED USER<TAB>HOME: every authorized_keys file
+# sshd reads for USER (CONFIGURED from authorized_key_files), absolute, each
+# once.
+authorized_key_paths() {
+	_user=${2%%"$tab"*}
+	_home=${2#*"$tab"}
+	_seen=$nl
+	set -f
+	for _file in .ssh/authorized_keys .ssh/authorized_keys2 $1; do
+		[ "$_file" = none ] && continue
+		_file=$(expand_tokens "$_file" "$_user" "$_home")
+		case $_file in /*) ;; *) _file=$_home/$_file ;; esac
+		case $_seen in *"$nl$_file$nl"*) continue ;; esac
+		_seen="$_seen$_file$nl"
+		printf '%s\n' "$_file"
+	done
+	set +f
+}
+
 # expand_tokens PATTERN USER HOME: sshd's %h, %u and %% tokens, expanded.
 expand_tokens() {
 	printf '%s' "$1" | awk -v user="$2" -v home="$3" '{
