@@ -81,6 +81,7 @@ type fakeGuest struct {
 	sudoFails  bool
 	root       bool // the SSH user is root
 	neverBoots bool
+	probeExtra string // more probe records
 	mu         sync.Mutex
 	rebooted   bool
 }
@@ -109,7 +110,7 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 		if g.root {
 			uid = "0"
 		}
-		return "amih:fact\tuser\tadmin\namih:fact\tuid\t" + uid + "\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n", 0
+		return "amih:fact\tuser\tadmin\namih:fact\tuid\t" + uid + "\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n" + g.probeExtra, 0
 	default:
 		return g.steps[name], g.status[name]
 	}

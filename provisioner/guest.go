@@ -34,7 +34,28 @@ var (
 // temporary file and runs from there with no standard input, so that nothing
 // a script runs can read the script itself; nothing a user wrote is ever part
 // of a command line.
-const runnerCommand = `f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX") || exit 97; cat >"$f" && sh "$f" </dev/null; s=$?; rm -f "$f"; exit $s`
+//
+// Exit statuses 97 and 98 are the runner's own (no step script exits with
+// them): the temporary file could not be made, or the script could not be
+// written into it.
+const runnerCommand = `f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX") || exit 97; cat >"$f" || { rm -f "$f"; exit 98; }; sh "$f" </dev/null; s=$?; rm -f "$f"; exit $s`
+
+// The runner's own exit statuses, and what they mean.
+const (
+	exitNoTempFile  = 97
+	exitWriteScript = 98
+)
+
+// runnerError explains the runner's own exit statuses; nil for a script's.
+func runnerError(status int) error {
+	switch status {
+	case exitNoTempFile:
+		return errors.New("cannot create a temporary file in the guest's $TMPDIR or /tmp (is mktemp installed, is the disk full or /tmp read-only?)")
+	case exitWriteScript:
+		return errors.New("cannot write the step script into a temporary file on the guest (is its disk full?)")
+	}
+	return nil
+}
 
 // rebootCommand starts a reboot detached from the SSH session, so that the
 // command returns before the guest goes down (the race Packer's
@@ -106,24 +127,34 @@ func (g *guest) run(ctx context.Context, body string, onRecord func(record)) (in
 		if status == packersdk.CmdDisconnect {
 			return status, errDisconnected
 		}
-		return status, nil
+		return status, runnerError(status)
 	}
 }
 
 // runRetrying runs a script, again from the start when the connection was
-// cut (every script is idempotent). reset is called before each attempt.
-func (g *guest) runRetrying(ctx context.Context, body string, reset func(), onRecord func(record)) (int, error) {
+// cut (every script is idempotent), and says so. reset is called before each
+// attempt with the attempt's number (1 first).
+func (g *guest) runRetrying(ctx context.Context, what, body string, reset func(attempt int), onRecord func(record)) (int, error) {
 	var status int
+	attempt := 0
 	err := retry.Config{
 		Tries:       disconnectRetries,
 		RetryDelay:  func() time.Duration { return 2 * time.Second },
 		ShouldRetry: func(err error) bool { return errors.Is(err, errDisconnected) },
 	}.Run(ctx, func(ctx context.Context) error {
-		reset()
+		attempt++
+		if attempt > 1 {
+			g.ui.Say(fmt.Sprintf("ami-hygiene: the SSH session was cut while %s ran; running it again from the start (attempt %d of %d)", what, attempt, disconnectRetries))
+		}
+		reset(attempt)
 		var err error
 		status, err = g.run(ctx, body, onRecord)
 		return err
 	})
+	var exhausted *retry.RetryExhaustedError
+	if errors.As(err, &exhausted) && errors.Is(exhausted.Err, errDisconnected) {
+		err = fmt.Errorf("%w %d times", errDisconnected, attempt)
+	}
 	return status, err
 }
 
@@ -174,11 +205,13 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 		return "", fmt.Errorf("starting the reboot: exit status %d", status)
 	}
 	var newID string
+	answered := false // the last poll reached the guest, still on the old boot
 	err := retry.Config{
 		StartTimeout: timeout,
 		RetryDelay:   func() time.Duration { return rebootPollInterval },
 	}.Run(ctx, func(ctx context.Context) error {
 		id, err := g.bootID(ctx)
+		answered = err == nil && id == oldID
 		switch {
 		case err != nil:
 			log.Printf("[DEBUG] ami-hygiene: waiting for the guest: %v", err)
@@ -192,6 +225,9 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
+		}
+		if answered {
+			return "", fmt.Errorf("the guest did not reboot: it still answers with its old boot id after %s (reboot_timeout); was the reboot blocked or ignored?", timeout)
 		}
 		return "", fmt.Errorf("the guest did not come back with a new boot id within %s (reboot_timeout): %v", timeout, err)
 	}

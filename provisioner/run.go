@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ func (r *run) execute(ctx context.Context) error {
 // probe reads the guest's facts and decides whether to use sudo.
 func (r *run) probe(ctx context.Context) error {
 	facts := map[string]string{}
-	status, err := r.guest.runRetrying(ctx, scriptBody(nil, "probe.sh"), func() {}, func(rec record) {
+	status, err := r.guest.runRetrying(ctx, "the guest probe", scriptBody(nil, "probe.sh"), func(int) {}, func(rec record) {
 		if rec.Kind == "fact" {
 			facts[rec.field(0)] = rec.field(1)
 		}
@@ -72,6 +73,9 @@ func (r *run) probe(ctx context.Context) error {
 	}
 	if status != 0 {
 		return fmt.Errorf("ami-hygiene: the guest probe exited %d; the guest needs a POSIX sh, mktemp and cat", status)
+	}
+	if missing := facts["missing_tools"]; missing != "" {
+		return fmt.Errorf("ami-hygiene: the guest lacks %s on the PATH of user %q; every step relies on these basic tools (coreutils, findutils, grep, sed and an awk provide them; busybox does too)", missing, facts["user"])
 	}
 	g := &r.report.Guest
 	g.User, g.OSID, g.OSVersionID, g.OSPrettyName = facts["user"], facts["os_id"], facts["os_version_id"], facts["os_pretty_name"]
@@ -163,10 +167,20 @@ func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
 // its records into res.
 func (r *run) runScript(ctx context.Context, script string, set settings, res *StepResult) {
 	var recs []record
+	var cut []Action // what attempts cut short had already changed
 	before := *res
-	status, err := r.guest.runRetrying(ctx, stepScript(r.config, set, script),
-		func() { recs, *res = nil, before },
+	attempts := 0
+	status, err := r.guest.runRetrying(ctx, script, stepScript(r.config, set, script),
+		func(attempt int) {
+			cut = append(cut, res.Actions[len(before.Actions):]...)
+			recs, *res, attempts = nil, before, attempt
+			res.Actions = append([]Action(nil), before.Actions...)
+		},
 		func(rec record) { recs = append(recs, rec); r.fold(res, rec) })
+	if attempts > 1 {
+		res.Actions = mergeActions(res.Actions, cut)
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the SSH session was cut; %s ran %d times (the actions of the cut attempts are kept)", script, attempts))
+	}
 	switch {
 	case err != nil:
 		res.fail(fmt.Sprintf("running %s on the guest: %v", script, err))
@@ -180,6 +194,16 @@ func (r *run) runScript(ctx context.Context, script string, set settings, res *S
 	if judge, ok := set.(findingJudge); ok && res.Status != StatusFailed && len(res.Findings) > 0 {
 		r.judgeFindings(res, judge.failsOnFindings())
 	}
+}
+
+// mergeActions adds to actions those of extra it does not hold yet.
+func mergeActions(actions, extra []Action) []Action {
+	for _, a := range extra {
+		if !slices.Contains(actions, a) {
+			actions = append(actions, a)
+		}
+	}
+	return actions
 }
 
 // judgeFindings fails the step on its findings, or keeps them as warnings.

@@ -214,7 +214,8 @@ func TestProvisionRebootTimeout(t *testing.T) {
 	rebootPollInterval = 10 * time.Millisecond
 	g := &fakeGuest{neverBoots: true, steps: map[string]string{"update_packages": "amih:reboot\talways\n"}}
 	_, rep, err := provision(t, map[string]interface{}{"update_packages": map[string]interface{}{"reboot_timeout": "1s"}}, g)
-	if err == nil || !strings.Contains(err.Error(), "update_packages") || !strings.Contains(err.Error(), "reboot_timeout") {
+	if err == nil || !strings.Contains(err.Error(), "update_packages") || !strings.Contains(err.Error(), "reboot_timeout") ||
+		!strings.Contains(err.Error(), "did not reboot: it still answers with its old boot id") {
 		t.Fatalf("error %v", err)
 	}
 	if len(rep.Steps) != 2 {
@@ -255,24 +256,77 @@ func TestProvisionSudoPasswordIsAClearError(t *testing.T) {
 }
 
 func TestProvisionRetriesACutSession(t *testing.T) {
-	g := &fakeGuest{}
-	cuts := 0
-	comm := &fakeComm{reply: func(c fakeCall, n int) (string, int) {
-		if stepOf(c) == "shell_history" && cuts == 0 {
-			cuts++
-			return "", packersdk.CmdDisconnect
-		}
-		return g.reply(c, n)
-	}}
-	p := &Provisioner{}
-	if err := p.Prepare(map[string]interface{}{"steps": []string{"shell_history"}, "report_path": filepath.Join(t.TempDir(), "r.json")}); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name    string
+		cuts    int // how many attempts are cut
+		wantErr string
+	}{
+		{"one cut", 1, ""},
+		{"cut every time", disconnectRetries, "step shell_history failed: running shell_history.sh on the guest: the SSH session was cut 3 times"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &fakeGuest{}
+			attempts := 0
+			comm := &fakeComm{reply: func(c fakeCall, n int) (string, int) {
+				if stepOf(c) != "shell_history" {
+					return g.reply(c, n)
+				}
+				attempts++
+				if attempts <= tc.cuts {
+					// The cut attempt had removed one file already.
+					return "amih:change\tremove\t/root/.bash_history\n", packersdk.CmdDisconnect
+				}
+				return "amih:change\tremove\t/home/admin/.bash_history\n", 0
+			}}
+			dir := t.TempDir()
+			p := &Provisioner{}
+			if err := p.Prepare(map[string]interface{}{"steps": []string{"shell_history"}, "report_path": filepath.Join(dir, "r.json")}); err != nil {
+				t.Fatal(err)
+			}
+			err := p.Provision(context.Background(), packersdk.TestUi(t), comm, nil)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+			if want := min(tc.cuts+1, disconnectRetries); attempts != want {
+				t.Errorf("%d attempts, want %d", attempts, want)
+			}
+			if tc.wantErr != "" {
+				return
+			}
+			var rep Report
+			data, _ := os.ReadFile(filepath.Join(dir, "r.json"))
+			if err := json.Unmarshal(data, &rep); err != nil {
+				t.Fatal(err)
+			}
+			step := rep.Steps[0]
+			if len(step.Actions) != 2 || len(step.Warnings) != 1 || !strings.Contains(step.Warnings[0], "the SSH session was cut; shell_history.sh ran 2 times") {
+				t.Errorf("the report hides the cut attempt: actions %v, warnings %v", step.Actions, step.Warnings)
+			}
+		})
 	}
-	if err := p.Provision(context.Background(), packersdk.TestUi(t), comm, nil); err != nil {
-		t.Fatalf("a cut session was not retried: %v", err)
-	}
-	if cuts != 1 {
-		t.Errorf("cuts %d", cuts)
+}
+
+func TestProvisionRunnerFailuresAreExplained(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		guest  *fakeGuest
+		status int // the exit status of shell_history's runner
+		want   string
+	}{
+		{"no temp file", &fakeGuest{}, exitNoTempFile, "step shell_history failed: running shell_history.sh on the guest: cannot create a temporary file"},
+		{"disk full", &fakeGuest{}, exitWriteScript, "cannot write the step script into a temporary file on the guest (is its disk full?)"},
+		{"missing tools", &fakeGuest{probeExtra: "amih:fact\tmissing_tools\tawk xargs\n"}, 0, `the guest lacks awk xargs on the PATH of user "admin"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.guest.status = map[string]int{"shell_history": tc.status}
+			comm, _, err := provision(t, map[string]interface{}{"steps": []string{"shell_history"}}, tc.guest)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if tc.status == 0 && len(comm.calls()) != 1 {
+				t.Errorf("commands ran after the probe found tools missing: %d calls", len(comm.calls()))
+			}
+		})
 	}
 }
 

@@ -182,6 +182,15 @@ func (r scriptRun) targets(verb string) []string {
 	return out
 }
 
+// facts maps the fact records' keys to their values.
+func (r scriptRun) facts() map[string]string {
+	out := map[string]string{}
+	for _, rec := range r.kind("fact") {
+		out[rec.field(0)] = rec.field(1)
+	}
+	return out
+}
+
 func (r scriptRun) count(name string) (string, bool) {
 	for _, rec := range r.kind("count") {
 		if rec.field(0) == name {
@@ -245,3 +254,21 @@ alice:x:1001:1001::/home/alice:/bin/zsh
 www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 `
+
+// The probe names the basic tools the guest lacks; the script tests' own
+// tool set holds every one of them.
+func TestProbeNamesMissingTools(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		if got := g.run("probe.sh").facts()["missing_tools"]; got != "" {
+			t.Fatalf("missing tools %q with every basic tool there", got)
+		}
+		for _, tool := range []string{"awk", "xargs"} {
+			if err := os.Remove(filepath.Join(g.bin, tool)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := g.run("probe.sh").facts()["missing_tools"]; got != "awk xargs" {
+			t.Errorf("missing tools %q, want %q", got, "awk xargs")
+		}
+	})
+}

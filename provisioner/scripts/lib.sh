@@ -54,6 +54,11 @@ dry_run() { [ "$AMIH_DRY_RUN" = 1 ]; }
 # have COMMAND: true when COMMAND is on PATH.
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# amih_tools: the commands every step may use without asking `have` first
+# (the probe fails the run, naming them, when one is missing). Anything else
+# a step uses is optional: it checks with `have` and says what it skipped.
+amih_tools="awk sed grep find xargs sort head tail tr cut wc cat rm mkdir chmod ln cp touch ls id uname basename dirname sleep mktemp"
+
 # each_line VALUE FUNCTION [ARG...]: call FUNCTION ARG... LINE for every
 # non-empty line of VALUE (list inputs are newline-separated).
 each_line() {

@@ -77,7 +77,9 @@ fi
 
 # The journal: rotate, so that the active files are archived, then vacuum
 # every archive.
-if [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -z "$AMIH_ROOT" ] && have journalctl && [ -d /var/log/journal ]; then
+if [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -z "$AMIH_ROOT" ] && [ -d /var/log/journal ] && ! have journalctl; then
+	rec warn "left the journal in /var/log/journal alone: journalctl is not installed"
+elif [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -z "$AMIH_ROOT" ] && [ -d /var/log/journal ]; then
 	kib=$(du -sk /var/log/journal 2>/dev/null | awk '{ print $1 }')
 	archived=$(find /var/log/journal -type f \( -name '*@*.journal' -o -name '*.journal~' \) | wc -l)
 	rec count journal_kib_before "${kib:-0}"
