@@ -54,10 +54,17 @@ dry_run() { [ "$AMIH_DRY_RUN" = 1 ]; }
 # have COMMAND: true when COMMAND is on PATH.
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# amih_tools: the commands every step may use without asking `have` first
-# (the probe fails the run, naming them, when one is missing). Anything else
-# a step uses is optional: it checks with `have` and says what it skipped.
-amih_tools="awk sed grep find xargs sort head tail tr cut wc cat rm mkdir chmod ln cp touch ls id uname basename dirname sleep mktemp"
+# missing_tools: print which of the commands every step may use without
+# asking `have` first are not on PATH (the probe fails the run on them).
+# Anything else a step uses is optional: it checks with `have` and says what
+# it skipped.
+missing_tools() {
+	_missing=
+	for _tool in awk sed grep find xargs sort head tail tr cut wc cat rm mkdir chmod ln cp touch ls id uname basename dirname sleep mktemp; do
+		have "$_tool" || _missing="$_missing $_tool"
+	done
+	printf '%s' "${_missing# }"
+}
 
 # each_line VALUE FUNCTION [ARG...]: call FUNCTION ARG... LINE for every
 # non-empty line of VALUE (list inputs are newline-separated).

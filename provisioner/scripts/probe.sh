@@ -11,8 +11,4 @@ if [ -r /etc/os-release ]; then
 	rec fact os_version_id "${VERSION_ID:-}"
 	rec fact os_pretty_name "${PRETTY_NAME:-}"
 fi
-missing=
-for tool in $amih_tools; do
-	have "$tool" || missing="$missing $tool"
-done
-rec fact missing_tools "${missing# }"
+rec fact missing_tools "$(missing_tools)"
