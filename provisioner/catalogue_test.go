@@ -49,3 +49,22 @@ func TestCatalogueIsConsistent(t *testing.T) {
 		}
 	}
 }
+
+// TestNoRebootAfterNoReconnect: once a step may have made a new SSH
+// connection fail (its script calls no_reconnect), no later step may ask for
+// a reboot, before its script or from it.
+func TestNoRebootAfterNoReconnect(t *testing.T) {
+	locked := ""
+	for _, s := range catalogue {
+		_, rebootsFirst := s.settings(&Config{}).(rebootFirster)
+		if locked != "" && (rebootsFirst || strings.Contains(scriptText(s.Script), "rec reboot")) {
+			t.Errorf("%s may reboot after %s, which may have made a new connection fail", s.Name, locked)
+		}
+		if locked == "" && strings.Contains(scriptText(s.Script), "no_reconnect ") {
+			locked = s.Name
+		}
+	}
+	if locked != "machine_identity" {
+		t.Errorf("the first step that may make a new connection fail is %q, want machine_identity", locked)
+	}
+}

@@ -76,14 +76,15 @@ func stepOf(c fakeCall) string {
 // step outputs unless steps says otherwise, and a boot id that changes
 // after a reboot has been asked for.
 type fakeGuest struct {
-	steps      map[string]string // step name -> stdout
-	status     map[string]int    // step name -> exit status
-	sudoFails  bool
-	root       bool // the SSH user is root
-	neverBoots bool
-	probeExtra string // more probe records
-	mu         sync.Mutex
-	rebooted   bool
+	steps       map[string]string // step name -> stdout
+	status      map[string]int    // step name -> exit status
+	sudoFails   bool
+	root        bool // the SSH user is root
+	neverBoots  bool
+	probeExtra  string // more probe records
+	noReconnect string // the guest's /run/ami-hygiene/no-reconnect
+	mu          sync.Mutex
+	rebooted    bool
 }
 
 func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
@@ -95,6 +96,8 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 			return "", 1
 		}
 		return "", 0
+	case strings.Contains(c.Command, "systemctl reboot") && g.noReconnect != "":
+		return g.noReconnect, exitNoReconnect
 	case strings.Contains(c.Command, "systemctl reboot"):
 		g.rebooted = !g.neverBoots
 		return "", 0

@@ -59,8 +59,14 @@ func runnerError(status int) error {
 
 // rebootCommand starts a reboot detached from the SSH session, so that the
 // command returns before the guest goes down (the race Packer's
-// expect_disconnect papers over).
-const rebootCommand = `nohup sh -c 'sleep 1; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 &`
+// expect_disconnect papers over). It refuses, with exitNoReconnect and the
+// reasons on stdout, once a step of this build has made a new SSH connection
+// fail (lib.sh's no_reconnect).
+const rebootCommand = `if [ -s /run/ami-hygiene/no-reconnect ]; then cat /run/ami-hygiene/no-reconnect; exit 96; fi; ` +
+	`nohup sh -c 'sleep 1; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 &`
+
+// exitNoReconnect is rebootCommand's refusal.
+const exitNoReconnect = 96
 
 // shQuote quotes s as one word for a POSIX shell. It is the only way a value
 // reaches a shell.
@@ -197,11 +203,17 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 	if g.sudo {
 		command = "sudo -n sh -c " + shQuote(rebootCommand)
 	}
-	cmd := &packersdk.RemoteCmd{Command: command, Stdout: io.Discard, Stderr: io.Discard}
+	var out bytes.Buffer
+	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: io.Discard}
 	if err := g.comm.Start(ctx, cmd); err != nil {
 		return "", fmt.Errorf("starting the reboot: %w", err)
 	}
-	if status := cmd.Wait(); status != 0 && status != packersdk.CmdDisconnect {
+	switch status := cmd.Wait(); status {
+	case 0, packersdk.CmdDisconnect:
+	case exitNoReconnect:
+		reasons := strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(out.String()), "\n", "; ")), " ")
+		return "", fmt.Errorf("refusing to reboot: the build could not connect again (%s earlier in this build); run every step that reboots before machine_identity and authorized_keys", reasons)
+	default:
 		return "", fmt.Errorf("starting the reboot: exit status %d", status)
 	}
 	var newID string

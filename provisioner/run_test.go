@@ -223,6 +223,23 @@ func TestProvisionRebootTimeout(t *testing.T) {
 	}
 }
 
+// A reboot after a step that made a new connection fail (here, from an
+// earlier ami-hygiene provisioner of the same build) is refused.
+func TestProvisionRefusesToRebootWhenItCouldNotReconnect(t *testing.T) {
+	g := &fakeGuest{noReconnect: "authorized_keys removed the keys the build connects with\n"}
+	_, rep, err := provision(t, map[string]interface{}{
+		"steps":                []string{"verify"},
+		"reboot_before_verify": true,
+		"verify":               []map[string]interface{}{{"command": "true"}},
+	}, g)
+	if err == nil || !strings.Contains(err.Error(), "step verify failed: refusing to reboot: the build could not connect again (authorized_keys removed the keys the build connects with earlier in this build)") {
+		t.Fatalf("error %v", err)
+	}
+	if g.rebooted || rep.Guest.Reboots != 0 {
+		t.Errorf("the guest rebooted")
+	}
+}
+
 func TestProvisionStepFailureStops(t *testing.T) {
 	g := &fakeGuest{
 		steps:  map[string]string{"stop_services": "amih:error\tno such service: nope\n"},

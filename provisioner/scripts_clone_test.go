@@ -119,6 +119,10 @@ func TestScriptsMachineIdentityHostKeys(t *testing.T) {
 				if g.exists(hostKeys[0]) == tc.removed || (res.code == 0) != (tc.removed || tc.want == "") || !strings.Contains(text, tc.want) {
 					t.Fatalf("code %d, host key present %v:\n%s", res.code, g.exists(hostKeys[0]), text)
 				}
+				// Removed host keys forbid a reboot in the rest of the build.
+				if g.exists("run/ami-hygiene/no-reconnect") != tc.removed {
+					t.Errorf("no-reconnect note present %v, want %v", g.exists("run/ami-hygiene/no-reconnect"), tc.removed)
+				}
 				if tc.name == "ensure_host_keys" {
 					unit := g.read("etc/systemd/system/ami-hygiene-ssh-host-keys.service")
 					if !strings.Contains(unit, "ExecStart="+filepath.Join(g.bin, "ssh-keygen")+" -A") || !strings.Contains(unit, "ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key") ||

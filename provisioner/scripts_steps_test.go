@@ -137,9 +137,16 @@ func TestScriptsAuthorizedKeys(t *testing.T) {
 		for _, p := range append(append([]string{}, removed...), kept...) {
 			g.file(p, "ssh-ed25519 AAAA key\n")
 		}
+		dry := g.run("authorized_keys.sh", envVar{"AMIH_KEEP_USERS", "alice"}, envVar{"AMIH_DRY_RUN", "1"})
+		if dry.code != 0 || !g.exists(removed[0]) || g.exists("run/ami-hygiene/no-reconnect") {
+			t.Fatalf("the dry run changed the guest (code %d)", dry.code)
+		}
 		res := g.run("authorized_keys.sh", envVar{"AMIH_KEEP_USERS", "alice"})
 		if res.code != 0 || !equal(res.targets("remove"), sorted(removed...)) {
 			t.Fatalf("code %d, removed %v, want %v\n%s", res.code, res.targets("remove"), sorted(removed...), res.other)
+		}
+		if note := g.read("run/ami-hygiene/no-reconnect"); note != "authorized_keys removed the keys the build connects with\n" {
+			t.Errorf("no-reconnect note %q", note)
 		}
 		for _, p := range kept {
 			if !g.exists(p) {

@@ -24,6 +24,7 @@ var authorizedKeysStep = stepDef{
 	Touches: []string{
 		"~/.ssh/authorized_keys and ~/.ssh/authorized_keys2 of root and every passwd user but `keep_users`",
 		"every AuthorizedKeysFile location of sshd's configuration (%h, %u expanded per user)",
+		"/run/ami-hygiene/no-reconnect (in memory, gone at the next boot: no reboot in the rest of the build)",
 	},
 	settings: func(c *Config) settings { return &c.AuthorizedKeys },
 }

@@ -49,7 +49,7 @@ var machineIdentityStep = stepDef{
 		"/var/lib/dhcp/*.leases, /var/lib/dhclient/*.lease*, /var/lib/dhcpcd/*.lease*, /var/lib/NetworkManager/*.lease, /var/lib/wicked/lease-*",
 		"/etc/udev/rules.d/70-persistent-net.rules",
 		"cloud-init's state and logs (`cloud-init clean --logs --seed`: /var/lib/cloud/*, /var/log/cloud-init*.log), unless `cloud_init_clean = false`",
-		"/etc/ssh/ssh_host_* (only when something regenerates them at boot), unless `remove_host_keys = false`",
+		"/etc/ssh/ssh_host_* (only when something regenerates them at boot), unless `remove_host_keys = false`; then /run/ami-hygiene/no-reconnect (in memory, gone at the next boot: no reboot in the rest of the build)",
 		"with `ensure_host_keys`: /etc/systemd/system/ami-hygiene-ssh-host-keys.service and its multi-user.target.wants link",
 		"with `reset_hostname`: /etc/hostname",
 	},

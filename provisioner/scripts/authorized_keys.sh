@@ -20,3 +20,4 @@ clean_user() {
 remove_key_file() { remove_file "$AMIH_ROOT$1"; }
 
 each_line "$(user_homes)" clean_user
+no_reconnect "authorized_keys removed the keys the build connects with"

@@ -94,6 +94,17 @@ remove_file() {
 	fi
 }
 
+# no_reconnect REASON: tell the rest of this build that a new SSH
+# connection may now fail. The note lives in /run (in memory, gone at the
+# next boot, never in the image); the plugin refuses to reboot while it is
+# there, in this run and in a later ami-hygiene provisioner of the build.
+no_reconnect() {
+	dry_run && return 0
+	if ! { mkdir -p "$AMIH_ROOT/run/ami-hygiene" && printf '%s\n' "$1" >>"$AMIH_ROOT/run/ami-hygiene/no-reconnect"; }; then
+		rec warn "cannot write /run/ami-hygiene/no-reconnect"
+	fi
+}
+
 # holds_mount DIR: a filesystem is mounted on DIR or below it (rm -rf would
 # cross into it).
 holds_mount() {

@@ -146,4 +146,5 @@ if [ "$AMIH_REMOVE_HOST_KEYS" = 1 ] && [ -n "$host_keys" ]; then
 	fi
 	rec info "SSH host keys are generated at boot by $regenerator"
 	each_line "$host_keys" remove_file
+	no_reconnect "machine_identity removed the SSH host keys"
 fi

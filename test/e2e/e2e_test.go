@@ -137,7 +137,7 @@ func TestChecklist(t *testing.T) {
 	bed := NewBed(t, "checklist")
 	// An empty block cannot know which services are the application's:
 	// the one block the test adds names it.
-	run := bed.MustBuild(Template{Dirty: true, Hygiene: hygieneBody(`    stop_services { services = ["e2e-app"] }
+	blocks := `    stop_services { services = ["e2e-app"] }
     verify {
       name          = "os"
       command       = ". /etc/os-release && echo \"$ID $VERSION_ID\""
@@ -148,7 +148,14 @@ func TestChecklist(t *testing.T) {
       command       = "id -un"
       as_user       = "alice"
       expect_output = "^alice$"
-    }`)})
+    }`
+	// The same block a second time in the same build (the connection
+	// outlives the launch key): the idempotence run.
+	tmpl := Template{Dirty: true, Hygiene: hygieneBody(blocks)}
+	if tmpl.Hygiene != "-" {
+		tmpl.Provisioners = "\n  provisioner \"ami-hygiene\" {\n    report_path = \"report-again.json\"\n" + blocks + "\n  }\n"
+	}
+	run := bed.MustBuild(tmpl)
 	state := bed.Inspect(inspectScript())
 
 	if n := atoi(first(state, "boots")); n != 2 {
@@ -263,7 +270,32 @@ func TestChecklist(t *testing.T) {
 		t.Errorf("the report does not list the truncated syslog or the locked empty password")
 	}
 
+	secondRunChangesNothing(t, bed.Report("report-again.json"))
 	cloneProof(t, bed)
+}
+
+// secondRunChangesNothing: the second run of the whole checklist changes
+// nothing, but for the log lines the runs themselves write (each step is one
+// sudo call: auth.log and auditd's log record it), which its logs step
+// empties again, stopping auditd for that.
+func secondRunChangesNothing(t *testing.T, report map[string]interface{}) {
+	if report["status"] != "succeeded" || report["verdict"] != "clean" {
+		t.Errorf("second run: status %v, verdict %v", report["status"], report["verdict"])
+	}
+	own := 0
+	for _, s := range report["steps"].([]interface{}) {
+		step := s.(map[string]interface{})
+		for _, a := range step["actions"].([]interface{}) {
+			act := a.(map[string]interface{})
+			verb, target := act["action"].(string), act["target"].(string)
+			if step["name"] == "logs" && (verb == "truncate" && strings.HasPrefix(target, "/var/log/") || verb == "stop" && target == "auditd") {
+				own++
+				continue
+			}
+			t.Errorf("the second run changed something: %s: %s %s %v", step["name"], verb, target, act["detail"])
+		}
+	}
+	t.Logf("second run: no change but %d on the logs the runs wrote themselves", own)
 }
 
 // cloneProof: the finished disk, booted twice with two launch keys, makes
