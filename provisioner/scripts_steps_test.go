@@ -148,6 +148,9 @@ func TestScriptsAuthorizedKeys(t *testing.T) {
 		if note := g.read("run/ami-hygiene/no-reconnect"); note != "authorized_keys removed the keys the build connects with\n" {
 			t.Errorf("no-reconnect note %q", note)
 		}
+		if again := g.run("authorized_keys.sh", envVar{"AMIH_KEEP_USERS", "alice"}); again.code != 0 || len(again.kind("change")) != 0 {
+			t.Errorf("second run: code %d, changes %v", again.code, again.kind("change"))
+		}
 		for _, p := range kept {
 			if !g.exists(p) {
 				t.Errorf("%s was removed", p)

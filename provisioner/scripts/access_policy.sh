@@ -74,18 +74,10 @@ dry_run && exit 0
 
 # Check the result; put a broken configuration back.
 if [ -z "$R" ] && have sshd; then
-	keydir=
-	hostkey=
-	if ! ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1; then
-		keydir=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f "$keydir/key" >/dev/null 2>&1 && hostkey="-h $keydir/key"
-	fi
-	# shellcheck disable=SC2086 # hostkey is empty or two words without spaces
-	if ! errors=$(sshd -t $hostkey 2>&1); then
+	if ! errors=$(sshd_with_key -t 2>&1); then
 		if [ -s "$backup" ]; then cp -p "$backup" "$target"; else rm -f "$target"; fi
-		[ -n "$keydir" ] && rm -rf "$keydir"
 		fail "sshd -t rejects the configuration with ${target#"$R"} (put back as it was): $errors"
 	fi
-	[ -n "$keydir" ] && rm -rf "$keydir"
 	effective=$(sshd_T)
 	# sshd -T names prohibit-password by its older alias.
 	[ "$AMIH_PERMIT_ROOT_LOGIN" = prohibit-password ] && effective=$(printf '%s\n' "$effective" | sed 's/^permitrootlogin without-password$/permitrootlogin prohibit-password/')

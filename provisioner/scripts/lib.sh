@@ -231,20 +231,29 @@ holds_credentials() {
 # private_key FILE: true when FILE starts with a private-key header.
 private_key() { head -c 100 "$1" 2>/dev/null | grep -q -- '-----BEGIN .*PRIVATE KEY-----'; }
 
-# sshd_T: sshd's effective configuration (`sshd -T`), also when the host keys
-# are gone (a throw-away key stands in); fails without a usable sshd.
-sshd_T() {
-	[ -z "$AMIH_ROOT" ] && have sshd || return 1
+# sshd_with_key ARG...: run sshd ARG... (-t or -T); once the host keys are
+# gone, a throw-away key stands in (sshd checks nothing without one).
+sshd_with_key() {
 	if ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1; then
-		sshd -T 2>/dev/null
+		sshd "$@"
 		return
 	fi
-	have ssh-keygen || return 1
+	if ! have ssh-keygen; then
+		echo "no host key, and no ssh-keygen to make a throw-away one" >&2
+		return 1
+	fi
 	_d=$(mktemp -d) || return 1
-	ssh-keygen -q -t ed25519 -N '' -f "$_d/key" >/dev/null 2>&1 && sshd -T -h "$_d/key" 2>/dev/null
+	ssh-keygen -q -t ed25519 -N '' -f "$_d/key" >/dev/null 2>&1 && sshd "$@" -h "$_d/key"
 	_rc=$?
 	rm -rf "$_d"
 	return $_rc
+}
+
+# sshd_T: sshd's effective configuration (`sshd -T`); fails without a usable
+# sshd.
+sshd_T() {
+	[ -z "$AMIH_ROOT" ] && have sshd || return 1
+	sshd_with_key -T 2>/dev/null
 }
 
 # authorized_key_files: sshd's AuthorizedKeysFile setting (tokens %h, %u,

@@ -462,13 +462,15 @@ func TestDryRunChangesNothing(t *testing.T) {
 	bed.MustBuild(Template{Hygiene: hygieneBody(`    dry_run = true
     stop_services { services = ["e2e-app"] }`)})
 	hashAll("after")
-	changed := bed.Inspect(`diff /run/amih-before /run/amih-after | sed -n 's/^[<>] [0-9a-f]*  /changed=/p' | sort -u; true`)["changed"]
+	diff := bed.Inspect(`echo "files=$(wc -l < /run/amih-before)"
+diff /run/amih-before /run/amih-after | sed -n 's/^[<>] [0-9a-f]*  /changed=/p' | sort -u; true`)
+	changed := diff["changed"]
 	for _, path := range changed {
 		if !changedByTheOS(path) {
 			t.Errorf("the dry run changed %s", path)
 		}
 	}
-	t.Logf("dry run: %d files changed, all by the OS itself: %v", len(changed), changed)
+	t.Logf("dry run: %s files hashed, %d changed, all by the OS itself: %v", first(diff, "files"), len(changed), changed)
 	state := bed.Inspect(inspectScript())
 	if n := atoi(first(state, "boots")); n != 1 {
 		t.Errorf("the guest booted %d times; a dry run must not reboot", n)
