@@ -32,11 +32,12 @@ func (r *run) execute(ctx context.Context) error {
 	r.report = Report{
 		SchemaVersion: 1,
 		Findings:      []Finding{},
+		Steps:         []StepResult{},
 		Plugin:        "packer-plugin-ami-hygiene " + version.PluginVersion.FormattedVersion(),
 		Build:         r.config.PackerBuildName,
 		DryRun:        r.config.DryRun,
 		Started:       time.Now().UTC(),
-		Guest:         GuestFacts{Detected: map[string]string{}},
+		Guest:         GuestFacts{Detected: map[string]string{}, BootIDs: []string{}},
 	}
 	if r.config.DryRun {
 		r.ui.Say("ami-hygiene: dry run: inspecting only, nothing on the guest will change")
@@ -174,7 +175,7 @@ func (r *run) runScript(ctx context.Context, script string, set settings, res *S
 		func(attempt int) {
 			cut = append(cut, res.Actions[len(before.Actions):]...)
 			recs, *res, attempts = nil, before, attempt
-			res.Actions = append([]Action(nil), before.Actions...)
+			res.Actions = append([]Action{}, before.Actions...)
 		},
 		func(rec record) { recs = append(recs, rec); r.fold(res, rec) })
 	if attempts > 1 {

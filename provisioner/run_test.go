@@ -29,6 +29,10 @@ func provision(t *testing.T, raw map[string]interface{}, g *fakeGuest) (*fakeCom
 	if rerr != nil {
 		t.Fatalf("no report: %v", rerr)
 	}
+	// Lists are [] when empty, never null: report readers iterate them.
+	if strings.Contains(string(data), ": null") {
+		t.Errorf("the report holds a null:\n%s", data)
+	}
 	var rep Report
 	if jerr := json.Unmarshal(data, &rep); jerr != nil {
 		t.Fatal(jerr)

@@ -172,8 +172,8 @@ func hostileInputProof(t *testing.T, bed *Bed) {
 	const marker = "/var/lib/amih-marker"
 	hostile := []string{"$(touch " + marker + ")", "`touch " + marker + "`", "'; touch " + marker + "; '",
 		`"; touch ` + marker + `; "`, "a;touch " + marker, "a && touch " + marker, "a|touch " + marker,
-		"${IFS}touch${IFS}" + marker, "x\\'$(touch " + marker + ")"}
-	literal := "/root/" + hostile[0] // a credential file with that very name
+		"a;touch$IFS" + marker, "x\\'$(touch " + marker + ")"}
+	literal := "/srv/creds/" + hostile[0] // a credential file with that very name
 	bed.Inspect("mkdir -p '" + path.Dir(literal) + "'\nprintf 'x\\n' > '" + literal + "'\necho planted=1")
 	list := func(prefix string) string {
 		var quoted []string
@@ -185,7 +185,7 @@ func hostileInputProof(t *testing.T, bed *Bed) {
 	bed.MustBuild(Template{Hygiene: `    steps = ["shell_history", "credentials", "logs", "caches", "secret_scan"]
     report_path = "report.json"
     shell_history { extra_patterns = ` + list("") + ` }
-    credentials   { paths = ` + list("/root/") + ` }
+    credentials   { paths = ` + list("/srv/creds/") + ` }
     logs          { exclude = ` + list("/var/log/") + ` }
     caches        { exclude = ` + list("/tmp/") + ` }
     secret_scan {
@@ -201,7 +201,7 @@ true`)
 	if first(state, "literal") != "" || !has(reportTargets(bed.Report("report.json"), "remove"), literal) {
 		t.Errorf("the file named %q was not removed as named", literal)
 	}
-	t.Logf("%d hostile values in 7 fields reached the guest as data", len(hostile))
+	t.Logf("%d hostile values in 6 fields reached the guest as data", len(hostile))
 }
 
 // hclString quotes s for HCL: a Go quoted string with HCL's template
