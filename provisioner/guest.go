@@ -52,7 +52,7 @@ func runnerError(status int) error {
 	case exitNoTempFile:
 		return errors.New("cannot create a temporary file in the guest's $TMPDIR or /tmp (is mktemp installed, is the disk full or /tmp read-only?)")
 	case exitWriteScript:
-		return errors.New("cannot write the step script into a temporary file on the guest (is its disk full?)")
+		return errors.New("cannot write the plugin's script into a temporary file on the guest (is its disk full?)")
 	}
 	return nil
 }

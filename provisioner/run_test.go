@@ -335,7 +335,7 @@ func TestProvisionRunnerFailuresAreExplained(t *testing.T) {
 		want   string
 	}{
 		{"no temp file", &fakeGuest{}, exitNoTempFile, "step shell_history failed: running shell_history.sh on the guest: cannot create a temporary file"},
-		{"disk full", &fakeGuest{}, exitWriteScript, "cannot write the step script into a temporary file on the guest (is its disk full?)"},
+		{"disk full", &fakeGuest{}, exitWriteScript, "cannot write the plugin's script into a temporary file on the guest (is its disk full?)"},
 		{"missing tools", &fakeGuest{probeExtra: "amih:fact\tmissing_tools\tawk xargs\n"}, 0, `the guest lacks awk xargs on the PATH of user "admin"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
