@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -468,6 +469,20 @@ esac`)
 				"systemctl stop -- apt-daily.timer unattended-upgrades.service"}
 			if res.code != 0 || !equal(masks, want) || len(res.kind("info")) < 2 {
 				t.Errorf("code %d, calls %v, want %v\n%v", res.code, masks, want, res.kind("info"))
+			}
+		})
+	})
+	// A second run in the same boot, after machine_identity cleaned
+	// cloud-init's state: `status --wait` would wait for ever on "not run".
+	t.Run("cloud-init state cleaned in this boot", func(t *testing.T) {
+		forEachShell(t, func(t *testing.T, g *guestTree) {
+			g.dir("run/systemd/system")
+			g.shim("cloud-init", `case "$*" in "status") echo "status: not run" ;; *) exit 1 ;; esac`)
+			g.shim("journalctl", "true")
+			g.shim("systemctl", `case "$1" in is-system-running) echo running ;; show) echo LoadState=not-found ;; esac`)
+			res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "30"}, envVar{"AMIH_MIN_UPTIME", "0"})
+			if res.code != 0 || g.called("cloud-init status --wait") || !strings.Contains(fmt.Sprint(res.kind("info")), "cloud-init has not run in this boot") {
+				t.Fatalf("code %d, calls %v, records %v", res.code, g.calls(), res.records)
 			}
 		})
 	})

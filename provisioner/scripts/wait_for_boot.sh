@@ -15,18 +15,9 @@ bounded() { # bounded COMMAND...: run with the time left, when `timeout` exists
 rec fact boot_id "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
 rec fact kernel "$(uname -r)"
 
-# cloud-init: 0 done, 2 done with recoverable errors, 1 error.
-if have cloud-init; then
-	bounded cloud-init status --wait >/dev/null 2>&1
-	case $? in
-	0) rec info "cloud-init finished" ;;
-	2) rec warn "cloud-init finished with recoverable errors (cloud-init status --long tells which)" ;;
-	124) fail "cloud-init still running after ${AMIH_BOOT_TIMEOUT}s (boot_timeout)" ;;
-	*) fail "cloud-init failed (cloud-init status --long tells why)" ;;
-	esac
-fi
-
-# systemd: running or degraded; failed units are warnings.
+# systemd: running or degraded; failed units are warnings. First, because its
+# end means every boot job, cloud-init's stages too, has finished.
+booted=0
 if [ -d "$AMIH_ROOT/run/systemd/system" ] && have systemctl; then
 	# Polled rather than `--wait`, which systemd before 240 lacks.
 	while :; do
@@ -38,6 +29,7 @@ if [ -d "$AMIH_ROOT/run/systemd/system" ] && have systemctl; then
 		[ "$(seconds_since_boot)" -lt "$deadline" ] || break
 		sleep 2
 	done
+	booted=1
 	case $state in
 	running) rec info "systemd is running" ;;
 	degraded)
@@ -55,6 +47,24 @@ if [ -d "$AMIH_ROOT/run/systemd/system" ] && have systemctl; then
 elif have rc-status; then
 	rc-status --runlevel >/dev/null 2>&1 || true
 	rec info "OpenRC runlevel $(rc-status --runlevel 2>/dev/null)"
+fi
+
+# cloud-init: 0 done, 2 done with recoverable errors, 1 error. Once the boot
+# has finished, "not run" means it will not run in this boot (its state was
+# cleaned, by machine_identity of an earlier run for one), and `--wait` would
+# wait for ever.
+if have cloud-init; then
+	if [ "$booted" = 1 ] && cloud-init status 2>/dev/null | grep -q '^status: not run'; then
+		rec info "cloud-init has not run in this boot (its state was cleaned, or it is not enabled)"
+	else
+		bounded cloud-init status --wait >/dev/null 2>&1
+		case $? in
+		0) rec info "cloud-init finished" ;;
+		2) rec warn "cloud-init finished with recoverable errors (cloud-init status --long tells which)" ;;
+		124) fail "cloud-init still running after ${AMIH_BOOT_TIMEOUT}s (boot_timeout)" ;;
+		*) fail "cloud-init failed (cloud-init status --long tells why)" ;;
+		esac
+	fi
 fi
 
 if [ -r "$AMIH_ROOT/var/log/boot.log" ]; then
