@@ -18,9 +18,9 @@ var catalogue = []stepDef{
 	stopServicesStep,
 	mailQueueStep,
 	machineIdentityStep,
+	accessPolicyStep, // before logs and caches: usermod logs and leaves /etc/shadow- behind
 	logsStep,
 	cachesStep,
-	accessPolicyStep,
 	shellHistoryStep,
 	credentialsStep,
 	authorizedKeysStep,

@@ -17,7 +17,7 @@ type Config struct {
 
 	// Run only these steps (still in the fixed order). Names: `wait_for_boot`,
 	// `update_packages`, `verify`, `stop_services`, `mail_queue`,
-	// `machine_identity`, `logs`, `caches`, `access_policy`, `shell_history`,
+	// `machine_identity`, `access_policy`, `logs`, `caches`, `shell_history`,
 	// `credentials`, `authorized_keys`, `secret_scan`, `audit`. Cannot be
 	// combined with `skip_steps`. Default: every step.
 	Steps []string `mapstructure:"steps"`
@@ -57,12 +57,12 @@ type Config struct {
 	MailQueue MailQueue `mapstructure:"mail_queue"`
 	// Tunes the `machine_identity` step.
 	MachineIdentity MachineIdentity `mapstructure:"machine_identity"`
+	// Tunes the `access_policy` step.
+	AccessPolicy AccessPolicy `mapstructure:"access_policy"`
 	// Tunes the `logs` step.
 	Logs Logs `mapstructure:"logs"`
 	// Tunes the `caches` step.
 	Caches Caches `mapstructure:"caches"`
-	// Tunes the `access_policy` step.
-	AccessPolicy AccessPolicy `mapstructure:"access_policy"`
 	// Tunes the `shell_history` step.
 	ShellHistory ShellHistory `mapstructure:"shell_history"`
 	// Tunes the `credentials` step.

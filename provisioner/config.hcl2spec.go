@@ -135,9 +135,9 @@ type FlatConfig struct {
 	StopServices        *FlatStopServices    `mapstructure:"stop_services" cty:"stop_services" hcl:"stop_services"`
 	MailQueue           *FlatMailQueue       `mapstructure:"mail_queue" cty:"mail_queue" hcl:"mail_queue"`
 	MachineIdentity     *FlatMachineIdentity `mapstructure:"machine_identity" cty:"machine_identity" hcl:"machine_identity"`
+	AccessPolicy        *FlatAccessPolicy    `mapstructure:"access_policy" cty:"access_policy" hcl:"access_policy"`
 	Logs                *FlatLogs            `mapstructure:"logs" cty:"logs" hcl:"logs"`
 	Caches              *FlatCaches          `mapstructure:"caches" cty:"caches" hcl:"caches"`
-	AccessPolicy        *FlatAccessPolicy    `mapstructure:"access_policy" cty:"access_policy" hcl:"access_policy"`
 	ShellHistory        *FlatShellHistory    `mapstructure:"shell_history" cty:"shell_history" hcl:"shell_history"`
 	Credentials         *FlatCredentials     `mapstructure:"credentials" cty:"credentials" hcl:"credentials"`
 	AuthorizedKeys      *FlatAuthorizedKeys  `mapstructure:"authorized_keys" cty:"authorized_keys" hcl:"authorized_keys"`
@@ -178,9 +178,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"stop_services":              &hcldec.BlockSpec{TypeName: "stop_services", Nested: hcldec.ObjectSpec((*FlatStopServices)(nil).HCL2Spec())},
 		"mail_queue":                 &hcldec.BlockSpec{TypeName: "mail_queue", Nested: hcldec.ObjectSpec((*FlatMailQueue)(nil).HCL2Spec())},
 		"machine_identity":           &hcldec.BlockSpec{TypeName: "machine_identity", Nested: hcldec.ObjectSpec((*FlatMachineIdentity)(nil).HCL2Spec())},
+		"access_policy":              &hcldec.BlockSpec{TypeName: "access_policy", Nested: hcldec.ObjectSpec((*FlatAccessPolicy)(nil).HCL2Spec())},
 		"logs":                       &hcldec.BlockSpec{TypeName: "logs", Nested: hcldec.ObjectSpec((*FlatLogs)(nil).HCL2Spec())},
 		"caches":                     &hcldec.BlockSpec{TypeName: "caches", Nested: hcldec.ObjectSpec((*FlatCaches)(nil).HCL2Spec())},
-		"access_policy":              &hcldec.BlockSpec{TypeName: "access_policy", Nested: hcldec.ObjectSpec((*FlatAccessPolicy)(nil).HCL2Spec())},
 		"shell_history":              &hcldec.BlockSpec{TypeName: "shell_history", Nested: hcldec.ObjectSpec((*FlatShellHistory)(nil).HCL2Spec())},
 		"credentials":                &hcldec.BlockSpec{TypeName: "credentials", Nested: hcldec.ObjectSpec((*FlatCredentials)(nil).HCL2Spec())},
 		"authorized_keys":            &hcldec.BlockSpec{TypeName: "authorized_keys", Nested: hcldec.ObjectSpec((*FlatAuthorizedKeys)(nil).HCL2Spec())},

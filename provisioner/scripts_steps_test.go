@@ -290,6 +290,13 @@ func TestScriptsUpdatePackages(t *testing.T) {
 				if again := g.run("update_packages.sh", envVar{"AMIH_REBOOT", "if-required"}); len(again.kind("change")) != 0 {
 					t.Errorf("second run changed %v", again.kind("change"))
 				}
+				// apt never writes its binary caches (caches would remove them
+				// again, a second run would count that as a change).
+				for _, c := range g.calls() {
+					if strings.HasPrefix(c, "apt-get ") && !strings.Contains(c, "-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= ") {
+						t.Errorf("apt-get with binary caches on disk: %s", c)
+					}
+				}
 			})
 		})
 	}

@@ -14,14 +14,17 @@ done
 [ -n "$pm" ] || fail "no supported package manager found (apt-get, dnf, yum, zypper, apk)"
 rec fact package_manager "$pm"
 
+# apt_get ARG...: apt-get without its binary caches on disk (it builds them in
+# memory): the caches step would only remove them again, and a dry run or a
+# second run writes nothing there.
+apt_get() { apt-get -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "$@"; }
+
 # pending: print "name<TAB>detail" for every package an upgrade would change.
 pending() {
 	case $pm in
 	apt-get)
-		# A simulation still rebuilds apt's binary caches and writes its
-		# planner log: keep both off the disk (a dry run changes nothing).
-		apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
-			-o Dir::Log::Planner=/dev/null dist-upgrade 2>/dev/null |
+		# A simulation still writes its planner log: keep it off the disk.
+		apt_get -s -o Debug::NoLocking=1 -o Dir::Log::Planner=/dev/null dist-upgrade 2>/dev/null |
 			awk '$1 == "Inst" {
 				if ($3 ~ /^\[/) { old = $3; new = $4 } else { old = ""; new = $3 }
 				gsub(/[][()]/, "", old); gsub(/[()]/, "", new)
@@ -41,7 +44,7 @@ pending() {
 
 refresh() {
 	case $pm in
-	apt-get) apt-get -q update ;;
+	apt-get) apt_get -q update ;;
 	dnf | yum) "$pm" -q makecache ;;
 	zypper) zypper -q -n refresh ;;
 	apk) apk -q update ;;
@@ -51,7 +54,7 @@ refresh() {
 upgrade() {
 	case $pm in
 	apt-get)
-		apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold dist-upgrade
+		apt_get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold dist-upgrade
 		;;
 	dnf | yum) "$pm" -q -y upgrade ;;
 	zypper) zypper -q -n update --no-confirm ;;
