@@ -64,7 +64,7 @@ echo "boots=$(wc -l < /var/lib/e2e/boots)"
 echo "app=$(systemctl is-active e2e-app.service)"
 echo "queue=$(postqueue -p | tail -n 1)"
 echo "mailbox=$(stat -c %s /var/mail/admin 2>/dev/null || echo missing)"
-echo "pending=$(apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null | grep -c '^Inst ')"
+echo "pending=$(apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Dir::Log::Planner=/dev/null dist-upgrade 2>/dev/null | grep -c '^Inst ')"
 echo "upgrades=$(grep -c '^Upgrade:' /var/log/apt/history.log 2>/dev/null)"
 for f in ` + strings.Join(all, " ") + `; do [ -e "$f" ] && echo "present=$f"; done
 find / -xdev \( -name authorized_keys -o -name authorized_keys2 \) -type f | sed 's/^/authkeys=/'

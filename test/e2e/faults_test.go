@@ -98,24 +98,24 @@ done`)
 	}
 	bootID := func() string { return first(bed.Inspect(`echo "id=$(cat /proc/sys/kernel/random/boot_id)"`), "id") }
 	before := bootID()
-	mustFail("ignored reboot", reboot("45s"), "the guest did not reboot: it still answers with its old boot id after 45s (reboot_timeout)")
+	mustFail("ignored reboot", reboot("20s"), "the guest did not reboot: it still answers with its old boot id after 20s (reboot_timeout)")
 
-	// sshd comes back a minute after the reboot: the run waits for it.
-	t.Log("fault: sshd starts a minute late after the reboot")
+	// sshd comes back 30s after the reboot: the run waits for it.
+	t.Log("fault: sshd starts 30s late after the reboot")
 	if id := bootID(); id != before {
 		t.Errorf("the guest rebooted (boot id %s, was %s) although the reboot was ignored", id, before)
 	}
 	asRoot(`rm -f /usr/local/sbin/systemctl /usr/local/sbin/shutdown /usr/local/sbin/reboot
 mkdir -p /etc/systemd/system/ssh.service.d
-printf '[Service]\nExecStartPre=/bin/sleep 60\n' > /etc/systemd/system/ssh.service.d/e2e-late.conf
+printf '[Service]\nExecStartPre=/bin/sleep 30\n' > /etc/systemd/system/ssh.service.d/e2e-late.conf
 systemctl daemon-reload`)
 	run = bed.MustBuild(Template{Hygiene: reboot("10m")})
 	back := regexp.MustCompile(`the guest is back after ([0-9.]+)s`).FindStringSubmatch(run.Output)
 	if back == nil {
 		t.Fatalf("no reboot in the output:\n%s", tailString(run.Output, 25))
 	}
-	if s, _ := strconv.ParseFloat(back[1], 64); s < 60 {
-		t.Errorf("the guest was back after %.1fs, before sshd could have started (60s late)", s)
+	if s, _ := strconv.ParseFloat(back[1], 64); s < 30 {
+		t.Errorf("the guest was back after %.1fs, before sshd could have started (30s late)", s)
 	}
 	asRoot(`rm -rf /etc/systemd/system/ssh.service.d
 systemctl daemon-reload`)
