@@ -19,13 +19,12 @@ func TestFaults(t *testing.T) {
 	asRoot := func(script string) { bed.Inspect("set -e\n" + script + "\necho done=1") }
 	history := `    steps = ["shell_history"]
     report_path = "report.json"`
-	mustFail := func(name, hygiene, want string) *PackerRun {
+	mustFail := func(name, hygiene, want string) {
 		t.Helper()
 		run := bed.Build(Template{Hygiene: hygiene}, streamTo())
 		if run.Err == nil || !strings.Contains(run.Output, want) {
 			t.Errorf("%s: the build did not fail with %q: %v\n%s", name, want, run.Err, tailString(run.Output, 25))
 		}
-		return run
 	}
 
 	// A basic tool is missing: the probe names it before any step runs.
