@@ -211,7 +211,7 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 	switch status := cmd.Wait(); status {
 	case 0, packersdk.CmdDisconnect:
 	case exitNoReconnect:
-		reasons := strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(out.String()), "\n", "; ")), " ")
+		reasons := strings.ReplaceAll(strings.TrimSpace(out.String()), "\n", "; ")
 		return "", fmt.Errorf("refusing to reboot: the build could not connect again (%s earlier in this build); run every step that reboots before machine_identity and authorized_keys", reasons)
 	default:
 		return "", fmt.Errorf("starting the reboot: exit status %d", status)

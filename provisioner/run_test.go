@@ -3,6 +3,7 @@ package provisioner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -403,5 +404,20 @@ func TestProvisionHonoursContext(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Provision did not return after ctx was cancelled")
+	}
+}
+
+// The runner's and the reboot's own exit statuses are the ones their fixed
+// command lines use.
+func TestFixedCommandsUseTheirExitStatuses(t *testing.T) {
+	for command, statuses := range map[string][]int{
+		runnerCommand: {exitNoTempFile, exitWriteScript},
+		rebootCommand: {exitNoReconnect},
+	} {
+		for _, s := range statuses {
+			if !strings.Contains(command, fmt.Sprintf("exit %d;", s)) {
+				t.Errorf("%q does not exit %d", command, s)
+			}
+		}
 	}
 }

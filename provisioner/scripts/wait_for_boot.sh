@@ -50,9 +50,8 @@ elif have rc-status; then
 fi
 
 # cloud-init: 0 done, 2 done with recoverable errors, 1 error. Once the boot
-# has finished, "not run" means it will not run in this boot (its state was
-# cleaned, by machine_identity of an earlier run for one), and `--wait` would
-# wait for ever.
+# has finished, "not run" means it will not run in this boot (an earlier run
+# of this build cleaned its state), and `--wait` would wait for ever.
 if have cloud-init; then
 	if [ "$booted" = 1 ] && cloud-init status 2>/dev/null | grep -q '^status: not run'; then
 		rec info "cloud-init has not run in this boot (its state was cleaned, or it is not enabled)"

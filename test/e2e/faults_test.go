@@ -98,12 +98,12 @@ done`)
 	bootID := func() string { return first(bed.Inspect(`echo "id=$(cat /proc/sys/kernel/random/boot_id)"`), "id") }
 	before := bootID()
 	mustFail("ignored reboot", reboot("20s"), "the guest did not reboot: it still answers with its old boot id after 20s (reboot_timeout)")
-
-	// sshd comes back 30s after the reboot: the run waits for it.
-	t.Log("fault: sshd starts 30s late after the reboot")
 	if id := bootID(); id != before {
 		t.Errorf("the guest rebooted (boot id %s, was %s) although the reboot was ignored", id, before)
 	}
+
+	// sshd comes back 30s after the reboot: the run waits for it.
+	t.Log("fault: sshd starts 30s late after the reboot")
 	asRoot(`rm -f /usr/local/sbin/systemctl /usr/local/sbin/shutdown /usr/local/sbin/reboot
 mkdir -p /etc/systemd/system/ssh.service.d
 printf '[Service]\nExecStartPre=/bin/sleep 30\n' > /etc/systemd/system/ssh.service.d/e2e-late.conf
