@@ -2,15 +2,21 @@
 
 package provisioner
 
-import (
-	"embed"
-	"fmt"
-)
-
 // catalogue is the checklist: every step, in the one fixed, safe order in
-// which they run, whatever the order of the blocks in the template. Adding a
-// step means adding its step_<name>.go, its scripts/<name>.sh and one line
-// here.
+// which they run, whatever the order of the blocks in the template.
+//
+// Adding a step touches:
+//  1. step_<name>.go: its block type (doc comments are its docs), its
+//     stepDef (name, title, what it touches) and its script inputs, with the
+//     two go:generate lines at its top (HCL2 spec and docs partials);
+//  2. scripts/<name>.sh: its guest script;
+//  3. step_<name>_test.go: its script under dash and busybox;
+//  4. one line here;
+//  5. one field in Config (config.go), named after the step: its HCL block.
+//
+// `make generate` then writes its HCL2 spec, its docs partials and its
+// section of the docs (internal/gendocs, from this catalogue);
+// TestCatalogueIsConsistent says what is missing.
 var catalogue = []stepDef{
 	waitForBootStep,
 	updatePackagesStep,
@@ -30,18 +36,6 @@ var catalogue = []stepDef{
 
 // bootCheck is the step that runs again after every reboot the plugin makes.
 var bootCheck = waitForBootStep
-
-//go:embed scripts/*.sh
-var scripts embed.FS
-
-// scriptText returns an embedded guest script.
-func scriptText(name string) string {
-	b, err := scripts.ReadFile("scripts/" + name)
-	if err != nil {
-		panic(fmt.Sprintf("ami-hygiene: missing embedded script %s", name))
-	}
-	return string(b)
-}
 
 // stepNames lists the catalogue's step names in order.
 func stepNames() []string {
@@ -68,7 +62,7 @@ type StepInfo struct {
 func Catalogue() []StepInfo {
 	out := make([]StepInfo, len(catalogue))
 	for i, s := range catalogue {
-		out[i] = StepInfo{Name: s.Name, Title: s.Title, Script: "scripts/" + s.Script, Touches: s.Touches}
+		out[i] = StepInfo{Name: s.Name, Title: s.Title, Script: "scripts/" + s.script(), Touches: s.Touches}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,9 @@ func TestCatalogueIsConsistent(t *testing.T) {
 	for i := 0; i < ct.NumField(); i++ {
 		blocks[strings.Split(ct.Field(i).Tag.Get("mapstructure"), ",")[0]] = true
 	}
-	docs, err := os.ReadFile("../docs/provisioners/ami-hygiene.mdx")
+	// The rendered docs: the overview table is written by hand, the sections
+	// are generated from the catalogue.
+	docs, err := os.ReadFile("../.web-docs/components/provisioner/ami-hygiene/README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,19 +28,22 @@ func TestCatalogueIsConsistent(t *testing.T) {
 		if s.Title == "" || len(s.Touches) == 0 {
 			t.Errorf("%s: no title or no list of what it touches", s.Name)
 		}
-		if s.Script != s.Name+".sh" || scriptText(s.Script) == "" {
-			t.Errorf("%s: script %q", s.Name, s.Script)
+		if scriptText(s.script()) == "" {
+			t.Errorf("%s: script %q is empty", s.Name, s.script())
 		}
 		if !blocks[s.Name] {
 			t.Errorf("%s: no block of that name in Config", s.Name)
 		}
 		if !strings.Contains(string(docs), "### `"+s.Name+"`") {
-			t.Errorf("%s: no section in the docs", s.Name)
+			t.Errorf("%s: no section in the docs (make generate)", s.Name)
 		}
-		if s.settings(&Config{}) == nil {
-			t.Errorf("%s: no settings", s.Name)
+		if !regexp.MustCompile("(?m)^\\| [0-9]+ +\\| `" + s.Name + "` *\\|").Match(docs) {
+			t.Errorf("%s: no row in the docs' overview table", s.Name)
 		}
-		owned[s.Script] = true
+		if s.configOf(&Config{}) == nil {
+			t.Errorf("%s: no block", s.Name)
+		}
+		owned[s.script()] = true
 	}
 	entries, err := scripts.ReadDir("scripts")
 	if err != nil {
@@ -57,14 +63,14 @@ func TestNoRebootAfterNoReconnect(t *testing.T) {
 	locked := ""
 	var reboots []string // the steps found to reboot: proves the detection works
 	for _, s := range catalogue {
-		_, rebootsFirst := s.settings(&Config{}).(rebootFirster)
-		if rebootsFirst || strings.Contains(scriptText(s.Script), "rec reboot") {
+		_, rebootsFirst := s.configOf(&Config{}).(rebootFirster)
+		if rebootsFirst || strings.Contains(scriptText(s.script()), "rec reboot") {
 			reboots = append(reboots, s.Name)
 			if locked != "" {
 				t.Errorf("%s may reboot after %s, which may have made a new connection fail", s.Name, locked)
 			}
 		}
-		if locked == "" && strings.Contains(scriptText(s.Script), "no_reconnect ") {
+		if locked == "" && strings.Contains(scriptText(s.script()), "no_reconnect ") {
 			locked = s.Name
 		}
 	}

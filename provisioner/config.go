@@ -1,9 +1,15 @@
-//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config,WaitForBoot,UpdatePackages,VerifyCheck,StopServices,MailQueue,MachineIdentity,Logs,Caches,AccessPolicy,ShellHistory,Credentials,AuthorizedKeys,SecretScan,Audit
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
 
 import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
 	"github.com/hashicorp/packer-plugin-sdk/common"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
@@ -75,4 +81,104 @@ type Config struct {
 	Audit Audit `mapstructure:"audit"`
 
 	ctx interpolate.Context
+}
+
+// runOptions are the settings of the whole run, shared by every step and
+// every reboot: prepared once from the Config, read by the checklist runner.
+type runOptions struct {
+	dryRun bool
+	// rebootTimeout bounds every reboot the plugin makes
+	// (update_packages.reboot_timeout).
+	rebootTimeout time.Duration
+	useSudo       config.Trilean
+	build         string
+	reportPath    string
+	junitPath     string
+}
+
+// interpolateFilter keeps Packer's template engine out of the blocks that
+// hold the user's own commands, paths and patterns: `{{ }}` there is not a
+// Packer template.
+func interpolateFilter() *interpolate.RenderFilter {
+	var verbatim []string
+	for _, s := range catalogue {
+		if s.Verbatim {
+			verbatim = append(verbatim, s.Name)
+		}
+	}
+	return &interpolate.RenderFilter{Exclude: verbatim}
+}
+
+// prepare applies defaults and validates every block, reporting every
+// problem at once, and returns the run's options and its plan of steps.
+func (c *Config) prepare() (runOptions, []stepDef, error) {
+	v := &validator{}
+	for _, s := range catalogue {
+		s.configOf(c).prepare(v, s.Name)
+	}
+	c.checkStepLists(v)
+	opts := runOptions{
+		dryRun:        c.DryRun,
+		rebootTimeout: v.duration("update_packages.reboot_timeout", c.UpdatePackages.RebootTimeout, "15m"),
+		useSudo:       c.UseSudo,
+		build:         c.PackerBuildName,
+		reportPath:    c.ReportPath,
+		junitPath:     c.JUnitPath,
+	}
+	v.localPath("report_path", c.ReportPath)
+	v.localPath("junit_path", c.JUnitPath)
+	if opts.reportPath == "" {
+		opts.reportPath = defaultReportPath(c.PackerBuildName)
+	}
+	if err := v.err(); err != nil {
+		return runOptions{}, nil, err
+	}
+	return opts, c.plan(), nil
+}
+
+// checkStepLists checks `steps` and `skip_steps`.
+func (c *Config) checkStepLists(v *validator) {
+	names := stepNames()
+	for _, list := range []struct {
+		attr  string
+		names []string
+	}{{"steps", c.Steps}, {"skip_steps", c.SkipSteps}} {
+		seen := map[string]bool{}
+		for i, name := range list.names {
+			switch {
+			case name == unknown:
+			case !slices.Contains(names, name):
+				v.add(fmt.Sprintf("%s[%d]", list.attr, i), "unknown step %q; steps are %s", name, quoteList(names))
+			case seen[name]:
+				v.add(fmt.Sprintf("%s[%d]", list.attr, i), "step %q is listed twice", name)
+			}
+			seen[name] = true
+		}
+	}
+	if len(c.Steps) > 0 && len(c.SkipSteps) > 0 {
+		v.add("skip_steps", "cannot be combined with steps: list the steps to run in steps, or the steps to skip in skip_steps")
+	}
+}
+
+// plan selects the steps to run, in the catalogue's order.
+func (c *Config) plan() []stepDef {
+	var plan []stepDef
+	for _, s := range catalogue {
+		if (len(c.Steps) == 0 || slices.Contains(c.Steps, s.Name)) && !slices.Contains(c.SkipSteps, s.Name) {
+			plan = append(plan, s)
+		}
+	}
+	return plan
+}
+
+var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// defaultReportPath names the report after the build, so that several
+// sources in one build each write their own file.
+func defaultReportPath(build string) string {
+	build = strings.Trim(unsafeFileChars.ReplaceAllString(build, "-"), "-.")
+	if build == "" {
+		return "ami-hygiene-report.json"
+	}
+	return "ami-hygiene-report-" + build + ".json"
 }

@@ -23,9 +23,9 @@ func TestPrepareDefaults(t *testing.T) {
 		{"reboot", c.UpdatePackages.Reboot, "if-required"},
 		{"on_timeout", c.MailQueue.OnTimeout, "fail"},
 		{"boot_timeout", c.WaitForBoot.bootTimeout.String(), "15m0s"},
-		{"reboot_timeout", c.UpdatePackages.rebootTimeout.String(), "15m0s"},
+		{"reboot_timeout", p.options.rebootTimeout.String(), "15m0s"},
 		{"flush_timeout", c.MailQueue.flushTimeout.String(), "5m0s"},
-		{"report_path", c.ReportPath, "ami-hygiene-report.json"},
+		{"report_path", p.options.reportPath, "ami-hygiene-report.json"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -66,8 +66,8 @@ func TestPrepareReportNameCarriesTheBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.config.ReportPath != "ami-hygiene-report-amazon-ebs.ubuntu.json" {
-		t.Errorf("report_path = %q", p.config.ReportPath)
+	if p.options.reportPath != "ami-hygiene-report-amazon-ebs.ubuntu.json" {
+		t.Errorf("report_path = %q", p.options.reportPath)
 	}
 }
 
@@ -153,7 +153,7 @@ func TestPrepareCloneSafeDefaults(t *testing.T) {
 		t.Errorf("permit_root_login %q", c.AccessPolicy.PermitRootLogin)
 	}
 	env := map[string]string{}
-	for _, set := range []settings{&c.MachineIdentity, &c.AccessPolicy} {
+	for _, set := range []stepConfig{&c.MachineIdentity, &c.AccessPolicy} {
 		for _, e := range set.env() {
 			env[e.Name] = e.Value
 		}

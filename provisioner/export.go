@@ -22,14 +22,7 @@ func StepScripts(raw map[string]interface{}) ([]StepScript, error) {
 	}
 	out := make([]StepScript, 0, len(p.plan))
 	for _, def := range p.plan {
-		out = append(out, StepScript{Name: def.Name, Body: stepScript(&p.config, def.settings(&p.config), def.Script)})
+		out = append(out, StepScript{Name: def.Name, Body: stepScript(p.options, def, def.configOf(&p.config))})
 	}
 	return out, nil
-}
-
-// stepScript is the whole script of one step: the run-wide inputs, the
-// step's own inputs, lib.sh and the step's script.
-func stepScript(c *Config, set settings, script string) string {
-	env := append([]envVar{{"AMIH_DRY_RUN", flag(c.DryRun)}}, set.env()...)
-	return scriptBody(env, script)
 }

@@ -65,7 +65,7 @@ func (f *fakeComm) calls() []fakeCall {
 // stepOf names the step script a call runs ("" for other commands).
 func stepOf(c fakeCall) string {
 	for _, s := range append([]stepDef{{Name: "probe", Script: "probe.sh"}}, catalogue...) {
-		if strings.Contains(c.Stdin, scriptText(s.Script)) {
+		if strings.Contains(c.Stdin, scriptText(s.script())) {
 			return s.Name
 		}
 	}

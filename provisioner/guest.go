@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -68,30 +67,6 @@ const rebootCommand = `if [ -s /run/ami-hygiene/no-reconnect ]; then cat /run/am
 // exitNoReconnect is rebootCommand's refusal.
 const exitNoReconnect = 96
 
-// shQuote quotes s as one word for a POSIX shell. It is the only way a value
-// reaches a shell.
-func shQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-var envName = regexp.MustCompile(`^AMIH_[A-Z0-9_]+$`)
-
-// scriptBody assembles what the guest's sh runs: the inputs as exported
-// variables, the shared helpers, then the step script.
-func scriptBody(env []envVar, script string) string {
-	var b strings.Builder
-	b.WriteString("#!/bin/sh\n")
-	for _, e := range env {
-		if !envName.MatchString(e.Name) {
-			panic("ami-hygiene: bad script input name " + e.Name)
-		}
-		fmt.Fprintf(&b, "%s=%s; export %s\n", e.Name, shQuote(e.Value), e.Name)
-	}
-	b.WriteString(scriptText("lib.sh"))
-	b.WriteString(scriptText(script))
-	return b.String()
-}
-
 // guest runs scripts on the build instance through Packer's communicator.
 type guest struct {
 	comm packersdk.Communicator
@@ -102,10 +77,10 @@ type guest struct {
 // errDisconnected reports a script cut by a lost connection.
 var errDisconnected = errors.New("the SSH session was cut")
 
-// run sends body to the guest's sh (through sudo once the probe has decided
+// execute sends body to the guest's sh (through sudo once the probe has decided
 // it is needed) and waits for it. Records go to onRecord; other output goes
 // to the UI. It returns the script's exit status.
-func (g *guest) run(ctx context.Context, body string, onRecord func(record)) (int, error) {
+func (g *guest) execute(ctx context.Context, body string, onRecord func(record)) (int, error) {
 	command := "sh -c " + shQuote(runnerCommand)
 	if g.sudo {
 		command = "sudo -n " + command
@@ -137,10 +112,10 @@ func (g *guest) run(ctx context.Context, body string, onRecord func(record)) (in
 	}
 }
 
-// runRetrying runs a script, again from the start when the connection was
+// executeRetrying runs a script, again from the start when the connection was
 // cut (every script is idempotent), and says so. reset is called before each
 // attempt with the attempt's number (1 first).
-func (g *guest) runRetrying(ctx context.Context, what, body string, reset func(attempt int), onRecord func(record)) (int, error) {
+func (g *guest) executeRetrying(ctx context.Context, what, body string, reset func(attempt int), onRecord func(record)) (int, error) {
 	var status int
 	attempt := 0
 	err := retry.Config{
@@ -154,7 +129,7 @@ func (g *guest) runRetrying(ctx context.Context, what, body string, reset func(a
 		}
 		reset(attempt)
 		var err error
-		status, err = g.run(ctx, body, onRecord)
+		status, err = g.execute(ctx, body, onRecord)
 		return err
 	})
 	var exhausted *retry.RetryExhaustedError

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -395,7 +396,7 @@ func TestScriptsAudit(t *testing.T) {
 		for _, f := range live.kind("finding") {
 			got = append(got, f.field(0))
 		}
-		if !contains(got, "machine_id") || contains(got, "host_keys") || contains(got, "authorized_keys") {
+		if !slices.Contains(got, "machine_id") || slices.Contains(got, "host_keys") || slices.Contains(got, "authorized_keys") {
 			t.Errorf("a set machine id: findings %v", got)
 		}
 	})

@@ -1,14 +1,18 @@
 package provisioner
 
-// secretRule is one well-defined secret pattern: a name for the report and
-// a POSIX extended regular expression for grep.
-type secretRule struct {
-	Name, Regex, Doc string
+// SecretRule is one well-defined secret pattern of the secret scan.
+type SecretRule struct {
+	// Name is how findings name the rule.
+	Name string
+	// Regex is the POSIX extended regular expression grep looks for.
+	Regex string
+	// Doc says what it finds.
+	Doc string
 }
 
 // secretRules are the patterns the scan looks for. Each one is specific
 // enough to be worth failing a build for.
-var secretRules = []secretRule{
+var secretRules = []SecretRule{
 	{"private-key", `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`, "PEM or OpenSSH private key header (RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP)"},
 	{"putty-private-key", `PuTTY-User-Key-File-[0-9]+:`, "PuTTY private key"},
 	{"aws-access-key-id", `(^|[^A-Z0-9])(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}([^A-Z0-9]|$)`, "AWS access key id"},
@@ -22,21 +26,5 @@ var secretRules = []secretRule{
 	{"npm-token", `npm_[A-Za-z0-9]{36}`, "npm access token"},
 }
 
-// SecretRule describes one rule of the secret scan for documentation.
-type SecretRule struct {
-	// Name is how findings name the rule.
-	Name string
-	// Regex is the POSIX extended regular expression grep looks for.
-	Regex string
-	// Doc says what it finds.
-	Doc string
-}
-
 // SecretRules returns the rules of the secret scan.
-func SecretRules() []SecretRule {
-	out := make([]SecretRule, len(secretRules))
-	for i, r := range secretRules {
-		out[i] = SecretRule(r)
-	}
-	return out
-}
+func SecretRules() []SecretRule { return append([]SecretRule(nil), secretRules...) }

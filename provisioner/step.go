@@ -1,27 +1,37 @@
 package provisioner
 
-import (
-	"strconv"
-	"strings"
-	"time"
-)
-
 // stepDef is one step of the checklist, as one record: its name (used in
 // `steps`, `skip_steps`, its HCL block and the report), a one-line heading,
-// its guest script, what it may change on the guest (for the docs), and how
-// to reach its settings in the Config. The catalogue (catalogue.go) lists
-// them in their fixed order.
+// what it may change on the guest (for the docs), and how to reach its
+// block in the Config. The catalogue (catalogue.go) lists them in their
+// fixed order.
 type stepDef struct {
 	Name    string
 	Title   string
-	Script  string
 	Touches []string
-	// settings returns the step's HCL block(s) from a Config.
-	settings func(c *Config) settings
+	// Script is the guest script, when it is not named after the step
+	// (<Name>.sh).
+	Script string
+	// Verbatim: the block holds the user's own commands, paths or patterns,
+	// in which `{{ }}` is not a Packer template (no interpolation).
+	Verbatim bool
+	// configOf returns the step's block from a Config.
+	configOf func(c *Config) stepConfig
 }
 
-// settings is what a step's configuration block provides.
-type settings interface {
+// script is the name of the step's guest script.
+func (d stepDef) script() string {
+	if d.Script != "" {
+		return d.Script
+	}
+	return d.Name + ".sh"
+}
+
+// stepConfig is a step's HCL block, as the checklist uses it: prepared once
+// (defaults and validation), then turned into the inputs of the step's
+// guest script. A block may also implement the optional capabilities below,
+// which the checklist runner asks for; a step never learns about another.
+type stepConfig interface {
 	// prepare applies defaults and reports problems, naming attributes
 	// under the block name attr.
 	prepare(v *validator, attr string)
@@ -29,61 +39,33 @@ type settings interface {
 	env() []envVar
 }
 
-// skipper is implemented by settings that can make their step pointless
-// (verify without checks, stop_services without services).
+// skipper is a block that can make its step pointless (verify without
+// checks, stop_services without services): skipReason says why, or "".
 type skipper interface {
 	skipReason() string
 }
 
-// interpreter is implemented by settings that judge the script's records
-// themselves (verify matches outputs against expectations).
-type interpreter interface {
-	interpret(res *StepResult, recs []record)
-}
-
-// findingJudge is implemented by settings of checking steps, whose script
-// reports findings; failsOnFindings tells whether findings fail the step
-// (never in dry run, where the cleaning steps did not run).
-type findingJudge interface {
-	failsOnFindings() bool
-}
-
-// rebootFirster is implemented by settings that may want a reboot before
-// their step runs; rebootFirst returns why (the attribute that asks), or "".
+// rebootFirster is a block that may want a reboot before its step runs;
+// rebootFirst returns why (the attribute that asks), or "".
 type rebootFirster interface {
 	rebootFirst() string
 }
 
-// envVar is one input of a guest script.
-type envVar struct {
-	Name, Value string
+// outputJudge is a block that judges the script's records itself (verify
+// matches outputs against expectations).
+type outputJudge interface {
+	judgeOutput(res *StepResult, recs []record)
 }
 
-// lines joins list inputs into one newline-separated value; validation
-// guarantees that no item contains a newline.
-func lines(items []string) string { return strings.Join(items, "\n") }
-
-// seconds renders a duration as whole seconds, at least 1.
-func seconds(d time.Duration) string {
-	s := int64(d / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return strconv.FormatInt(s, 10)
+// findingJudge is a block of a checking step, whose script reports
+// findings; failsOnFindings tells whether findings fail the step (never in
+// dry run, where the cleaning steps did not run).
+type findingJudge interface {
+	failsOnFindings() bool
 }
 
-// secondsOrZero renders a duration as whole seconds, 0 allowed.
-func secondsOrZero(d time.Duration) string {
-	if d < time.Second {
-		return "0"
-	}
-	return seconds(d)
-}
-
-// flag renders a boolean as "1" or "0".
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
+// verdictGiver is the block of the step whose findings are the report's
+// verdict (the audit).
+type verdictGiver interface {
+	givesVerdict()
 }

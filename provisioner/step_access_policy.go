@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type AccessPolicy
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -29,14 +30,13 @@ type AccessPolicy struct {
 }
 
 var accessPolicyStep = stepDef{
-	Name:   "access_policy",
-	Title:  "lock passwords and refuse password logins",
-	Script: "access_policy.sh",
+	Name:  "access_policy",
+	Title: "lock passwords and refuse password logins",
 	Touches: []string{
 		"/etc/shadow: root's password locked; every empty password locked (through usermod -L or passwd -l)",
 		"/etc/ssh/sshd_config.d/00-ami-hygiene.conf, or a block between `# BEGIN ami-hygiene` and `# END ami-hygiene` at the top of /etc/ssh/sshd_config",
 	},
-	settings: func(c *Config) settings { return &c.AccessPolicy },
+	configOf: func(c *Config) stepConfig { return &c.AccessPolicy },
 }
 
 func (s *AccessPolicy) prepare(v *validator, attr string) {

@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Audit
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -37,10 +38,29 @@ var auditChecks = []string{"authorized_keys", "shell_history", "host_keys", "mac
 var auditStep = stepDef{
 	Name:     "audit",
 	Title:    "audit the result",
-	Script:   "audit.sh",
 	Touches:  []string{"nothing: it only reads"},
-	settings: func(c *Config) settings { return &c.Audit },
+	configOf: func(c *Config) stepConfig {
+		return &auditConfig{Audit: &c.Audit, stoppedServices: c.StopServices.Services}
+	},
 }
+
+// auditConfig is the audit block with what it takes from the rest of the
+// Config: the services stop_services stopped, checked when the block names
+// none.
+type auditConfig struct {
+	*Audit
+	stoppedServices []string
+}
+
+func (s *auditConfig) prepare(v *validator, attr string) {
+	if len(s.Services) == 0 {
+		s.Services = s.stoppedServices
+	}
+	s.Audit.prepare(v, attr)
+}
+
+// givesVerdict: the audit's findings are the report's verdict.
+func (s *auditConfig) givesVerdict() {}
 
 func (s *Audit) prepare(v *validator, attr string) {
 	if s.OnFinding == "" {

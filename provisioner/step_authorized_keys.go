@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type AuthorizedKeys
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -18,15 +19,14 @@ type AuthorizedKeys struct {
 }
 
 var authorizedKeysStep = stepDef{
-	Name:   "authorized_keys",
-	Title:  "clean every authorized_keys",
-	Script: "authorized_keys.sh",
+	Name:  "authorized_keys",
+	Title: "clean every authorized_keys",
 	Touches: []string{
 		"~/.ssh/authorized_keys and ~/.ssh/authorized_keys2 of root and every passwd user but `keep_users`",
 		"every AuthorizedKeysFile location of sshd's configuration (%h, %u expanded per user)",
 		"/run/ami-hygiene/no-reconnect (in memory, gone at the next boot: no reboot in the rest of the build)",
 	},
-	settings: func(c *Config) settings { return &c.AuthorizedKeys },
+	configOf: func(c *Config) stepConfig { return &c.AuthorizedKeys },
 }
 
 func (s *AuthorizedKeys) prepare(v *validator, attr string) {

@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Caches
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -21,9 +22,9 @@ type Caches struct {
 }
 
 var cachesStep = stepDef{
-	Name:   "caches",
-	Title:  "empty temporary files and caches",
-	Script: "caches.sh",
+	Name:     "caches",
+	Title:    "empty temporary files and caches",
+	Verbatim: true,
 	Touches: []string{
 		"every entry of /tmp and /var/tmp (not on a tmpfs), except the running script, systemd-private-*, .X11-unix, .ICE-unix, .XIM-unix, .font-unix, .Test-unix and `exclude`",
 		"/var/cache/apt/archives/*.deb, /var/cache/apt/archives/partial/*, /var/cache/apt/*.bin, /var/cache/dnf/*, /var/cache/yum/*, /var/cache/zypp/packages/*, /var/cache/apk/*",
@@ -31,7 +32,7 @@ var cachesStep = stepDef{
 		"/var/crash/*, /var/spool/abrt/*, /var/lib/systemd/coredump/*",
 		"/etc/passwd-, /etc/shadow-, /etc/group-, /etc/gshadow-, /etc/subuid-, /etc/subgid-",
 	},
-	settings: func(c *Config) settings { return &c.Caches },
+	configOf: func(c *Config) stepConfig { return &c.Caches },
 }
 
 func (s *Caches) prepare(v *validator, attr string) {

@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Credentials
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -21,9 +22,9 @@ type Credentials struct {
 }
 
 var credentialsStep = stepDef{
-	Name:   "credentials",
-	Title:  "remove third-party credentials",
-	Script: "credentials.sh",
+	Name:     "credentials",
+	Title:    "remove third-party credentials",
+	Verbatim: true,
 	Touches: []string{
 		"~/.aws/credentials, ~/.aws/sso/cache/, ~/.aws/cli/cache/",
 		"~/.docker/config.json (only when it holds \"auth\" entries)",
@@ -35,7 +36,7 @@ var credentialsStep = stepDef{
 		"~/.ssh/* files that start with a private-key header",
 		"every path in `paths`",
 	},
-	settings: func(c *Config) settings { return &c.Credentials },
+	configOf: func(c *Config) stepConfig { return &c.Credentials },
 }
 
 func (s *Credentials) prepare(v *validator, attr string) {

@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Logs
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -28,9 +29,9 @@ type Logs struct {
 }
 
 var logsStep = stepDef{
-	Name:   "logs",
-	Title:  "clean the logs",
-	Script: "logs.sh",
+	Name:     "logs",
+	Title:    "clean the logs",
+	Verbatim: true,
 	Touches: []string{
 		"every non-empty regular file under /var/log (truncated, owner and mode kept), except `exclude`",
 		"rotated archives under /var/log: *.[0-9], *.[0-9].gz, *.gz, *.xz, *.bz2, *.zst, *.old, *-YYYYMMDD (removed)",
@@ -38,7 +39,7 @@ var logsStep = stepDef{
 		"auditd's state (stopped, then started again) around /var/log/audit/*",
 		"the systemd journal under /var/log/journal (`journalctl --rotate`, `--vacuum-time=1s`)",
 	},
-	settings: func(c *Config) settings { return &c.Logs },
+	configOf: func(c *Config) stepConfig { return &c.Logs },
 }
 
 func (s *Logs) prepare(v *validator, attr string) {

@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type MachineIdentity
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -40,9 +41,8 @@ type MachineIdentity struct {
 }
 
 var machineIdentityStep = stepDef{
-	Name:   "machine_identity",
-	Title:  "reset the machine's identity",
-	Script: "machine_identity.sh",
+	Name:  "machine_identity",
+	Title: "reset the machine's identity",
 	Touches: []string{
 		"/etc/machine-id (`uninitialized`, or emptied before systemd 247), /var/lib/dbus/machine-id (emptied, when a regular file)",
 		"/var/lib/systemd/random-seed, /var/lib/systemd/credential.secret",
@@ -53,7 +53,7 @@ var machineIdentityStep = stepDef{
 		"with `ensure_host_keys`: /etc/systemd/system/ami-hygiene-ssh-host-keys.service and its multi-user.target.wants link",
 		"with `reset_hostname`: /etc/hostname",
 	},
-	settings: func(c *Config) settings { return &c.MachineIdentity },
+	configOf: func(c *Config) stepConfig { return &c.MachineIdentity },
 }
 
 func (s *MachineIdentity) prepare(v *validator, attr string) {}

@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type MailQueue
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -19,14 +20,13 @@ type MailQueue struct {
 }
 
 var mailQueueStep = stepDef{
-	Name:   "mail_queue",
-	Title:  "check, flush and empty the mail queue",
-	Script: "mail_queue.sh",
+	Name:  "mail_queue",
+	Title: "check, flush and empty the mail queue",
 	Touches: []string{
 		"the MTA's queue (postfix: postqueue -f, postsuper -d ALL on purge; exim: -qff, -Mrm; sendmail: -q, /var/spool/mqueue/*)",
 		"/var/mail/* and /var/spool/mail/* (emptied, owner and mode kept)",
 	},
-	settings: func(c *Config) settings { return &c.MailQueue },
+	configOf: func(c *Config) stepConfig { return &c.MailQueue },
 }
 
 func (s *MailQueue) prepare(v *validator, attr string) {

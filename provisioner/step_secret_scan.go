@@ -1,12 +1,11 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type SecretScan
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
-	"strings"
 )
 
 // SecretScan configures the `secret_scan` step: look for secrets nobody
@@ -40,9 +39,9 @@ var defaultScanPaths = []string{"/root", "/home", "/etc", "/opt", "/srv", "/var/
 var secretScanStep = stepDef{
 	Name:     "secret_scan",
 	Title:    "scan for secrets left on the image",
-	Script:   "secret_scan.sh",
+	Verbatim: true,
 	Touches:  []string{"nothing: it only reads"},
-	settings: func(c *Config) settings { return &c.SecretScan },
+	configOf: func(c *Config) stepConfig { return &c.SecretScan },
 }
 
 func (s *SecretScan) prepare(v *validator, attr string) {
@@ -74,28 +73,3 @@ func (s *SecretScan) env() []envVar {
 
 // failsOnFindings: a secret fails the build unless allowed.
 func (s *SecretScan) failsOnFindings() bool { return true }
-
-// sizePattern is a byte count with an optional binary unit.
-var sizePattern = regexp.MustCompile(`^([0-9]{1,12})([kKMG]?)i?B?$`)
-
-// size parses a byte count such as "512k" or "1M" (or def when empty).
-func (v *validator) size(attr, value, def string) int64 {
-	if value == "" {
-		value = def
-	}
-	if value == unknown {
-		return 0
-	}
-	m := sizePattern.FindStringSubmatch(value)
-	if m == nil || (m[2] == "" && strings.HasSuffix(value, "iB")) {
-		v.add(attr, "%q is not a size (examples: \"65536\", \"512k\", \"1M\", \"2G\")", value)
-		return 0
-	}
-	n, _ := strconv.ParseInt(m[1], 10, 64)
-	shift := map[string]uint{"": 0, "k": 10, "K": 10, "M": 20, "G": 30}[m[2]]
-	n <<= shift
-	if n < 1 {
-		v.add(attr, "%q is too small; give at least 1 byte", value)
-	}
-	return n
-}

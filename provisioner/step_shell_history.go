@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type ShellHistory
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -19,14 +20,14 @@ type ShellHistory struct {
 }
 
 var shellHistoryStep = stepDef{
-	Name:   "shell_history",
-	Title:  "delete every shell history",
-	Script: "shell_history.sh",
+	Name:     "shell_history",
+	Title:    "delete every shell history",
+	Verbatim: true,
 	Touches: []string{
 		"~/.*history, ~/.zhistory, ~/.local/share/fish/fish_history, ~/.config/fish/fish_history, ~/.lesshst, ~/.viminfo, ~/.wget-hsts, ~/.sqlite_history, ~/.rediscli_history, ~/.node_repl_history of root and every passwd user",
 		"~/<extra_patterns>",
 	},
-	settings: func(c *Config) settings { return &c.ShellHistory },
+	configOf: func(c *Config) stepConfig { return &c.ShellHistory },
 }
 
 func (s *ShellHistory) prepare(v *validator, attr string) {

@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type StopServices
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -21,9 +22,8 @@ type StopServices struct {
 var stopServicesStep = stepDef{
 	Name:     "stop_services",
 	Title:    "stop application services",
-	Script:   "stop_services.sh",
 	Touches:  []string{"the state of the listed services; with `disable`, their boot-time links (systemctl disable, rc-update del, update-rc.d)"},
-	settings: func(c *Config) settings { return &c.StopServices },
+	configOf: func(c *Config) stepConfig { return &c.StopServices },
 }
 
 func (s *StopServices) prepare(v *validator, attr string) {

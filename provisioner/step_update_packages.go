@@ -1,8 +1,7 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type UpdatePackages
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
-
-import "time"
 
 // UpdatePackages configures the `update_packages` step: refresh the package
 // lists and upgrade every package non-interactively, keeping existing
@@ -20,19 +19,16 @@ type UpdatePackages struct {
 	// How long to wait for the guest to come back after any reboot the
 	// plugin makes (this step's, and `reboot_before_verify`'s). Default `15m`.
 	RebootTimeout string `mapstructure:"reboot_timeout"`
-
-	rebootTimeout time.Duration
 }
 
 var updatePackagesStep = stepDef{
-	Name:   "update_packages",
-	Title:  "update all packages and reboot when needed",
-	Script: "update_packages.sh",
+	Name:  "update_packages",
+	Title: "update all packages and reboot when needed",
 	Touches: []string{
 		"installed packages and the package manager's database and caches",
 		"a reboot, when `reboot` asks for one",
 	},
-	settings: func(c *Config) settings { return &c.UpdatePackages },
+	configOf: func(c *Config) stepConfig { return &c.UpdatePackages },
 }
 
 func (s *UpdatePackages) prepare(v *validator, attr string) {
@@ -40,7 +36,6 @@ func (s *UpdatePackages) prepare(v *validator, attr string) {
 		s.Reboot = "if-required"
 	}
 	v.oneOf(attr+".reboot", s.Reboot, "always", "if-required", "never")
-	s.rebootTimeout = v.duration(attr+".reboot_timeout", s.RebootTimeout, "15m")
 }
 
 func (s *UpdatePackages) env() []envVar {

@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type VerifyCheck
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -36,24 +37,24 @@ type VerifyCheck struct {
 	commandTimeout time.Duration
 }
 
-// verifySettings groups the repeated `verify` blocks with the top-level
+// verifyConfig groups the repeated `verify` blocks with the top-level
 // `reboot_before_verify`.
-type verifySettings struct {
+type verifyConfig struct {
 	checks       []VerifyCheck
 	rebootBefore bool
 }
 
 var verifyStep = stepDef{
-	Name:    "verify",
-	Title:   "verify that the deployed code comes from the right source",
-	Script:  "verify.sh",
-	Touches: []string{"nothing but what the `verify` commands do; a reboot first with `reboot_before_verify`"},
-	settings: func(c *Config) settings {
-		return &verifySettings{checks: c.Verify, rebootBefore: c.RebootBeforeVerify}
+	Name:     "verify",
+	Title:    "verify that the deployed code comes from the right source",
+	Verbatim: true,
+	Touches:  []string{"nothing but what the `verify` commands do; a reboot first with `reboot_before_verify`"},
+	configOf: func(c *Config) stepConfig {
+		return &verifyConfig{checks: c.Verify, rebootBefore: c.RebootBeforeVerify}
 	},
 }
 
-func (s *verifySettings) prepare(v *validator, attr string) {
+func (s *verifyConfig) prepare(v *validator, attr string) {
 	for i := range s.checks {
 		c := &s.checks[i]
 		at := fmt.Sprintf("%s[%d]", attr, i)
@@ -76,7 +77,7 @@ func (s *verifySettings) prepare(v *validator, attr string) {
 	}
 }
 
-func (s *verifySettings) env() []envVar {
+func (s *verifyConfig) env() []envVar {
 	env := []envVar{{"AMIH_CHECK_COUNT", strconv.Itoa(len(s.checks))}}
 	for i, c := range s.checks {
 		n := strconv.Itoa(i + 1)
@@ -89,22 +90,22 @@ func (s *verifySettings) env() []envVar {
 	return env
 }
 
-func (s *verifySettings) skipReason() string {
+func (s *verifyConfig) skipReason() string {
 	if len(s.checks) == 0 {
 		return "no verify blocks"
 	}
 	return ""
 }
 
-func (s *verifySettings) rebootFirst() string {
+func (s *verifyConfig) rebootFirst() string {
 	if s.rebootBefore {
 		return "reboot_before_verify"
 	}
 	return ""
 }
 
-// interpret judges each check's exit code and output.
-func (s *verifySettings) interpret(res *StepResult, recs []record) {
+// judgeOutput judges each check's exit code and output.
+func (s *verifyConfig) judgeOutput(res *StepResult, recs []record) {
 	outputs := map[string]string{}
 	codes := map[string]int{}
 	for _, r := range recs {

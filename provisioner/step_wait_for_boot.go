@@ -1,3 +1,4 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type WaitForBoot
 //go:generate go tool packer-sdc struct-markdown
 
 package provisioner
@@ -33,13 +34,12 @@ type WaitForBoot struct {
 }
 
 var waitForBootStep = stepDef{
-	Name:   "wait_for_boot",
-	Title:  "wait until boot has really completed",
-	Script: "wait_for_boot.sh",
+	Name:  "wait_for_boot",
+	Title: "wait until boot has really completed",
 	Touches: []string{
 		"nothing on disk; for this boot only, runtime masks in /run/systemd for apt-daily, apt-daily-upgrade, unattended-upgrades and dnf-automatic",
 	},
-	settings: func(c *Config) settings { return &c.WaitForBoot },
+	configOf: func(c *Config) stepConfig { return &c.WaitForBoot },
 }
 
 func (s *WaitForBoot) prepare(v *validator, attr string) {

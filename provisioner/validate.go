@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -233,4 +234,29 @@ func (v *validator) guestGlob(attr, g string, prefixes ...string) {
 		}
 	}
 	v.add(attr, "%q must be an absolute pattern under %s", g, quoteList(prefixes))
+}
+
+// sizePattern is a byte count with an optional binary unit.
+var sizePattern = regexp.MustCompile(`^([0-9]{1,12})([kKMG]?)i?B?$`)
+
+// size parses a byte count such as "512k" or "1M" (or def when empty).
+func (v *validator) size(attr, value, def string) int64 {
+	if value == "" {
+		value = def
+	}
+	if value == unknown {
+		return 0
+	}
+	m := sizePattern.FindStringSubmatch(value)
+	if m == nil || (m[2] == "" && strings.HasSuffix(value, "iB")) {
+		v.add(attr, "%q is not a size (examples: \"65536\", \"512k\", \"1M\", \"2G\")", value)
+		return 0
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	shift := map[string]uint{"": 0, "k": 10, "K": 10, "M": 20, "G": 30}[m[2]]
+	n <<= shift
+	if n < 1 {
+		v.add(attr, "%q is too small; give at least 1 byte", value)
+	}
+	return n
 }

@@ -14,32 +14,36 @@ import (
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/version"
 )
 
-// run is one execution of the plan: config and plan in, typed results out,
-// rendered as UI lines and report files. Steps never see each other; the run
-// alone reboots, and after each reboot runs the boot check again.
-type run struct {
-	config *Config
-	plan   []stepDef
+// checklistRunner executes the plan once: config and plan in, typed results
+// out, rendered as UI lines and report files. Steps never see each other;
+// the runner alone reboots, and after each reboot runs the boot check again.
+type checklistRunner struct {
+	// config holds the steps' blocks; options the run-wide settings.
+	config  *Config
+	options runOptions
+	plan    []stepDef
 	ui     packersdk.Ui
 	guest  *guest
 	report Report
 	bootID string
+	// audited: the step that gives the verdict ran to its judgement.
+	audited bool
 }
 
 // execute runs every step of the plan, writes the reports, and returns an
 // error naming the first failed step.
-func (r *run) execute(ctx context.Context) error {
+func (r *checklistRunner) execute(ctx context.Context) error {
 	r.report = Report{
 		SchemaVersion: 1,
 		Findings:      []Finding{},
 		Steps:         []StepResult{},
 		Plugin:        "packer-plugin-ami-hygiene " + version.PluginVersion.FormattedVersion(),
-		Build:         r.config.PackerBuildName,
-		DryRun:        r.config.DryRun,
+		Build:         r.options.build,
+		DryRun:        r.options.dryRun,
 		Started:       time.Now().UTC(),
 		Guest:         GuestFacts{Detected: map[string]string{}, BootIDs: []string{}},
 	}
-	if r.config.DryRun {
+	if r.options.dryRun {
 		r.ui.Say("ami-hygiene: dry run: inspecting only, nothing on the guest will change")
 	}
 	err := r.probe(ctx)
@@ -62,9 +66,9 @@ func (r *run) execute(ctx context.Context) error {
 }
 
 // probe reads the guest's facts and decides whether to use sudo.
-func (r *run) probe(ctx context.Context) error {
+func (r *checklistRunner) probe(ctx context.Context) error {
 	facts := map[string]string{}
-	status, err := r.guest.runRetrying(ctx, "the guest probe", scriptBody(nil, "probe.sh"), func(int) {}, func(rec record) {
+	status, err := r.guest.executeRetrying(ctx, "the guest probe", scriptBody(nil, "probe.sh"), func(int) {}, func(rec record) {
 		if rec.Kind == "fact" {
 			facts[rec.field(0)] = rec.field(1)
 		}
@@ -84,8 +88,8 @@ func (r *run) probe(ctx context.Context) error {
 	r.bootID = facts["boot_id"]
 	g.BootIDs = []string{r.bootID}
 	r.guest.sudo = facts["uid"] != "0"
-	if r.config.UseSudo != config.TriUnset {
-		r.guest.sudo = r.config.UseSudo.True()
+	if r.options.useSudo != config.TriUnset {
+		r.guest.sudo = r.options.useSudo.True()
 	}
 	g.UsedSudo = r.guest.sudo
 	if r.guest.sudo {
@@ -106,7 +110,7 @@ func (r *run) probe(ctx context.Context) error {
 }
 
 // steps runs the plan in order and stops at the first failure.
-func (r *run) steps(ctx context.Context) error {
+func (r *checklistRunner) steps(ctx context.Context) error {
 	total := len(r.plan)
 	for i, def := range r.plan {
 		if err := ctx.Err(); err != nil {
@@ -116,6 +120,10 @@ func (r *run) steps(ctx context.Context) error {
 		res := r.step(ctx, def)
 		r.report.Steps = append(r.report.Steps, res)
 		r.report.Findings = append(r.report.Findings, res.Findings...)
+		if _, ok := def.configOf(r.config).(verdictGiver); ok {
+			// A failed audit counts when its findings failed it, not its script.
+			r.audited = r.audited || res.Status != StatusSkipped && (res.Status != StatusFailed || len(res.Findings) > 0)
+		}
 		r.ui.Say(fmt.Sprintf("ami-hygiene [%d/%d] %s: %s in %.1fs%s", i+1, total, def.Name, res.Status, res.DurationSeconds, describeChanges(res)))
 		if res.Status == StatusFailed {
 			return fmt.Errorf("ami-hygiene: step %s failed: %s", def.Name, res.Error)
@@ -126,24 +134,24 @@ func (r *run) steps(ctx context.Context) error {
 
 // step runs one step: its optional reboot first, its script, its own
 // judgement of the records, then a reboot when the script asked for one.
-func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
+func (r *checklistRunner) step(ctx context.Context, def stepDef) (res StepResult) {
 	start := time.Now()
-	set := def.settings(r.config)
+	cfg := def.configOf(r.config)
 	res = StepResult{Name: def.Name, Title: def.Title, Actions: []Action{}}
 	defer func() { res.DurationSeconds = time.Since(start).Seconds() }()
-	if s, ok := set.(skipper); ok {
+	if s, ok := cfg.(skipper); ok {
 		if reason := s.skipReason(); reason != "" {
 			res.Status, res.SkipReason = StatusSkipped, reason
 			return res
 		}
 	}
-	if s, ok := set.(rebootFirster); ok && s.rebootFirst() != "" {
+	if s, ok := cfg.(rebootFirster); ok && s.rebootFirst() != "" {
 		r.rebootAndWait(ctx, &res, s.rebootFirst())
 		if res.Status == StatusFailed {
 			return res
 		}
 	}
-	r.runScript(ctx, def.Script, set, &res)
+	r.runScript(ctx, def, cfg, &res)
 	if res.Status == StatusFailed {
 		return res
 	}
@@ -156,7 +164,7 @@ func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
 	switch {
 	case len(res.Actions) == 0:
 		res.Status = StatusOK
-	case r.config.DryRun:
+	case r.options.dryRun:
 		res.Status = StatusWouldChange
 	default:
 		res.Status = StatusChanged
@@ -166,12 +174,13 @@ func (r *run) step(ctx context.Context, def stepDef) (res StepResult) {
 
 // runScript runs a step's guest script with the step's settings and folds
 // its records into res.
-func (r *run) runScript(ctx context.Context, script string, set settings, res *StepResult) {
+func (r *checklistRunner) runScript(ctx context.Context, def stepDef, cfg stepConfig, res *StepResult) {
+	script := def.script()
 	var recs []record
 	var cut []Action // what attempts cut short had already changed
 	before := *res
 	attempts := 0
-	status, err := r.guest.runRetrying(ctx, script, stepScript(r.config, set, script),
+	status, err := r.guest.executeRetrying(ctx, script, stepScript(r.options, def, cfg),
 		func(attempt int) {
 			cut = append(cut, res.Actions[len(before.Actions):]...)
 			recs, *res, attempts = nil, before, attempt
@@ -189,10 +198,10 @@ func (r *run) runScript(ctx context.Context, script string, set settings, res *S
 	case status != 0 && res.Status != StatusFailed:
 		res.fail(fmt.Sprintf("%s exited %d", script, status))
 	}
-	if judge, ok := set.(interpreter); ok && res.Status != StatusFailed {
-		judge.interpret(res, recs)
+	if judge, ok := cfg.(outputJudge); ok && res.Status != StatusFailed {
+		judge.judgeOutput(res, recs)
 	}
-	if judge, ok := set.(findingJudge); ok && res.Status != StatusFailed && len(res.Findings) > 0 {
+	if judge, ok := cfg.(findingJudge); ok && res.Status != StatusFailed && len(res.Findings) > 0 {
 		r.judgeFindings(res, judge.failsOnFindings())
 	}
 }
@@ -208,14 +217,14 @@ func mergeActions(actions, extra []Action) []Action {
 }
 
 // judgeFindings fails the step on its findings, or keeps them as warnings.
-func (r *run) judgeFindings(res *StepResult, fail bool) {
+func (r *checklistRunner) judgeFindings(res *StepResult, fail bool) {
 	lines := make([]string, len(res.Findings))
 	for i, f := range res.Findings {
 		lines[i] = "  " + f.String()
 	}
 	summary := fmt.Sprintf("%d finding(s):\n%s", len(res.Findings), strings.Join(lines, "\n"))
 	switch {
-	case r.config.DryRun:
+	case r.options.dryRun:
 		res.Warnings = append(res.Warnings, "dry run: "+summary+"\n(not judged: the cleaning steps did not run)")
 	case fail:
 		res.fail(summary)
@@ -225,17 +234,11 @@ func (r *run) judgeFindings(res *StepResult, fail bool) {
 }
 
 // verdict is the audit's judgement of the run.
-func (r *run) verdict() string {
-	audited := false
-	for _, s := range r.report.Steps {
-		// A failed audit counts when its findings failed it, not its script.
-		audited = audited || (s.Name == auditStep.Name && s.Status != StatusSkipped &&
-			(s.Status != StatusFailed || len(s.Findings) > 0))
-	}
+func (r *checklistRunner) verdict() string {
 	switch {
-	case !audited:
+	case !r.audited:
 		return VerdictNotAudited
-	case r.config.DryRun:
+	case r.options.dryRun:
 		return VerdictDryRunAudit
 	case len(r.report.Findings) > 0:
 		return VerdictFindings
@@ -245,13 +248,13 @@ func (r *run) verdict() string {
 }
 
 // fold adds one record to a step's result and echoes it to the UI.
-func (r *run) fold(res *StepResult, rec record) {
+func (r *checklistRunner) fold(res *StepResult, rec record) {
 	switch rec.Kind {
 	case "change":
 		a := Action{Verb: rec.field(0), Target: rec.field(1), Detail: rec.field(2)}
 		res.Actions = append(res.Actions, a)
 		prefix := ""
-		if r.config.DryRun {
+		if r.options.dryRun {
 			prefix = "would "
 		}
 		r.ui.Message(strings.TrimRight(fmt.Sprintf("  %s%s %s %s", prefix, a.Verb, a.Target, a.Detail), " "))
@@ -283,7 +286,7 @@ func (r *run) fold(res *StepResult, rec record) {
 }
 
 // fact records a guest fact a script reported.
-func (r *run) fact(key, value string) {
+func (r *checklistRunner) fact(key, value string) {
 	g := &r.report.Guest
 	switch key {
 	case "kernel":
@@ -297,15 +300,15 @@ func (r *run) fact(key, value string) {
 
 // rebootAndWait reboots the guest, waits for its new boot, and runs the boot
 // check again.
-func (r *run) rebootAndWait(ctx context.Context, res *StepResult, reason string) {
-	if r.config.DryRun {
+func (r *checklistRunner) rebootAndWait(ctx context.Context, res *StepResult, reason string) {
+	if r.options.dryRun {
 		res.Actions = append(res.Actions, Action{Verb: "reboot", Target: "guest", Detail: reason})
 		r.ui.Message("  would reboot: " + reason)
 		return
 	}
 	r.ui.Say("ami-hygiene: rebooting the guest: " + reason)
 	start := time.Now()
-	id, err := r.guest.reboot(ctx, r.bootID, r.config.UpdatePackages.rebootTimeout)
+	id, err := r.guest.reboot(ctx, r.bootID, r.options.rebootTimeout)
 	if err != nil {
 		res.fail(err.Error())
 		return
@@ -317,7 +320,7 @@ func (r *run) rebootAndWait(ctx context.Context, res *StepResult, reason string)
 	res.Actions = append(res.Actions, Action{Verb: "reboot", Target: "guest", Detail: reason})
 	r.ui.Say(fmt.Sprintf("ami-hygiene: the guest is back after %.1fs (boot id %s); checking boot again", time.Since(start).Seconds(), id))
 	check := StepResult{}
-	r.runScript(ctx, bootCheck.Script, bootCheck.settings(r.config), &check)
+	r.runScript(ctx, bootCheck, bootCheck.configOf(r.config), &check)
 	res.Warnings = append(res.Warnings, check.Warnings...)
 	if check.Status == StatusFailed {
 		res.fail("after the reboot: " + check.Error)
@@ -325,14 +328,14 @@ func (r *run) rebootAndWait(ctx context.Context, res *StepResult, reason string)
 }
 
 // writeReports writes the JSON report and, when asked, the JUnit file.
-func (r *run) writeReports() error {
-	if err := r.report.writeJSON(r.config.ReportPath); err != nil {
-		return fmt.Errorf("ami-hygiene: writing report_path %s: %w", r.config.ReportPath, err)
+func (r *checklistRunner) writeReports() error {
+	if err := r.report.writeJSON(r.options.reportPath); err != nil {
+		return fmt.Errorf("ami-hygiene: writing report_path %s: %w", r.options.reportPath, err)
 	}
-	r.ui.Say("ami-hygiene: report written to " + r.config.ReportPath)
-	if r.config.JUnitPath != "" {
-		if err := r.report.writeJUnit(r.config.JUnitPath); err != nil {
-			return fmt.Errorf("ami-hygiene: writing junit_path %s: %w", r.config.JUnitPath, err)
+	r.ui.Say("ami-hygiene: report written to " + r.options.reportPath)
+	if r.options.junitPath != "" {
+		if err := r.report.writeJUnit(r.options.junitPath); err != nil {
+			return fmt.Errorf("ami-hygiene: writing junit_path %s: %w", r.options.junitPath, err)
 		}
 	}
 	return nil
