@@ -22,10 +22,10 @@ type checklistRunner struct {
 	config  *Config
 	options runOptions
 	plan    []stepDef
-	ui     packersdk.Ui
-	guest  *guest
-	report Report
-	bootID string
+	ui      packersdk.Ui
+	guest   *guest
+	report  Report
+	bootID  string
 	// audited: the step that gives the verdict ran to its judgement.
 	audited bool
 }

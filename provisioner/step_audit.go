@@ -36,9 +36,9 @@ var auditChecks = []string{"authorized_keys", "shell_history", "host_keys", "mac
 	"root_password", "empty_password", "private_keys", "credentials", "mail_queue", "services"}
 
 var auditStep = stepDef{
-	Name:     "audit",
-	Title:    "audit the result",
-	Touches:  []string{"nothing: it only reads"},
+	Name:    "audit",
+	Title:   "audit the result",
+	Touches: []string{"nothing: it only reads"},
 	configOf: func(c *Config) stepConfig {
 		return &auditConfig{Audit: &c.Audit, stoppedServices: c.StopServices.Services}
 	},
