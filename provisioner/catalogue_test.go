@@ -81,3 +81,44 @@ func TestNoRebootAfterNoReconnect(t *testing.T) {
 		t.Errorf("steps that may reboot: %v, want update_packages and verify", reboots)
 	}
 }
+
+// TestScriptInputsMatchTheirGoSide: the AMIH_* variables each step script
+// reads are exactly those its block exports, so that a renamed or forgotten
+// input cannot pass silently (Go and sh are tied by these names alone). The
+// run's own inputs (runInputs) and lib.sh's AMIH_ROOT are every script's.
+func TestScriptInputsMatchTheirGoSide(t *testing.T) {
+	p, err := prepare(map[string]interface{}{
+		"verify": []map[string]interface{}{{"command": "true"}, {"command": "true"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := map[string]bool{"AMIH_ROOT": true}
+	for _, e := range runInputs(p.options) {
+		common[e.Name] = true
+	}
+	numbered := regexp.MustCompile(`_([0-9]+|\$\{i\}|\$i)_`)
+	read := regexp.MustCompile(`AMIH_[A-Z0-9_]+(\$\{i\}_[A-Z0-9_]+)?`)
+	for _, s := range catalogue {
+		exported := map[string]bool{}
+		for _, e := range s.configOf(&p.config).env() {
+			exported[numbered.ReplaceAllString(e.Name, "_N_")] = true
+		}
+		used := map[string]bool{}
+		for _, name := range read.FindAllString(scriptText(s.script()), -1) {
+			if name = numbered.ReplaceAllString(name, "_N_"); !common[name] {
+				used[name] = true
+			}
+		}
+		for name := range used {
+			if !exported[name] {
+				t.Errorf("%s: the script reads %s, which its block does not export", s.Name, name)
+			}
+		}
+		for name := range exported {
+			if !used[name] {
+				t.Errorf("%s: the block exports %s, which the script never reads", s.Name, name)
+			}
+		}
+	}
+}

@@ -45,9 +45,9 @@ type Config struct {
 	// Where to write the same results as JUnit XML, for CI systems. Default:
 	// no JUnit file.
 	JUnitPath string `mapstructure:"junit_path"`
-	// Reboot the guest once before running the `verify` checks (the seed's
-	// "boot it up again just in case"), waiting for it like `update_packages`
-	// does. Default: false.
+	// Reboot the guest once before running the `verify` checks, so that they
+	// check what a fresh boot of the image runs, waiting for it like
+	// `update_packages` does. Default: false.
 	RebootBeforeVerify bool `mapstructure:"reboot_before_verify"`
 
 	// Tunes the `wait_for_boot` step.

@@ -12,7 +12,7 @@ import (
 
 // VerifyCheck is one `verify` block: a command whose exit code and output
 // prove that the image deploys the right code from the right source (the
-// seed's "double check the code is deploying from the right source"). The
+// right repository, configuration-management server or package source). The
 // command runs on the guest through `sh -c`, as root unless `as_user` is set,
 // with no standard input. It must not change the guest: it also runs in dry
 // run.

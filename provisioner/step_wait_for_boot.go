@@ -21,8 +21,9 @@ import (
 type WaitForBoot struct {
 	// How long to wait for all of the above. Default `15m`.
 	BootTimeout string `mapstructure:"boot_timeout"`
-	// The least uptime before the checklist goes on (the seed's "let it run
-	// 5-7 minutes"). Default `0s`.
+	// The least uptime before the checklist goes on: services that finish
+	// their first-boot work late (caches warmed, first timers run) get the
+	// time to do it before the image is taken, e.g. `"5m"`. Default `0s`.
 	MinUptime string `mapstructure:"min_uptime"`
 	// Keep apt-daily, apt-daily-upgrade, unattended-upgrades and dnf-automatic
 	// from taking the package manager lock for the rest of the build, with

@@ -24,10 +24,8 @@ purge() {
 n=$(queued "$mta")
 rec count queued_before "$n"
 if [ "$n" -gt 0 ]; then
-	if dry_run; then
-		rec change flush "mail queue" "$n messages"
-	else
-		rec change flush "mail queue" "$n messages"
+	rec change flush "mail queue" "$n messages"
+	if ! dry_run; then
 		flush >&2 || rec warn "flushing the $mta queue failed"
 		waited=0
 		while n=$(queued "$mta") && [ "$n" -gt 0 ] && [ "$waited" -lt "$AMIH_FLUSH_TIMEOUT" ]; do

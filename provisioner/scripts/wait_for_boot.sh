@@ -72,7 +72,7 @@ if [ -r "$AMIH_ROOT/var/log/boot.log" ]; then
 	[ "$failed" -eq 0 ] || rec warn "$failed failure lines in /var/log/boot.log"
 fi
 
-# The seed's "let it run a few minutes": at least AMIH_MIN_UPTIME seconds.
+# Let late first-boot work finish: at least AMIH_MIN_UPTIME seconds of uptime.
 up=$(seconds_since_boot)
 if [ "$up" -lt "$AMIH_MIN_UPTIME" ]; then
 	[ $((AMIH_MIN_UPTIME - up)) -lt "$(left)" ] || fail "uptime ${AMIH_MIN_UPTIME}s (min_uptime) cannot be reached within boot_timeout"

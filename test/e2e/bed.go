@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/provisioner"
 )
 
 var (
@@ -109,7 +111,8 @@ func (b *Bed) boot(img *Image, overlay, name, instanceID string, key *Key) *VM {
 		if t.Failed() {
 			fmt.Printf("---- serial console of %s (tail) ----\n%s\n", name, vm.SerialTail(40))
 			if b.run != nil {
-				fmt.Printf("---- packer log (tail) ----\n%s\n", tail(b.run.Log, 60))
+				log, _ := os.ReadFile(b.run.Log)
+				fmt.Printf("---- packer log (tail) ----\n%s\n", TailLines(string(log), 60))
 			}
 		}
 		if err := vm.Shutdown(2 * time.Minute); err != nil {
@@ -140,7 +143,7 @@ func (b *Bed) MustBuild(tmpl Template) *PackerRun {
 	b.t.Helper()
 	run := b.Build(tmpl, streamTo())
 	if run.Err != nil {
-		b.t.Fatalf("packer build failed: %v\n%s", run.Err, tailString(run.Output, 80))
+		b.t.Fatalf("packer build failed: %v\n%s", run.Err, TailLines(run.Output, 80))
 	}
 	return run
 }
@@ -198,17 +201,17 @@ func WaitSSH(vm *VM, key *Key, timeout time.Duration) error {
 }
 
 // Report reads the plugin's JSON report.
-func (b *Bed) Report(name string) map[string]interface{} {
+func (b *Bed) Report(name string) *provisioner.Report {
 	b.t.Helper()
 	data, err := os.ReadFile(filepath.Join(b.Dir, name))
 	if err != nil {
 		b.t.Fatalf("report: %v", err)
 	}
-	var r map[string]interface{}
+	var r provisioner.Report
 	if err := json.Unmarshal(data, &r); err != nil {
 		b.t.Fatalf("report: %v", err)
 	}
-	return r
+	return &r
 }
 
 // streamTo is where Packer's output goes live: stdout, unless
@@ -220,7 +223,8 @@ func streamTo() io.Writer {
 	return os.Stdout
 }
 
-func tailString(s string, n int) string {
+// TailLines returns the last n lines of s.
+func TailLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

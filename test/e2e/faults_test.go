@@ -23,7 +23,7 @@ func TestFaults(t *testing.T) {
 		t.Helper()
 		run := bed.Build(Template{Hygiene: hygiene}, streamTo())
 		if run.Err == nil || !strings.Contains(run.Output, want) {
-			t.Errorf("%s: the build did not fail with %q: %v\n%s", name, want, run.Err, tailString(run.Output, 25))
+			t.Errorf("%s: the build did not fail with %q: %v\n%s", name, want, run.Err, TailLines(run.Output, 25))
 		}
 	}
 
@@ -64,18 +64,18 @@ systemctl start e2e-cut.service`)
     stop_services { services = ["e2e-cut"] }`
 	run := bed.MustBuild(Template{Hygiene: stop})
 	if !strings.Contains(run.Output, "the SSH session was cut while stop_services.sh ran; running it again from the start (attempt 2 of 3)") {
-		t.Errorf("the cut session was not retried visibly:\n%s", tailString(run.Output, 25))
+		t.Errorf("the cut session was not retried visibly:\n%s", TailLines(run.Output, 25))
 	}
 	if s := bed.Inspect(`echo "state=$(systemctl is-active e2e-cut.service)"; true`); first(s, "state") == "active" {
 		t.Errorf("e2e-cut.service is still active after the retried step")
 	}
-	step := bed.Report("report.json")["steps"].([]interface{})[0].(map[string]interface{})
-	if w, _ := step["warnings"].([]interface{}); len(w) == 0 || !strings.Contains(w[0].(string), "ran 2 times") {
-		t.Errorf("the report does not say the step ran twice: %v", step["warnings"])
+	step := bed.Report("report.json").Steps[0]
+	if w := step.Warnings; len(w) == 0 || !strings.Contains(w[0], "ran 2 times") {
+		t.Errorf("the report does not say the step ran twice: %v", step.Warnings)
 	}
 	run = bed.MustBuild(Template{Hygiene: stop})
 	if !strings.Contains(run.Output, "stop_services: ok in") {
-		t.Errorf("a rerun after the cut did not converge (changes left):\n%s", tailString(run.Output, 15))
+		t.Errorf("a rerun after the cut did not converge (changes left):\n%s", TailLines(run.Output, 15))
 	}
 
 	// The guest ignores the reboot: the run fails after reboot_timeout,
@@ -111,7 +111,7 @@ systemctl daemon-reload`)
 	run = bed.MustBuild(Template{Hygiene: reboot("10m")})
 	back := regexp.MustCompile(`the guest is back after ([0-9.]+)s`).FindStringSubmatch(run.Output)
 	if back == nil {
-		t.Fatalf("no reboot in the output:\n%s", tailString(run.Output, 25))
+		t.Fatalf("no reboot in the output:\n%s", TailLines(run.Output, 25))
 	}
 	if s, _ := strconv.ParseFloat(back[1], 64); s < 30 {
 		t.Errorf("the guest was back after %.1fs, before sshd could have started (30s late)", s)
@@ -146,7 +146,7 @@ func noRebootAfterKeysProof(t *testing.T, bed *Bed, bootID func() string) {
 `}, streamTo())
 	want := "refusing to reboot: the build could not connect again (authorized_keys removed the keys the build connects with earlier in this build)"
 	if run.Err == nil || !strings.Contains(run.Output, want) {
-		t.Errorf("a reboot after authorized_keys was not refused: %v\n%s", run.Err, tailString(run.Output, 20))
+		t.Errorf("a reboot after authorized_keys was not refused: %v\n%s", run.Err, TailLines(run.Output, 20))
 	}
 	if id := bootID(); id != before {
 		t.Errorf("the guest rebooted after authorized_keys")

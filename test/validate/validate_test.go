@@ -1,7 +1,7 @@
 // Package validate runs the pinned `packer validate` on the examples and on
 // templates with bad input, with the plugin installed by `make dev` (and the
-// amazon plugin by `make tools`). It needs no VM; `make validate-test` (part
-// of `make test`) sets AMIH_PACKER and PACKER_PLUGIN_PATH.
+// amazon plugin by `make tools`). It needs no VM; `make test` sets AMIH_PACKER
+// and PACKER_PLUGIN_PATH.
 package validate
 
 import (
@@ -19,7 +19,7 @@ var repoRoot = testenv.RepoRoot
 func packerBinary(t *testing.T) string {
 	p := testenv.Packer()
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("the pinned Packer is missing (%v): run `make tools dev` or `make validate-test`", err)
+		t.Fatalf("the pinned Packer is missing (%v): run `make tools dev`, or `make test`, which does it", err)
 	}
 	return p
 }

@@ -174,7 +174,7 @@ func (b *bench) guest(dir string) (*e2e.VM, *e2e.Key, error) {
 		AfterDirty: []string{"echo 'LogLevel VERBOSE' > /etc/ssh/sshd_config.d/01-bench.conf"}}.Render(), nil, 30*time.Minute)
 	if dirty.Err != nil {
 		vm.Kill()
-		return nil, nil, fmt.Errorf("dirty fixture: %v\n%s", dirty.Err, tailLines(dirty.Output, 20))
+		return nil, nil, fmt.Errorf("dirty fixture: %v\n%s", dirty.Err, e2e.TailLines(dirty.Output, 20))
 	}
 	return vm, key, nil
 }
@@ -186,7 +186,7 @@ func build(dir string, vm *e2e.VM, key *e2e.Key, hygiene, provisioners string) (
 	run := e2e.RunPacker(dir, tmpl.Render(), nil, 60*time.Minute)
 	wall := time.Since(start).Seconds()
 	if run.Err != nil {
-		return 0, fmt.Errorf("packer build: %v\n%s", run.Err, tailLines(run.Output, 30))
+		return 0, fmt.Errorf("packer build: %v\n%s", run.Err, e2e.TailLines(run.Output, 30))
 	}
 	return wall, nil
 }
@@ -526,12 +526,4 @@ func machine() string {
 		accel = "QEMU KVM"
 	}
 	return fmt.Sprintf("%d CPUs (%s), %s, guest Debian 12 with 2 vCPUs and 2 GiB, %s", runtime.NumCPU(), cpu, accel, runtime.Version())
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

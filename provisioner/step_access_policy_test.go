@@ -1,0 +1,50 @@
+package provisioner
+
+import (
+	"strings"
+	"testing"
+)
+
+func accessTree(g *guestTree, sshdConfig string) {
+	g.file("etc/shadow", shadow)
+	g.file("etc/ssh/sshd_config", sshdConfig)
+	g.shim("usermod", `[ "$1 $2" = "-L --" ] || exit 2
+awk -F: -v OFS=: -v u="$3" '$1 == u && $2 !~ /^!/ { $2 = "!" $2 } { print }' "$ROOT/etc/shadow" >"$STATE/shadow" && cat "$STATE/shadow" >"$ROOT/etc/shadow"`)
+}
+
+func TestScriptsAccessPolicy(t *testing.T) {
+	settings := "PasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin prohibit-password\n"
+	for _, tc := range []struct {
+		name, config, target, want string
+	}{
+		{"drop-in", "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\n", "/etc/ssh/sshd_config.d/00-ami-hygiene.conf", "# Written by packer-plugin-ami-hygiene (access_policy): no password logins.\n" + settings},
+		{"no include", "PasswordAuthentication yes\nMatch User x\n  X11Forwarding no\n", "/etc/ssh/sshd_config",
+			"# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads\n" + settings + "# END ami-hygiene\nPasswordAuthentication yes\nMatch User x\n  X11Forwarding no\n"},
+		{"include after a setting", "Port 22\nInclude /etc/ssh/sshd_config.d/*.conf\n", "/etc/ssh/sshd_config", "# BEGIN ami-hygiene"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, g *guestTree) {
+				accessTree(g, tc.config)
+				dry := g.run("access_policy.sh", append(accessEnv, envVar{"AMIH_DRY_RUN", "1"})...)
+				if dry.code != 0 || !equal(dry.targets("lock"), []string{"alice", "root"}) || g.read("etc/shadow") != shadow || g.read("etc/ssh/sshd_config") != tc.config {
+					t.Fatalf("dry run: code %d, locks %v\n%s", dry.code, dry.targets("lock"), dry.other)
+				}
+				res := g.run("access_policy.sh", accessEnv...)
+				if res.code != 0 || !equal(res.targets("lock"), []string{"alice", "root"}) || !equal(res.targets("write"), []string{tc.target}) {
+					t.Fatalf("code %d, locks %v, writes %v\n%s %v", res.code, res.targets("lock"), res.targets("write"), res.other, res.kind("error"))
+				}
+				if got := g.read(tc.target); !strings.HasPrefix(got, tc.want) {
+					t.Errorf("%s:\n%s", tc.target, got)
+				}
+				if got := g.read("etc/shadow"); !strings.Contains(got, "root:!$6$salt") || !strings.Contains(got, "alice:!:") || !strings.Contains(got, "daemon:*:") {
+					t.Errorf("shadow:\n%s", got)
+				}
+				if again := g.run("access_policy.sh", accessEnv...); again.code != 0 || len(again.kind("change")) != 0 {
+					t.Errorf("second run: code %d, changes %v", again.code, again.kind("change"))
+				}
+			})
+		})
+	}
+}
+
+var accessEnv = []envVar{{"AMIH_LOCK_ROOT", "1"}, {"AMIH_LOCK_EMPTY", "1"}, {"AMIH_SSHD", "1"}, {"AMIH_PERMIT_ROOT_LOGIN", "prohibit-password"}}

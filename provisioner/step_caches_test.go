@@ -1,0 +1,62 @@
+package provisioner
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestScriptsCaches(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		removed := []string{"/tmp/script_123.sh", "/tmp/.hidden", "/tmp/build", "/var/tmp/cache.bin",
+			"/var/cache/apt/archives/openssl_3.0.deb", "/var/cache/apt/archives/partial/x.deb", "/var/cache/apt/pkgcache.bin",
+			"/var/cache/dnf/updates", "/var/crash/core.1", "/etc/passwd-", "/etc/shadow-", "/etc/gshadow-"}
+		kept := []string{"/tmp/systemd-private-abc-chronyd.service-x/tmp/f", "/tmp/.X11-unix/X0", "/var/tmp/keep-me/data",
+			"/var/cache/apt/archives/lock", "/etc/passwd", "/var/lib/apt/lists/deb.debian.org_Release", "/var/cache/man/index.db"}
+		for _, p := range removed {
+			if p == "/tmp/build" || p == "/var/cache/dnf/updates" {
+				g.file(p+"/inner", "x")
+				continue
+			}
+			g.file(p, "x")
+		}
+		for _, p := range kept {
+			g.file(p, "x")
+		}
+		// A filesystem mounted under /tmp: rm -rf would cross into it.
+		g.file("/tmp/mnt/disk/data", "on another filesystem")
+		kept = append(kept, "/tmp/mnt/disk/data")
+		g.file("proc/mounts", "/dev/vda / ext4 rw 0 0\n/dev/vdb /tmp/mnt/disk ext4 rw 0 0\n")
+		env := []envVar{{"AMIH_EXCLUDE", "/var/tmp/keep-me"}, {"AMIH_PACKAGE_LISTS", "0"}}
+		want := make([]string, len(removed))
+		for i, p := range removed {
+			want[i] = p
+			if p == "/tmp/build" || p == "/var/cache/dnf/updates" {
+				want[i] += "/"
+			}
+		}
+		res := g.run("caches.sh", env...)
+		if res.code != 0 || !equal(res.targets("remove"), sorted(want...)) {
+			t.Fatalf("code %d, removed %v, want %v\n%s", res.code, res.targets("remove"), sorted(want...), res.other)
+		}
+		if w := res.kind("warn"); len(w) != 1 || !strings.Contains(w[0].field(0), "/tmp/mnt alone: a filesystem is mounted in it") {
+			t.Errorf("warnings %v", w)
+		}
+		for _, p := range removed {
+			if g.exists(p) {
+				t.Errorf("%s is still there", p)
+			}
+		}
+		for _, p := range kept {
+			if !g.exists(p) {
+				t.Errorf("%s was removed", p)
+			}
+		}
+		if again := g.run("caches.sh", env...); len(again.kind("change")) != 0 {
+			t.Errorf("second run changed %v", again.kind("change"))
+		}
+		lists := g.run("caches.sh", envVar{"AMIH_PACKAGE_LISTS", "1"})
+		if !equal(lists.targets("remove"), []string{"/var/lib/apt/lists/deb.debian.org_Release", "/var/tmp/keep-me/"}) {
+			t.Errorf("remove_package_lists: %v", lists.targets("remove"))
+		}
+	})
+}

@@ -1,0 +1,134 @@
+package provisioner
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func identityTree(g *guestTree, systemd string) {
+	g.shim("systemctl", `[ "$1" = --version ] && echo "systemd `+systemd+` (`+systemd+`.1)"`)
+	g.shim("cloud-init", `[ "$1" = clean ] && rm -rf "$ROOT/var/lib/cloud/instances" "$ROOT/var/lib/cloud/instance" "$ROOT/var/lib/cloud/seed" "$ROOT/var/log/cloud-init.log"`)
+	g.file("etc/machine-id", "0123456789abcdef0123456789abcdef\n")
+	g.file("var/lib/dbus/machine-id", "0123456789abcdef0123456789abcdef\n")
+	g.file("var/lib/systemd/random-seed", "seed")
+	g.file("var/lib/systemd/credential.secret", "secret")
+	g.file("var/lib/dhcp/dhclient.eth0.leases", "lease {}")
+	g.file("var/lib/NetworkManager/internal-x-eth0.lease", "lease")
+	g.file("etc/udev/rules.d/70-persistent-net.rules", "rule")
+	g.file("var/lib/cloud/instances/i-1/obj.pkl", "x")
+	g.symlink("var/lib/cloud/instance", "/var/lib/cloud/instances/i-1")
+	g.file("var/log/cloud-init.log", "log")
+	g.file("etc/hostname", "build-host\n")
+	for _, k := range []string{"ed25519", "rsa"} {
+		g.file("etc/ssh/ssh_host_"+k+"_key", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+		g.file("etc/ssh/ssh_host_"+k+"_key.pub", "ssh-"+k+" AAAA\n")
+	}
+}
+
+func identityEnv(extra ...envVar) []envVar {
+	env := []envVar{{"AMIH_REMOVE_HOST_KEYS", "1"}, {"AMIH_ENSURE_HOST_KEYS", "0"}, {"AMIH_CLOUD_INIT_CLEAN", "1"}, {"AMIH_RESET_HOSTNAME", "0"}}
+	return append(env, extra...)
+}
+
+func TestScriptsMachineIdentity(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		identityTree(g, "252")
+		g.file("etc/cloud/cloud.cfg", "cloud_init_modules:\n - seed_random\n - ssh\n - set_hostname\n")
+
+		dry := g.run("machine_identity.sh", identityEnv(envVar{"AMIH_DRY_RUN", "1"})...)
+		if dry.code != 0 || len(dry.targets("remove")) != 9 || g.read("etc/machine-id") == "uninitialized\n" || !g.exists(hostKeys[0]) || g.called("cloud-init clean") {
+			t.Fatalf("dry run: code %d, would remove %v; machine-id %q\n%s", dry.code, dry.targets("remove"), g.read("etc/machine-id"), dry.other)
+		}
+
+		res := g.run("machine_identity.sh", identityEnv()...)
+		if res.code != 0 {
+			t.Fatalf("code %d: %v %s", res.code, res.kind("error"), res.other)
+		}
+		if got := g.read("etc/machine-id"); got != "uninitialized\n" {
+			t.Errorf("machine-id %q", got)
+		}
+		if got := g.read("var/lib/dbus/machine-id"); got != "" {
+			t.Errorf("dbus machine-id %q", got)
+		}
+		for _, p := range append([]string{"/var/lib/systemd/random-seed", "/var/lib/systemd/credential.secret",
+			"/var/lib/dhcp/dhclient.eth0.leases", "/var/lib/NetworkManager/internal-x-eth0.lease",
+			"/etc/udev/rules.d/70-persistent-net.rules", "/var/lib/cloud/instances"}, hostKeys...) {
+			if g.exists(p) {
+				t.Errorf("%s is still there", p)
+			}
+		}
+		if !g.called("cloud-init clean --logs --seed") || g.read("etc/hostname") != "build-host\n" {
+			t.Errorf("cloud-init clean not run, or hostname changed: %v %q", g.calls(), g.read("etc/hostname"))
+		}
+		if info := res.kind("info"); len(info) != 1 || !strings.Contains(info[0].field(0), "cloud-init's ssh module") {
+			t.Errorf("info %v", info)
+		}
+		if again := g.run("machine_identity.sh", identityEnv()...); again.code != 0 || len(again.kind("change")) != 0 {
+			t.Errorf("second run: code %d, changes %v", again.code, again.kind("change"))
+		}
+	})
+}
+
+func TestScriptsMachineIdentityHostKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		setup   func(g *guestTree)
+		env     []envVar
+		removed bool   // the host keys are gone
+		want    string // in the info or the error
+	}{
+		{"nothing regenerates them", func(g *guestTree) {}, nil, false, "ensure_host_keys = true"},
+		{"cloud-init without key types", func(g *guestTree) {
+			g.file("etc/cloud/cloud.cfg", "cloud_init_modules:\n - ssh\n")
+			g.file("etc/cloud/cloud.cfg.d/99-keys.cfg", "ssh_genkeytypes: []\n")
+		}, nil, false, "nothing on this image would generate SSH host keys"},
+		{"cloud-init disabled", func(g *guestTree) {
+			g.file("etc/cloud/cloud.cfg", "cloud_init_modules:\n - ssh\n")
+			g.file("etc/cloud/cloud-init.disabled", "")
+		}, nil, false, "nothing on this image"},
+		{"sshd-keygen unit", func(g *guestTree) { g.file("usr/lib/systemd/system/sshd-keygen@.service", "[Unit]\n") }, nil, true, "/usr/lib/systemd/system/sshd-keygen@.service"},
+		{"ssh-keygen in the OpenRC script", func(g *guestTree) { g.file("etc/init.d/sshd", "ssh-keygen -A\n") }, nil, true, "/etc/init.d/sshd"},
+		{"ensure_host_keys", func(g *guestTree) { g.shim("ssh-keygen", "exit 0") }, []envVar{{"AMIH_ENSURE_HOST_KEYS", "1"}}, true, "ensure_host_keys"},
+		{"kept on request", func(g *guestTree) {}, []envVar{{"AMIH_REMOVE_HOST_KEYS", "0"}}, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, g *guestTree) {
+				identityTree(g, "252")
+				tc.setup(g)
+				res := g.run("machine_identity.sh", identityEnv(tc.env...)...)
+				text := res.other
+				for _, r := range append(res.kind("info"), res.kind("error")...) {
+					text += r.field(0) + "\n"
+				}
+				if g.exists(hostKeys[0]) == tc.removed || (res.code == 0) != (tc.removed || tc.want == "") || !strings.Contains(text, tc.want) {
+					t.Fatalf("code %d, host key present %v:\n%s", res.code, g.exists(hostKeys[0]), text)
+				}
+				// Removed host keys forbid a reboot in the rest of the build.
+				if g.exists("run/ami-hygiene/no-reconnect") != tc.removed {
+					t.Errorf("no-reconnect note present %v, want %v", g.exists("run/ami-hygiene/no-reconnect"), tc.removed)
+				}
+				if tc.name == "ensure_host_keys" {
+					unit := g.read("etc/systemd/system/ami-hygiene-ssh-host-keys.service")
+					if !strings.Contains(unit, "ExecStart="+filepath.Join(g.bin, "ssh-keygen")+" -A") || !strings.Contains(unit, "ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key") ||
+						!g.exists("etc/systemd/system/multi-user.target.wants/ami-hygiene-ssh-host-keys.service") {
+						t.Errorf("first-boot unit:\n%s", unit)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestScriptsMachineIdentityOldSystemd(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		identityTree(g, "219")
+		res := g.run("machine_identity.sh", identityEnv(envVar{"AMIH_REMOVE_HOST_KEYS", "0"}, envVar{"AMIH_RESET_HOSTNAME", "1"})...)
+		if res.code != 0 || g.read("etc/machine-id") != "" || g.read("etc/hostname") != "localhost\n" || !g.exists(hostKeys[0]) {
+			t.Errorf("code %d, machine-id %q, hostname %q\n%s", res.code, g.read("etc/machine-id"), g.read("etc/hostname"), res.other)
+		}
+	})
+}
+
+var hostKeys = []string{"/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub",
+	"/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_rsa_key.pub"}

@@ -1,0 +1,116 @@
+package provisioner
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestScriptsWaitForBoot(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.dir("run/systemd/system")
+		g.shim("cloud-init", "exit 2")
+		g.shim("systemctl", `case "$1" in
+is-system-running) echo degraded ;;
+list-units) echo "broken.service loaded failed failed Broken" ;;
+show) echo LoadState=not-found ;;
+esac`)
+		g.shim("journalctl", `printf 'one\ntwo\n'`)
+		g.file("var/log/boot.log", "[  OK  ] Started x\n[FAILED] Failed to start y\n")
+		res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "30"}, envVar{"AMIH_MIN_UPTIME", "0"})
+		if res.code != 0 {
+			t.Fatalf("code %d\n%v\n%s", res.code, res.records, res.other)
+		}
+		var warnings []string
+		for _, w := range res.kind("warn") {
+			warnings = append(warnings, w.field(0))
+		}
+		all := strings.Join(warnings, "\n")
+		for _, want := range []string{"recoverable errors", "systemd is degraded", "failed unit: broken.service", "2 error messages", "1 failure lines"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("no warning %q in %q", want, all)
+			}
+		}
+	})
+	t.Run("automatic updates held in one go", func(t *testing.T) {
+		forEachShell(t, func(t *testing.T, g *guestTree) {
+			g.dir("run/systemd/system")
+			g.shim("cloud-init", "exit 0")
+			g.shim("journalctl", "true")
+			g.shim("systemctl", `case "$1 $2" in
+"is-system-running "*) echo running ;;
+"show -p") case $5 in apt-daily.timer|apt-daily.service|unattended-upgrades.service) echo LoadState=loaded ;; *) echo LoadState=not-found ;; esac ;;
+"is-enabled apt-daily.service") echo masked-runtime ;;
+"is-enabled "*) echo enabled ;;
+esac`)
+			res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "30"}, envVar{"AMIH_MIN_UPTIME", "0"})
+			var masks []string
+			for _, c := range g.calls() {
+				if strings.HasPrefix(c, "systemctl mask") || strings.HasPrefix(c, "systemctl stop") {
+					masks = append(masks, c)
+				}
+			}
+			want := []string{"systemctl mask --runtime -- apt-daily.timer unattended-upgrades.service",
+				"systemctl stop -- apt-daily.timer unattended-upgrades.service"}
+			if res.code != 0 || !equal(masks, want) || len(res.kind("info")) < 2 {
+				t.Errorf("code %d, calls %v, want %v\n%v", res.code, masks, want, res.kind("info"))
+			}
+		})
+	})
+	// A second run in the same boot, after machine_identity cleaned
+	// cloud-init's state: `status --wait` would wait for ever on "not run".
+	t.Run("cloud-init state cleaned in this boot", func(t *testing.T) {
+		forEachShell(t, func(t *testing.T, g *guestTree) {
+			g.dir("run/systemd/system")
+			g.shim("cloud-init", `case "$*" in "status") echo "status: not run" ;; *) exit 1 ;; esac`)
+			g.shim("journalctl", "true")
+			g.shim("systemctl", `case "$1" in is-system-running) echo running ;; show) echo LoadState=not-found ;; esac`)
+			res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "30"}, envVar{"AMIH_MIN_UPTIME", "0"})
+			if res.code != 0 || g.called("cloud-init status --wait") || !strings.Contains(fmt.Sprint(res.kind("info")), "cloud-init has not run in this boot") {
+				t.Fatalf("code %d, calls %v, records %v", res.code, g.calls(), res.records)
+			}
+		})
+	})
+	t.Run("cloud-init failed", func(t *testing.T) {
+		forEachShell(t, func(t *testing.T, g *guestTree) {
+			g.shim("cloud-init", "exit 1")
+			res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "30"}, envVar{"AMIH_MIN_UPTIME", "0"})
+			if res.code == 0 || len(res.kind("error")) != 1 {
+				t.Fatalf("code %d, records %v", res.code, res.records)
+			}
+		})
+	})
+}
+
+func TestScriptsWaitForBootPackageManagerBusy(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("proc/4242/comm", "unattended-upgr\n")
+		res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "3"}, envVar{"AMIH_MIN_UPTIME", "0"})
+		errs := res.kind("error")
+		if res.code == 0 || len(errs) != 1 || !strings.Contains(errs[0].field(0), "package manager still busy (unattended-upgr)") {
+			t.Fatalf("code %d, records %v", res.code, res.records)
+		}
+	})
+}
+
+func TestScriptsWaitForBootWaitsForSystemd(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.dir("run/systemd/system")
+		// "starting" twice, then "running" (exit 1 while not running, as systemctl does).
+		g.shim("systemctl", `case "$1" in
+is-system-running)
+	n=$(cat "$STATE/n" 2>/dev/null || echo 0); echo $((n + 1)) >"$STATE/n"
+	if [ "$n" -lt 2 ]; then echo starting; exit 1; fi
+	echo running ;;
+show) echo LoadState=not-found ;;
+esac`)
+		res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "60"}, envVar{"AMIH_MIN_UPTIME", "0"})
+		var info []string
+		for _, r := range res.kind("info") {
+			info = append(info, r.field(0))
+		}
+		if res.code != 0 || !strings.Contains(strings.Join(info, "|"), "systemd is running") {
+			t.Fatalf("code %d, records %v\n%s", res.code, res.records, res.other)
+		}
+	})
+}
