@@ -37,6 +37,14 @@ type Config struct {
 	// nothing: no upgrade, stop, flush, deletion or reboot. `verify` commands
 	// still run (they are checks and must not change the guest).
 	DryRun bool `mapstructure:"dry_run"`
+	// How long each step may run on the guest, by step name, e.g.
+	// `{ update_packages = "2h" }`. A step still running then is stopped
+	// (the guest's `timeout` ends its processes) and fails the build.
+	// Defaults: `update_packages` 1h, `secret_scan` 30m, `wait_for_boot`
+	// 5m more than `boot_timeout` and `min_uptime`, `verify` 5m more than
+	// its `command_timeout`s, `mail_queue` 5m more than `flush_timeout`,
+	// every other step 10m. Reboots are bounded by `reboot_timeout`.
+	StepTimeouts map[string]string `mapstructure:"step_timeouts"`
 	// Where to write the JSON report, on the machine running Packer. Default:
 	// `ami-hygiene-report-<build name>.json` in the current directory (or
 	// `ami-hygiene-report.json` when Packer gives no build name), so that
@@ -94,6 +102,46 @@ type runOptions struct {
 	build         string
 	reportPath    string
 	junitPath     string
+	// deadlines bound each step's script on the guest, by step name.
+	deadlines map[string]time.Duration
+}
+
+// defaultStepTimeout bounds a step whose record names no timeout of its own.
+const defaultStepTimeout = 10 * time.Minute
+
+// deadline is how long the step's script may run on the guest.
+func (o runOptions) deadline(step string) time.Duration {
+	if d, ok := o.deadlines[step]; ok && d > 0 {
+		return d
+	}
+	return defaultStepTimeout
+}
+
+// stepDeadlines is each step's deadline: step_timeouts, or the step's own
+// timeout plus the waits its block asks for.
+func (c *Config) stepDeadlines(v *validator) map[string]time.Duration {
+	names := stepNames()
+	for name := range c.StepTimeouts {
+		if !slices.Contains(names, name) {
+			v.add("step_timeouts", "unknown step %q; steps are %s", name, quoteList(names))
+		}
+	}
+	out := map[string]time.Duration{}
+	for _, s := range catalogue {
+		if value, ok := c.StepTimeouts[s.Name]; ok {
+			out[s.Name] = v.wait("step_timeouts."+s.Name, value, "")
+			continue
+		}
+		d := s.Timeout
+		if d == 0 {
+			d = defaultStepTimeout
+		}
+		if w, ok := s.configOf(c).(waiter); ok {
+			d += w.waits()
+		}
+		out[s.Name] = d
+	}
+	return out
 }
 
 // interpolateFilter keeps Packer's template engine out of the blocks that
@@ -119,11 +167,12 @@ func (c *Config) prepare() (runOptions, []stepDef, error) {
 	c.checkStepLists(v)
 	opts := runOptions{
 		dryRun:        c.DryRun,
-		rebootTimeout: v.duration("update_packages.reboot_timeout", c.UpdatePackages.RebootTimeout, "15m"),
+		rebootTimeout: v.wait("update_packages.reboot_timeout", c.UpdatePackages.RebootTimeout, "15m"),
 		useSudo:       c.UseSudo,
 		build:         c.PackerBuildName,
 		reportPath:    c.ReportPath,
 		junitPath:     c.JUnitPath,
+		deadlines:     c.stepDeadlines(v),
 	}
 	v.localPath("report_path", c.ReportPath)
 	v.localPath("junit_path", c.JUnitPath)

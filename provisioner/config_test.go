@@ -99,7 +99,7 @@ func TestPrepareRejectsBadInput(t *testing.T) {
 		{"system path", map[string]interface{}{"credentials": map[string]interface{}{"paths": []string{"/etc"}}}, []string{"credentials.paths[0]", "system directory"}},
 		{"glob path", map[string]interface{}{"credentials": map[string]interface{}{"paths": []string{"/srv/*"}}}, []string{"credentials.paths[0]", "glob"}},
 		{"escaping pattern", map[string]interface{}{"shell_history": map[string]interface{}{"extra_patterns": []string{"../../etc/passwd"}}}, []string{"shell_history.extra_patterns[0]", "leaves the home"}},
-		{"match-all pattern", map[string]interface{}{"shell_history": map[string]interface{}{"extra_patterns": []string{".*"}}}, []string{"shell_history.extra_patterns[0]", "every file"}},
+		{"match-all pattern", map[string]interface{}{"shell_history": map[string]interface{}{"extra_patterns": []string{".*"}}}, []string{"shell_history.extra_patterns[0]", "does not name a file"}},
 		{"keep_users", map[string]interface{}{"authorized_keys": map[string]interface{}{"keep_users": []string{"$(id)"}}}, []string{"authorized_keys.keep_users[0]"}},
 		{"report dir", map[string]interface{}{"report_path": "reports/"}, []string{"report_path"}},
 		{"logs exclude outside /var/log", map[string]interface{}{"logs": map[string]interface{}{"exclude": []string{"/etc/*"}}}, []string{"logs.exclude[0]", `under "/var/log/"`}},

@@ -83,6 +83,11 @@ type fakeGuest struct {
 	neverBoots  bool
 	probeExtra  string // more probe records
 	noReconnect string // the guest's /run/ami-hygiene/no-reconnect
+	// ranNothing: the guest's shell runs no script and exits 0 (as the
+	// `none` communicator does); unfinished: these steps exit 0 without
+	// their completion record.
+	ranNothing bool
+	unfinished map[string]bool
 	mu          sync.Mutex
 	rebooted    bool
 }
@@ -91,11 +96,11 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
-	case c.Command == "sudo -n true":
+	case c.Command == sudoCheckCommand:
 		if g.sudoFails {
 			return "", 1
 		}
-		return "", 0
+		return "0\n", 0
 	case strings.Contains(c.Command, "systemctl reboot") && g.noReconnect != "":
 		return g.noReconnect, exitNoReconnect
 	case strings.Contains(c.Command, "systemctl reboot"):
@@ -107,14 +112,26 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 		}
 		return "boot-1\n", 0
 	}
-	switch name := stepOf(c); name {
-	case "probe":
+	if g.ranNothing {
+		return "", 0
+	}
+	name := stepOf(c)
+	out, status := g.steps[name], g.status[name]
+	if name == "probe" {
 		uid := "1000"
 		if g.root {
 			uid = "0"
 		}
-		return "amih:fact\tuser\tadmin\namih:fact\tuid\t" + uid + "\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n" + g.probeExtra, 0
-	default:
-		return g.steps[name], g.status[name]
+		out, status = "amih:fact\tuser\tadmin\namih:fact\tuid\t"+uid+"\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tos_id\tdebian\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n"+g.probeExtra, 0
 	}
+	if name != "" && !g.unfinished[name] {
+		out += fmt.Sprintf("amih:done\t%s\t%d\n", tokenOf(c), status)
+	}
+	return out, status
+}
+
+// tokenOf is the completion token the plugin put at the top of a script.
+func tokenOf(c fakeCall) string {
+	first, _, _ := strings.Cut(c.Stdin, "\n")
+	return strings.TrimPrefix(first, "amih_token=")
 }

@@ -3,10 +3,13 @@ package provisioner
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,16 +31,29 @@ var (
 	disconnectRetries = 3
 )
 
-// runnerCommand is the one fixed command line the plugin runs a guest script
-// with. The script arrives on standard input, is stored in a private
+// runnerTemplate is the one fixed command line the plugin runs a guest
+// script with; its one blank is the script's deadline in whole seconds,
+// which the plugin computes (no text a user wrote is ever part of a command
+// line). The script arrives on standard input, is stored in a private
 // temporary file and runs from there with no standard input, so that nothing
-// a script runs can read the script itself; nothing a user wrote is ever part
-// of a command line.
+// a script runs can read the script itself. Where the guest has a `timeout`
+// that knows -k, it ends the script (and, with GNU timeout, every process the
+// script started) at the deadline.
 //
 // Exit statuses 97 and 98 are the runner's own (no step script exits with
 // them): the temporary file could not be made, or the script could not be
 // written into it.
-const runnerCommand = `f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX") || exit 97; cat >"$f" || { rm -f "$f"; exit 98; }; sh "$f" </dev/null; s=$?; rm -f "$f"; exit $s`
+const runnerTemplate = `f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX") || exit 97; cat >"$f" || { rm -f "$f"; exit 98; }; ` +
+	`if timeout -k 1 5 true 2>/dev/null; then timeout -k 10 %d sh "$f" </dev/null; else sh "$f" </dev/null; fi; s=$?; rm -f "$f"; exit $s`
+
+// runnerCommand is the runner's command line for a deadline.
+func runnerCommand(deadline time.Duration) string {
+	return fmt.Sprintf(runnerTemplate, int64(deadline/time.Second)+1)
+}
+
+// deadlineGrace is how long the plugin waits past a script's deadline for
+// the guest's own `timeout` to end it, before it gives up waiting.
+var deadlineGrace = 30 * time.Second
 
 // The runner's own exit statuses, and what they mean.
 const (
@@ -64,6 +80,10 @@ func runnerError(status int) error {
 const rebootCommand = `if [ -s /run/ami-hygiene/no-reconnect ]; then cat /run/ami-hygiene/no-reconnect; exit 96; fi; ` +
 	`nohup sh -c 'sleep 1; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 &`
 
+// sudoCheckCommand proves that sudo works without a password and makes the
+// scripts root.
+const sudoCheckCommand = "sudo -n id -u"
+
 // exitNoReconnect is rebootCommand's refusal.
 const exitNoReconnect = 96
 
@@ -77,45 +97,83 @@ type guest struct {
 // errDisconnected reports a script cut by a lost connection.
 var errDisconnected = errors.New("the SSH session was cut")
 
-// execute sends body to the guest's sh (through sudo once the probe has decided
-// it is needed) and waits for it. Records go to onRecord; other output goes
-// to the UI. It returns the script's exit status.
-func (g *guest) execute(ctx context.Context, body string, onRecord func(record)) (int, error) {
-	command := "sh -c " + shQuote(runnerCommand)
+// errNotRun reports a script that exited 0 without its completion record.
+var errNotRun = errors.New("the guest's shell did not run the script: it ended without the script's completion record")
+
+// execute sends body to the guest's sh (through sudo once the probe has
+// decided it is needed) and waits for it, at most deadline (and the grace).
+// Records go to onRecord, every text field made safe (guestText); other
+// output goes to the UI, made safe the same way. It returns the script's exit
+// status; a script that exits 0 counts only with its completion record
+// (lib.sh's amih_exit), which carries a token made for this execution.
+func (g *guest) execute(ctx context.Context, body string, deadline time.Duration, onRecord func(record)) (int, error) {
+	token := newToken()
+	completed := false
+	command := "sh -c " + shQuote(runnerCommand(deadline))
 	if g.sudo {
 		command = "sudo -n " + command
 	}
 	out := &lineWriter{fn: func(line string) {
-		if r, ok := parseRecord(line); ok {
-			onRecord(r)
+		r, ok := parseRecord(line)
+		if !ok {
+			g.ui.Message(guestText(line))
 			return
 		}
-		g.ui.Message(line)
+		if r.Kind == "done" {
+			completed = completed || r.field(0) == token
+			return
+		}
+		for i := range r.Fields {
+			r.Fields[i] = guestText(r.Fields[i])
+		}
+		onRecord(r)
 	}}
-	errOut := &lineWriter{fn: g.ui.Message}
-	cmd := &packersdk.RemoteCmd{Command: command, Stdin: strings.NewReader(body), Stdout: out, Stderr: errOut}
+	errOut := &lineWriter{fn: func(line string) { g.ui.Message(guestText(line)) }}
+	cmd := &packersdk.RemoteCmd{Command: command, Stdin: strings.NewReader("amih_token=" + token + "\n" + body), Stdout: out, Stderr: errOut}
+	start := time.Now()
 	if err := g.comm.Start(ctx, cmd); err != nil {
 		return 0, err
 	}
 	exited := make(chan int, 1)
 	go func() { exited <- cmd.Wait() }()
+	timer := time.NewTimer(deadline + deadlineGrace)
+	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return 0, ctx.Err()
+	case <-timer.C:
+		return 0, fmt.Errorf("%w: still running %s after its deadline of %s", errDeadline, deadlineGrace, deadline)
 	case status := <-exited:
 		out.Flush()
 		errOut.Flush()
-		if status == packersdk.CmdDisconnect {
+		switch {
+		case status == packersdk.CmdDisconnect:
 			return status, errDisconnected
+		case (status == 124 || status == 137 || status == 143) && time.Since(start) >= deadline:
+			return status, fmt.Errorf("%w of %s: the guest's timeout ended it", errDeadline, deadline)
+		case status == 0 && !completed:
+			return status, errNotRun
 		}
 		return status, runnerError(status)
 	}
 }
 
+// errDeadline reports a script that ran past its deadline.
+var errDeadline = errors.New("it did not finish within its deadline")
+
+// newToken is a random token for one execution's completion record.
+func newToken() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic("ami-hygiene: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
 // executeRetrying runs a script, again from the start when the connection was
 // cut (every script is idempotent), and says so. reset is called before each
 // attempt with the attempt's number (1 first).
-func (g *guest) executeRetrying(ctx context.Context, what, body string, reset func(attempt int), onRecord func(record)) (int, error) {
+func (g *guest) executeRetrying(ctx context.Context, what, body string, deadline time.Duration, reset func(attempt int), onRecord func(record)) (int, error) {
 	var status int
 	attempt := 0
 	err := retry.Config{
@@ -129,7 +187,7 @@ func (g *guest) executeRetrying(ctx context.Context, what, body string, reset fu
 		}
 		reset(attempt)
 		var err error
-		status, err = g.execute(ctx, body, onRecord)
+		status, err = g.execute(ctx, body, deadline, onRecord)
 		return err
 	})
 	var exhausted *retry.RetryExhaustedError
@@ -221,35 +279,57 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 	return newID, nil
 }
 
-// lineWriter calls fn for every complete line written to it.
+// maxLine bounds one line of guest output (a record's escaped fields
+// included: verify sends at most 64 KiB of output, escaped). A longer line is
+// passed on cut, marked, and the rest of it dropped.
+const maxLine = 256 << 10
+
+// lineWriter calls fn for every complete line written to it, holding at
+// most maxLine bytes of one line.
 type lineWriter struct {
-	mu  sync.Mutex
-	buf []byte
-	fn  func(string)
+	mu       sync.Mutex
+	buf      []byte
+	dropping bool // the rest of a line that was too long is skipped
+	fn       func(string)
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i]
+		}
+		if !w.dropping {
+			if room := maxLine - len(w.buf); len(chunk) > room {
+				w.buf = append(w.buf, chunk[:room]...)
+				w.fn(string(w.buf) + " …(line cut at " + strconv.Itoa(maxLine) + " bytes)")
+				w.buf, w.dropping = w.buf[:0], true
+			} else {
+				w.buf = append(w.buf, chunk...)
+			}
+		}
 		if i < 0 {
 			break
 		}
-		line := strings.TrimRight(string(w.buf[:i]), "\r")
-		w.buf = w.buf[i+1:]
-		w.fn(line)
+		if !w.dropping {
+			w.fn(strings.TrimRight(string(w.buf), "\r"))
+		}
+		w.buf, w.dropping = w.buf[:0], false
+		p = p[i+1:]
 	}
-	return len(p), nil
+	return n, nil
 }
 
 // Flush passes on a last line without a newline.
 func (w *lineWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
+	if len(w.buf) > 0 && !w.dropping {
 		w.fn(strings.TrimRight(string(w.buf), "\r"))
-		w.buf = nil
 	}
+	w.buf, w.dropping = nil, false
 }

@@ -42,7 +42,12 @@ func TestRecordFieldsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", sh.name, err)
 			}
-			r, ok := parseRecord(strings.TrimSuffix(string(out), "\n"))
+			// The record is the first line; lib.sh's completion record follows.
+			first, rest, _ := strings.Cut(string(out), "\namih:done\t")
+			r, ok := parseRecord(first)
+			if rest == "" {
+				t.Errorf("%s: no completion record after the record", sh.name)
+			}
 			if !ok || r.Kind != "fact" || r.field(0) != "key" || r.field(1) != want {
 				t.Errorf("%s: %q came back as %+v (%q)", sh.name, s, r, out)
 			}

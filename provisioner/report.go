@@ -225,13 +225,28 @@ func (r *Report) writeJUnit(path string) error {
 	return writeFile(path, append([]byte(xml.Header), append(data, '\n')...))
 }
 
+// writeFile writes a report file readable by its owner only (0600, also
+// when the file was there before): it names the guest's paths, users and
+// findings.
 func writeFile(path string, data []byte) error {
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 	}
-	return os.WriteFile(path, data, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func firstLine(s string) string {

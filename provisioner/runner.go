@@ -2,7 +2,9 @@ package provisioner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,14 +67,22 @@ func (r *checklistRunner) execute(ctx context.Context) error {
 	return err
 }
 
-// probe reads the guest's facts and decides whether to use sudo.
+// probeDeadline bounds the probe: it only reads a few facts.
+const probeDeadline = 2 * time.Minute
+
+// probe reads the guest's facts and decides whether to use sudo. The facts
+// every step relies on must be there: a guest that ran nothing (the `none`
+// communicator, a shell that is not one) fails here, before any step.
 func (r *checklistRunner) probe(ctx context.Context) error {
 	facts := map[string]string{}
-	status, err := r.guest.executeRetrying(ctx, "the guest probe", scriptBody(nil, "probe.sh"), func(int) {}, func(rec record) {
+	status, err := r.guest.executeRetrying(ctx, "the guest probe", scriptBody(nil, "probe.sh"), probeDeadline, func(int) {}, func(rec record) {
 		if rec.Kind == "fact" {
 			facts[rec.field(0)] = rec.field(1)
 		}
 	})
+	if errors.Is(err, errNotRun) {
+		return fmt.Errorf("ami-hygiene: %w; the guest probe printed nothing (is the communicator \"none\"? ami-hygiene runs its checklist through a communicator that runs commands, such as ssh)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("ami-hygiene: cannot run commands on the guest: %w", err)
 	}
@@ -81,6 +91,15 @@ func (r *checklistRunner) probe(ctx context.Context) error {
 	}
 	if missing := facts["missing_tools"]; missing != "" {
 		return fmt.Errorf("ami-hygiene: the guest lacks %s on the PATH of user %q; every step relies on these basic tools (coreutils, findutils, grep, sed and an awk provide them; busybox does too)", missing, facts["user"])
+	}
+	var lacking []string
+	for _, fact := range []string{"user", "uid", "boot_id", "os_id"} {
+		if facts[fact] == "" {
+			lacking = append(lacking, fact)
+		}
+	}
+	if len(lacking) > 0 {
+		return fmt.Errorf("ami-hygiene: the guest probe could not read %s (id, /proc/sys/kernel/random/boot_id, the ID of /etc/os-release); the checklist needs them to know what it runs on", strings.Join(lacking, ", "))
 	}
 	g := &r.report.Guest
 	g.User, g.OSID, g.OSVersionID, g.OSPrettyName = facts["user"], facts["os_id"], facts["os_version_id"], facts["os_pretty_name"]
@@ -93,13 +112,19 @@ func (r *checklistRunner) probe(ctx context.Context) error {
 	}
 	g.UsedSudo = r.guest.sudo
 	if r.guest.sudo {
-		cmd := &packersdk.RemoteCmd{Command: "sudo -n true"}
+		var out strings.Builder
+		cmd := &packersdk.RemoteCmd{Command: sudoCheckCommand, Stdout: &out, Stderr: io.Discard}
 		if err := cmd.RunWithUi(ctx, r.guest.comm, r.ui); err != nil {
 			return fmt.Errorf("ami-hygiene: checking sudo: %w", err)
 		}
 		if cmd.ExitStatus() != 0 {
 			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n` does not work for user %q (it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", g.User)
 		}
+		if uid := strings.TrimSpace(out.String()); uid != "0" {
+			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n id -u` answers %q, not 0: sudo does not make user %q root", guestText(uid), g.User)
+		}
+	} else if facts["uid"] != "0" {
+		r.ui.Say(fmt.Sprintf("ami-hygiene: warning: use_sudo = false and user %q is not root: steps that change system files will fail", g.User))
 	}
 	through := ""
 	if r.guest.sudo {
@@ -180,7 +205,7 @@ func (r *checklistRunner) runScript(ctx context.Context, def stepDef, cfg stepCo
 	var cut []Action // what attempts cut short had already changed
 	before := *res
 	attempts := 0
-	status, err := r.guest.executeRetrying(ctx, script, stepScript(r.options, def, cfg),
+	status, err := r.guest.executeRetrying(ctx, script, stepScript(r.options, def, cfg), r.options.deadline(def.Name),
 		func(attempt int) {
 			cut = append(cut, res.Actions[len(before.Actions):]...)
 			recs, *res, attempts = nil, before, attempt
@@ -192,6 +217,9 @@ func (r *checklistRunner) runScript(ctx context.Context, def stepDef, cfg stepCo
 		res.Warnings = append(res.Warnings, fmt.Sprintf("the SSH session was cut; %s ran %d times (the actions of the cut attempts are kept)", script, attempts))
 	}
 	switch {
+	case errors.Is(err, errDeadline):
+		res.fail(fmt.Sprintf("%s: %v (step_timeouts.%s)", script, err, def.Name))
+		return
 	case err != nil:
 		res.fail(fmt.Sprintf("running %s on the guest: %v", script, err))
 		return

@@ -298,7 +298,7 @@ func TestProvisionRetriesACutSession(t *testing.T) {
 					// The cut attempt had removed one file already.
 					return "amih:change\tremove\t/root/.bash_history\n", packersdk.CmdDisconnect
 				}
-				return "amih:change\tremove\t/home/admin/.bash_history\n", 0
+				return "amih:change\tremove\t/home/admin/.bash_history\namih:done\t" + tokenOf(c) + "\t0\n", 0
 			}}
 			dir := t.TempDir()
 			p := &Provisioner{}
@@ -411,7 +411,7 @@ func TestProvisionHonoursContext(t *testing.T) {
 // command lines use.
 func TestFixedCommandsUseTheirExitStatuses(t *testing.T) {
 	for command, statuses := range map[string][]int{
-		runnerCommand: {exitNoTempFile, exitWriteScript},
+		runnerCommand(time.Minute): {exitNoTempFile, exitWriteScript},
 		rebootCommand: {exitNoReconnect},
 	} {
 		for _, s := range statuses {

@@ -1,5 +1,7 @@
 package provisioner
 
+import "time"
+
 // stepDef is one step of the checklist, as one record: its name (used in
 // `steps`, `skip_steps`, its HCL block and the report), a one-line heading,
 // what it may change on the guest (for the docs), and how to reach its
@@ -12,6 +14,9 @@ type stepDef struct {
 	// Script is the guest script, when it is not named after the step
 	// (<Name>.sh).
 	Script string
+	// Timeout bounds the step's script on the guest (default 10m), on top of
+	// the waits its block asks for (waiter); step_timeouts overrides both.
+	Timeout time.Duration
 	// Verbatim: the block holds the user's own commands, paths or patterns,
 	// in which `{{ }}` is not a Packer template (no interpolation).
 	Verbatim bool
@@ -49,6 +54,12 @@ type skipper interface {
 // rebootFirst returns why (the attribute that asks), or "".
 type rebootFirster interface {
 	rebootFirst() string
+}
+
+// waiter is a block whose settings make its step wait (boot_timeout,
+// flush_timeout, command_timeout): its deadline grows by waits.
+type waiter interface {
+	waits() time.Duration
 }
 
 // outputJudge is a block that judges the script's records itself (verify

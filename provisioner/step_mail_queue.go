@@ -20,8 +20,9 @@ type MailQueue struct {
 }
 
 var mailQueueStep = stepDef{
-	Name:  "mail_queue",
-	Title: "check, flush and empty the mail queue",
+	Name:    "mail_queue",
+	Title:   "check, flush and empty the mail queue",
+	Timeout: 5 * time.Minute,
 	Touches: []string{
 		"the MTA's queue (postfix: postqueue -f, postsuper -d ALL on purge; exim: -qff, -Mrm; sendmail: -q, /var/spool/mqueue/*)",
 		"/var/mail/* and /var/spool/mail/* (emptied, owner and mode kept)",
@@ -30,12 +31,15 @@ var mailQueueStep = stepDef{
 }
 
 func (s *MailQueue) prepare(v *validator, attr string) {
-	s.flushTimeout = v.duration(attr+".flush_timeout", s.FlushTimeout, "5m")
+	s.flushTimeout = v.wait(attr+".flush_timeout", s.FlushTimeout, "5m")
 	if s.OnTimeout == "" {
 		s.OnTimeout = "fail"
 	}
 	v.oneOf(attr+".on_timeout", s.OnTimeout, "fail", "purge")
 }
+
+// waits: flush_timeout.
+func (s *MailQueue) waits() time.Duration { return s.flushTimeout }
 
 func (s *MailQueue) env() []envVar {
 	return []envVar{

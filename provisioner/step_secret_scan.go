@@ -6,6 +6,7 @@ package provisioner
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // SecretScan configures the `secret_scan` step: look for secrets nobody
@@ -39,6 +40,7 @@ var defaultScanPaths = []string{"/root", "/home", "/etc", "/opt", "/srv", "/var/
 var secretScanStep = stepDef{
 	Name:     "secret_scan",
 	Title:    "scan for secrets left on the image",
+	Timeout:  30 * time.Minute,
 	Verbatim: true,
 	Touches:  []string{"nothing: it only reads"},
 	configOf: func(c *Config) stepConfig { return &c.SecretScan },

@@ -3,6 +3,8 @@
 
 package provisioner
 
+import "time"
+
 // UpdatePackages configures the `update_packages` step: refresh the package
 // lists and upgrade every package non-interactively, keeping existing
 // configuration files (apt-get dist-upgrade with --force-confold, dnf/yum
@@ -22,8 +24,9 @@ type UpdatePackages struct {
 }
 
 var updatePackagesStep = stepDef{
-	Name:  "update_packages",
-	Title: "update all packages and reboot when needed",
+	Name:    "update_packages",
+	Title:   "update all packages and reboot when needed",
+	Timeout: time.Hour,
 	Touches: []string{
 		"installed packages and the package manager's database and caches",
 		"a reboot, when `reboot` asks for one",

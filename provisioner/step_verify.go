@@ -47,6 +47,7 @@ type verifyConfig struct {
 var verifyStep = stepDef{
 	Name:     "verify",
 	Title:    "verify that the deployed code comes from the right source",
+	Timeout:  5 * time.Minute,
 	Verbatim: true,
 	Touches:  []string{"nothing but what the `verify` commands do; a reboot first with `reboot_before_verify`"},
 	configOf: func(c *Config) stepConfig {
@@ -73,7 +74,7 @@ func (s *verifyConfig) prepare(v *validator, attr string) {
 			v.add(at+".expect_exit_code", "%d is not an exit code (0 to 255)", c.ExpectExitCode)
 		}
 		c.expectOutput = v.regex(at+".expect_output", c.ExpectOutput)
-		c.commandTimeout = v.duration(at+".command_timeout", c.CommandTimeout, "5m")
+		c.commandTimeout = v.wait(at+".command_timeout", c.CommandTimeout, "5m")
 	}
 }
 
@@ -88,6 +89,15 @@ func (s *verifyConfig) env() []envVar {
 		)
 	}
 	return env
+}
+
+// waits: every check's command_timeout.
+func (s *verifyConfig) waits() time.Duration {
+	var d time.Duration
+	for _, c := range s.checks {
+		d += c.commandTimeout
+	}
+	return d
 }
 
 func (s *verifyConfig) skipReason() string {

@@ -35,8 +35,9 @@ type WaitForBoot struct {
 }
 
 var waitForBootStep = stepDef{
-	Name:  "wait_for_boot",
-	Title: "wait until boot has really completed",
+	Name:    "wait_for_boot",
+	Title:   "wait until boot has really completed",
+	Timeout: 5 * time.Minute,
 	Touches: []string{
 		"nothing on disk; for this boot only, runtime masks in /run/systemd for apt-daily, apt-daily-upgrade, unattended-upgrades and dnf-automatic",
 	},
@@ -44,12 +45,12 @@ var waitForBootStep = stepDef{
 }
 
 func (s *WaitForBoot) prepare(v *validator, attr string) {
-	s.bootTimeout = v.duration(attr+".boot_timeout", s.BootTimeout, "15m")
+	s.bootTimeout = v.wait(attr+".boot_timeout", s.BootTimeout, "15m")
 	s.minUptime = v.duration(attr+".min_uptime", s.MinUptime, "0s")
-	if s.bootTimeout == 0 && s.BootTimeout != unknown && s.BootTimeout != "" {
-		v.add(attr+".boot_timeout", "must be more than 0s")
-	}
 }
+
+// waits: boot_timeout and min_uptime.
+func (s *WaitForBoot) waits() time.Duration { return s.bootTimeout + s.minUptime }
 
 func (s *WaitForBoot) env() []envVar {
 	return []envVar{

@@ -52,6 +52,16 @@ func (v *validator) duration(attr, value, def string) time.Duration {
 	return d
 }
 
+// wait parses a duration that bounds a wait (or def when empty): it must be
+// more than 0, since 0 would not wait at all.
+func (v *validator) wait(attr, value, def string) time.Duration {
+	d := v.duration(attr, value, def)
+	if d == 0 && value != unknown {
+		v.add(attr, "must be more than 0s (it bounds a wait)")
+	}
+	return d
+}
+
 // oneOf checks that value is one of allowed.
 func (v *validator) oneOf(attr, value string, allowed ...string) {
 	if value == unknown {
@@ -153,12 +163,19 @@ func (v *validator) literalPath(attr, p string) bool {
 	return false
 }
 
-// homeGlob checks a glob relative to a home directory.
+// bracketExpr is a glob's bracket expression ([abc], [!.], [a-z]).
+var bracketExpr = regexp.MustCompile(`\[!?\]?[^\]]*\]`)
+
+// homeGlob checks a glob relative to a home directory: its last component
+// must name something (a literal character besides dots), so that no pattern
+// matches every file of a home.
 func (v *validator) homeGlob(attr, g string) {
 	if g == unknown || !v.safeText(attr, g) {
 		return
 	}
-	trimmed := strings.Trim(g, "*?.[]/")
+	last := g[strings.LastIndex(g, "/")+1:]
+	literal := strings.Trim(bracketExpr.ReplaceAllString(last, ""), "*?.")
+	literal = strings.NewReplacer("*", "", "?", "").Replace(literal)
 	switch {
 	case strings.HasPrefix(g, "/"):
 		v.add(attr, "%q must be relative to the home directory (no leading \"/\")", g)
@@ -166,8 +183,8 @@ func (v *validator) homeGlob(attr, g string) {
 		v.add(attr, "%q starts with '-'", g)
 	case g == ".." || strings.HasPrefix(g, "../") || strings.Contains(g, "/../") || strings.HasSuffix(g, "/.."):
 		v.add(attr, "%q leaves the home directory", g)
-	case trimmed == "":
-		v.add(attr, "%q would match every file; name the history file", g)
+	case strings.Trim(literal, ".") == "":
+		v.add(attr, "%q does not name a file: its last part needs a literal name besides dots and wildcards (e.g. \".irb_history\", \"*.hist\")", g)
 	}
 }
 

@@ -51,31 +51,36 @@ includes_dropins() {
 		/^[[:space:]]*[A-Za-z]/ && tolower($1) != "include" { exit }
 		END { exit !found }' "$config"
 }
-backup=$(mktemp) || fail "mktemp failed"
-trap 'rm -f "$backup"' EXIT
+# The file as it was, to put back when sshd rejects the result; both writes
+# are atomic (write_file, replace_file): a full disk leaves it as it was.
+original=
+had_target=0
 if includes_dropins; then
 	target=$R/etc/ssh/sshd_config.d/00-ami-hygiene.conf
-	[ -f "$target" ] && cp -p "$target" "$backup"
 	content="# Written by packer-plugin-ami-hygiene (access_policy): no password logins.
 $settings"
 	dry_run || mkdir -p "${target%/*}"
-	write_file "$target" "$content"
 else
 	target=$config
-	cp -p "$config" "$backup"
 	block="# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads
 $settings
 # END ami-hygiene"
 	rest=$(awk '/^# BEGIN ami-hygiene/ { skip = 1 } !skip { print } /^# END ami-hygiene/ { skip = 0 }' "$config")
-	write_file "$config" "$block
+	content="$block
 $rest"
 fi
+if [ -f "$target" ]; then
+	had_target=1
+	original=$(cat "$target"; echo x)
+	original=${original%x}
+fi
+write_file "$target" "$content"
 dry_run && exit 0
 
 # Check the result; put a broken configuration back.
 if [ -z "$R" ] && have sshd; then
 	if ! errors=$(sshd_with_key -t 2>&1); then
-		if [ -s "$backup" ]; then cp -p "$backup" "$target"; else rm -f "$target"; fi
+		if [ "$had_target" = 1 ]; then replace_file "$target" "$original"; else rm -f "$target"; fi
 		fail "sshd -t rejects the configuration with ${target#"$R"} (put back as it was): $errors"
 	fi
 	effective=$(sshd_T)

@@ -3,7 +3,7 @@
 # inputs: AMIH_SKIP_CHECKS (check names, one per line), AMIH_SERVICES (one
 #         per line)
 R=$AMIH_ROOT
-homes=$(user_homes)
+homes=$(user_homes all)
 
 # check NAME: true when the check is not skipped.
 check() { ! printf '%s\n' "${AMIH_SKIP_CHECKS:-}" | grep -qxF -- "$1"; }

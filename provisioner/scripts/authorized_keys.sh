@@ -15,9 +15,17 @@ clean_user() {
 		rec info "kept the keys of ${1%%"$tab"*} (keep_users)"
 		return 0
 	fi
+	_home=${1#*"$tab"}
 	each_line "$(authorized_key_paths "$configured" "$1")" remove_key_file
 }
-remove_key_file() { remove_file "$AMIH_ROOT$1"; }
+# remove_key_file PATH: a key file in the home is removed only when no link
+# on its way leads out of the home.
+remove_key_file() {
+	case $1 in
+	"$_home"/*) remove_file "$AMIH_ROOT$1" "$AMIH_ROOT$_home" ;;
+	*) remove_file "$AMIH_ROOT$1" ;;
+	esac
+}
 
-each_line "$(user_homes)" clean_user
+each_line "$(user_homes all)" clean_user
 no_reconnect "authorized_keys removed the keys the build connects with"

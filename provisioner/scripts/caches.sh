@@ -13,7 +13,7 @@ clean_tmp_entry() {
 	"$self" | */systemd-private-* | */.X11-unix | */.ICE-unix | */.XIM-unix | */.font-unix | */.Test-unix) return 0 ;;
 	esac
 	in_globs "${1#"$R"}" "${AMIH_EXCLUDE:-}" && return 0
-	remove_tree "$1"
+	remove_tree "$1" "${1%/*}"
 }
 for dir in /tmp /var/tmp; do
 	if [ ! -d "$R$dir" ] || [ -L "$R$dir" ]; then continue; fi

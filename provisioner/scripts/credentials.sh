@@ -3,6 +3,7 @@
 # the paths the template lists.
 # inputs: AMIH_PATHS (absolute paths, one per line)
 # The credential files are listed in lib.sh (amih_credential_files, _trees).
+# Nothing is removed through a link that leads out of the home it is in.
 
 # clean_home USER<TAB>HOME
 clean_home() {
@@ -11,21 +12,22 @@ clean_home() {
 	each_line "$amih_credential_trees" remove_credential_tree "$_home"
 	# Private keys in ~/.ssh (public keys, known_hosts and config stay).
 	[ -d "$_home/.ssh" ] && [ ! -L "$_home/.ssh" ] || return 0
-	for key in "$_home"/.ssh/*; do
+	for key in "$_home"/.ssh/* "$_home"/.ssh/.[!.]* "$_home"/.ssh/..?*; do
 		if [ -f "$key" ] && [ ! -L "$key" ] && private_key "$key"; then
-			remove_file "$key"
+			remove_file "$key" "$_home"
 		fi
 	done
 }
 remove_credential_file() {
 	if [ -L "$1/$2" ] || { [ -f "$1/$2" ] && holds_credentials "$1/$2"; }; then
-		remove_file "$1/$2"
+		remove_file "$1/$2" "$1"
 	fi
 }
-remove_credential_tree() { remove_tree "$1/$2"; }
-remove_listed_path() { remove_tree "$AMIH_ROOT$1"; }
+remove_credential_tree() { remove_tree "$1/$2" "$1"; }
+# A listed path is the user's own: links on its way are followed.
+remove_listed_path() { remove_tree "$AMIH_ROOT$1" "$AMIH_ROOT/"; }
 
-each_line "$(user_homes)" clean_home
+each_line "$(user_homes all)" clean_home
 remove_file "$AMIH_ROOT/etc/chef/client.pem"
 remove_file "$AMIH_ROOT/etc/chef/validation.pem"
 each_line "${AMIH_PATHS:-}" remove_listed_path

@@ -7,9 +7,11 @@
 #
 # kinds: fact KEY VALUE | change VERB TARGET [DETAIL] | info TEXT |
 #        finding CHECK TARGET [DETAIL] |
-#        warn TEXT | count NAME N | reboot REASON | output ID TEXT | error TEXT
+#        warn TEXT | count NAME N | reboot REASON | output ID TEXT | error TEXT |
+#        done TOKEN STATUS (the last record: see amih_exit)
 # Fields escape backslash, tab and newline as \\, \t and \n.
-# Anything else on stdout or stderr is shown to the user as it is.
+# Anything else on stdout or stderr is shown to the user (control
+# characters escaped).
 #
 # AMIH_ROOT (default empty) prefixes every file path the scripts touch, so that
 # tests can run a script against a directory tree instead of the real /.
@@ -42,6 +44,33 @@ rec() {
 	printf '%s\n' "$_line"
 }
 
+# The completion record. The plugin counts a script as run only when its
+# last record is `done` with this run's token, which the plugin puts at the
+# top of the script as a plain (never exported) variable: no command the
+# script runs can see it, and a shell that did not run the script cannot
+# print it. The EXIT trap also removes the script's temporary files.
+amih_token=${amih_token:-}
+amih_temps=
+amih_exit() {
+	_status=$?
+	if [ -n "$amih_temps" ]; then
+		while IFS= read -r _t; do
+			[ -z "$_t" ] || rm -rf -- "$_t"
+		done <<TEMPS
+$amih_temps
+TEMPS
+	fi
+	rec "done" "$amih_token" "$_status"
+}
+trap amih_exit EXIT
+
+# temp_file [DIR]: set amih_tmp to a new private temporary file in DIR
+# (default ${TMPDIR:-/tmp}), removed when the script exits.
+temp_file() {
+	amih_tmp=$(mktemp "${1:-${TMPDIR:-/tmp}}/.ami-hygiene.XXXXXX") || return 1
+	amih_temps="$amih_temps$amih_tmp$nl"
+}
+
 # fail TEXT: report why the step failed and stop it.
 fail() {
 	rec error "$1"
@@ -60,7 +89,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # it skipped.
 missing_tools() {
 	_missing=
-	for _tool in awk sed grep find xargs sort head tail tr cut wc cat rm mkdir chmod ln cp touch ls id uname basename dirname sleep mktemp; do
+	for _tool in awk sed grep find xargs sort head tail tr cut wc cat rm mkdir chmod ln cp mv touch ls id uname basename dirname sleep mktemp od; do
 		have "$_tool" || _missing="$_missing $_tool"
 	done
 	printf '%s' "${_missing# }"
@@ -79,19 +108,52 @@ $_list
 LIST
 }
 
-# remove_file PATH: remove a regular file or a symbolic link (never what the
-# link points to). Directories, devices and missing paths are left alone, and
-# a path is handled once even when several patterns match it.
+# shown PATH: PATH as the user sees it on the guest (without AMIH_ROOT).
+shown() { printf '%s' "${1#"$AMIH_ROOT"}"; }
+
+# real_dir DIR: set amih_real to DIR with every symbolic link resolved
+# (pwd -P); false when DIR is not a directory that can be entered. A name
+# that ends in a newline survives (the trailing "." trick).
+real_dir() {
+	amih_real=$(cd -P "$1" 2>/dev/null && pwd -P && echo .) || return 1
+	amih_real=${amih_real%"$nl."}
+}
+
+# inside TREE PATH: PATH's directory, every link on the way resolved, is TREE
+# or below it (TREE's links resolved too): what is done to PATH stays in TREE.
+inside() {
+	real_dir "$1" || return 1
+	_tree=${amih_real%/}
+	real_dir "${2%/*}/" || return 1
+	case $amih_real/ in "$_tree"/*) return 0 ;; esac
+	return 1
+}
+
+# amih_seen: the paths a removal already handled, each escaped as one line
+# (so that a name holding a newline cannot stand for another path).
 amih_seen=
+# seen_once PATH: true the first time PATH is asked about.
+seen_once() {
+	_key=$(amih_field "$1")
+	case "$nl$amih_seen$nl" in *"$nl$_key$nl"*) return 1 ;; esac
+	amih_seen="$amih_seen$nl$_key"
+}
+
+# remove_file PATH [TREE]: remove PATH when it is a regular file or a
+# symbolic link (the link, never what it points to). TREE is what the step
+# cleans (default: PATH's own directory): when a link on PATH's way leads out
+# of it, PATH is left alone with a warning. Directories, devices and missing
+# paths are left alone, and a path is handled once even when several
+# patterns match it.
 remove_file() {
-	case "$nl$amih_seen$nl" in *"$nl$1$nl"*) return 0 ;; esac
-	amih_seen="$amih_seen$nl$1"
-	if [ -L "${1%/*}" ]; then
-		rec warn "left ${1#"$AMIH_ROOT"} alone: its directory is a symbolic link"
-	elif [ -L "$1" ] || [ -f "$1" ]; then
-		rec change remove "${1#"$AMIH_ROOT"}"
-		dry_run || rm -f -- "$1" || fail "cannot remove ${1#"$AMIH_ROOT"}"
+	seen_once "$1" || return 0
+	[ -L "$1" ] || [ -f "$1" ] || return 0
+	if ! inside "${2:-${1%/*}/}" "$1"; then
+		rec warn "left $(shown "$1") alone: a symbolic link on its way leads out of $(shown "${2:-${1%/*}}")"
+		return 0
 	fi
+	rec change remove "$(shown "$1")"
+	dry_run || rm -f -- "$1" || fail "cannot remove $(shown "$1")"
 }
 
 # no_reconnect REASON: tell the rest of this build that a new SSH
@@ -105,31 +167,92 @@ no_reconnect() {
 	fi
 }
 
-# holds_mount DIR: a filesystem is mounted on DIR or below it (rm -rf would
-# cross into it).
+# holds_mount DIR: a filesystem is mounted on DIR (a real path, links
+# resolved, as the guest sees it) or below it: rm -rf would cross into it.
+# /proc/mounts escapes space, tab, newline and backslash in octal (\040,
+# \011, \012, \134): every octal escape is decoded.
 holds_mount() {
 	[ -r "$AMIH_ROOT/proc/mounts" ] || return 1
-	awk -v d="${1#"$AMIH_ROOT"}" '{ gsub(/\\040/, " ", $2) } $2 == d || index($2, d "/") == 1 { found = 1 } END { exit !found }' "$AMIH_ROOT/proc/mounts"
+	AMIH_MOUNT_DIR=${1%/} awk '
+		function unescape(s,   out, i, c) {
+			out = ""
+			for (i = 1; i <= length(s); i++) {
+				c = substr(s, i, 1)
+				if (c == "\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {
+					c = sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
+					i += 3
+				}
+				out = out c
+			}
+			return out
+		}
+		{ m = unescape($2); d = ENVIRON["AMIH_MOUNT_DIR"] }
+		m == d || index(m, d "/") == 1 { found = 1 }
+		END { exit !found }' "$AMIH_ROOT/proc/mounts"
 }
 
-# remove_tree PATH: remove a directory and all it holds (or a file); a
-# directory that holds a mount point is left alone.
+# amih_real_root: AMIH_ROOT with its links resolved ("" on a real guest).
+amih_real_root=
+if [ -n "$AMIH_ROOT" ] && real_dir "$AMIH_ROOT"; then amih_real_root=$amih_real; fi
+
+# remove_tree PATH [TREE]: remove a directory and all it holds (or a file or
+# a link, as remove_file), under the same rule about TREE. A directory on
+# which or below which a filesystem is mounted is left alone: rm -rf would
+# cross into it.
 remove_tree() {
-	if [ -L "$1" ] || [ -f "$1" ]; then
-		remove_file "$1"
-	elif [ -d "$1" ] && holds_mount "$1"; then
-		rec warn "left ${1#"$AMIH_ROOT"} alone: a filesystem is mounted in it"
-	elif [ -d "$1" ]; then
-		rec change remove "${1#"$AMIH_ROOT"}/"
-		dry_run || rm -rf -- "$1" || fail "cannot remove ${1#"$AMIH_ROOT"}"
+	if [ -L "$1" ] || [ ! -d "$1" ]; then
+		remove_file "$@"
+		return
+	fi
+	seen_once "$1" || return 0
+	if ! inside "${2:-${1%/*}/}" "$1" || ! real_dir "$1"; then
+		rec warn "left $(shown "$1") alone: a symbolic link on its way leads out of $(shown "${2:-${1%/*}}")"
+	elif holds_mount "${amih_real#"$amih_real_root"}"; then
+		rec warn "left $(shown "$1") alone: a filesystem is mounted in it"
+	else
+		rec change remove "$(shown "$1")/"
+		dry_run || rm -rf -- "$1" || fail "cannot remove $(shown "$1")"
 	fi
 }
 
-# user_homes: print "user<TAB>home" for root and every passwd user whose home
-# directory exists (each home once; / and /nonexistent are skipped).
+# find_each FUNCTION DIR FIND-EXPRESSION...: call FUNCTION PATH for every
+# path `find DIR FIND-EXPRESSION... -print0` prints, whatever bytes its name
+# holds: names travel NUL-separated and as octal escapes, never split on
+# newlines. The list goes through a private file, so FUNCTION runs in this
+# shell (fail stops the step).
+find_each() {
+	_fe_fn=$1
+	shift
+	temp_file || fail "cannot create a temporary file"
+	_fe_list=$amih_tmp
+	find "$@" -print0 2>/dev/null | od -An -v -to1 |
+		awk '{ for (i = 1; i <= NF; i++) if ($i == "000") { print n; n = "" } else n = n "\\0" $i }' >"$_fe_list"
+	while IFS= read -r _fe_esc; do
+		_fe_path=$(printf "%b." "$_fe_esc")
+		"$_fe_fn" "${_fe_path%.}" || return 1
+	done <"$_fe_list"
+}
+
+# user_homes all|login: print "user<TAB>home" for root and every passwd
+# user whose home directory exists and is not a link (each home once; / and
+# /nonexistent are skipped). With `login`, only the homes of real users:
+# root, accounts with a login shell (not nologin, false, sync, shutdown or
+# halt) and accounts whose uid is between UID_MIN and UID_MAX of
+# /etc/login.defs (default 1000 and 60000) — not the homes of system
+# accounts such as daemon (/usr/sbin) or www-data (/var/www).
 user_homes() {
-	awk -F: -v root="$AMIH_ROOT" '
+	AMIH_LOGIN_DEFS=$AMIH_ROOT/etc/login.defs awk -F: -v which="$1" '
+		BEGIN {
+			uid_min = 1000; uid_max = 60000
+			while ((getline line < ENVIRON["AMIH_LOGIN_DEFS"]) > 0) {
+				n = split(line, f, " ")
+				if (n >= 2 && f[1] == "UID_MIN") uid_min = f[2] + 0
+				if (n >= 2 && f[1] == "UID_MAX") uid_max = f[2] + 0
+			}
+		}
 		$6 == "" || $6 == "/" || $6 ~ /^\/nonexistent/ { next }
+		which == "login" && $1 != "root" && $7 ~ /(nologin|false|sync|shutdown|halt)$/ &&
+			!($3 + 0 >= uid_min && $3 + 0 <= uid_max) { next }
 		seen[$6]++ { next }
 		{ print $1 "\t" $6 }' "$AMIH_ROOT/etc/passwd" |
 		while IFS="$tab" read -r _user _home; do
@@ -145,23 +268,46 @@ unit_load_state() { systemctl show -p LoadState -- "$1" 2>/dev/null | sed -n 's/
 # seconds_since_boot: whole seconds of uptime.
 seconds_since_boot() { awk '{ printf "%d\n", $1 }' /proc/uptime; }
 
-# truncate_file PATH: empty a non-empty regular file in place, keeping its
-# owner, mode and inode (a program holding it open keeps writing to it).
+# truncate_file PATH [TREE]: empty a non-empty regular file in place,
+# keeping its owner, mode and inode (a program holding it open keeps writing
+# to it); under remove_file's rule about TREE.
 truncate_file() {
 	if [ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ]; then
-		rec change truncate "${1#"$AMIH_ROOT"}"
-		dry_run || : >"$1" || fail "cannot truncate ${1#"$AMIH_ROOT"}"
+		if ! inside "${2:-${1%/*}/}" "$1"; then
+			rec warn "left $(shown "$1") alone: a symbolic link on its way leads out of $(shown "${2:-${1%/*}}")"
+			return 0
+		fi
+		rec change truncate "$(shown "$1")"
+		dry_run || : >"$1" || fail "cannot truncate $(shown "$1")"
 	fi
 }
 
-# write_file PATH CONTENT: make PATH hold exactly CONTENT (keeping the owner
-# and mode of an existing file); reports a change only when it differs.
+# write_file PATH CONTENT: make PATH hold exactly CONTENT (a line is added
+# at its end); reports a change only when it differs. The new content goes
+# to a temporary file in the same folder, which takes the owner, mode and
+# SELinux context of the file it replaces, then is renamed over it: on any
+# failure (a full disk) the file stays as it was.
 write_file() {
 	if [ -f "$1" ] && [ "$(cat "$1"; echo x)" = "$2${nl}x" ]; then
 		return 0
 	fi
-	rec change write "${1#"$AMIH_ROOT"}"
-	dry_run || printf '%s\n' "$2" >"$1" || fail "cannot write ${1#"$AMIH_ROOT"}"
+	rec change write "$(shown "$1")"
+	dry_run && return 0
+	replace_file "$1" "$2$nl" || fail "cannot write $(shown "$1") (left as it was)"
+}
+
+# replace_file PATH BYTES: write BYTES (exactly) into PATH atomically, as
+# write_file says; false on any failure, with PATH untouched.
+replace_file() {
+	temp_file "${1%/*}" || return 1
+	_new=$amih_tmp
+	if [ -e "$1" ]; then
+		cp -p "$1" "$_new" 2>/dev/null || chmod 0644 "$_new" || return 1
+		if have chcon && have selinuxenabled && selinuxenabled; then chcon --reference="$1" "$_new" 2>/dev/null; fi
+	else
+		chmod 0644 "$_new" || return 1
+	fi
+	printf '%s' "$2" >"$_new" && mv -f "$_new" "$1"
 }
 
 # in_globs PATH GLOBS: true when PATH matches one of the newline-separated
@@ -323,7 +469,7 @@ queued() {
 		echo "${_n:-0}"
 		;;
 	exim) "$(command -v exim4 || command -v exim)" -bpc 2>/dev/null || echo 0 ;;
-	sendmail) find "$AMIH_ROOT/var/spool/mqueue" -type f -name 'qf*' 2>/dev/null | wc -l ;;
+	sendmail) find "$AMIH_ROOT/var/spool/mqueue" -type f -name 'qf*' -exec printf 'x\n' \; 2>/dev/null | wc -l ;;
 	*) echo 0 ;;
 	esac
 }

@@ -19,9 +19,9 @@ clean_log() {
 	if in_globs "${1#"$AMIH_ROOT"}" "${AMIH_EXCLUDE:-}"; then
 		return 0
 	elif [ "$AMIH_KEEP_ROTATED" != 1 ] && rotated "$1"; then
-		remove_file "$1"
+		remove_file "$1" "$logdir"
 	else
-		truncate_file "$1"
+		truncate_file "$1" "$logdir"
 	fi
 }
 
@@ -56,7 +56,7 @@ start_auditd() {
 		rc-service auditd start >&2
 	fi
 }
-audit_logs=$(find "$logdir/audit" -xdev -type f -size +0 2>/dev/null)
+audit_logs=$(find "$logdir/audit" -xdev -type f -size +0 -exec printf x \; 2>/dev/null)
 restart_auditd=0
 if [ -n "$audit_logs" ] && auditd_running; then
 	rec change stop auditd "started again after truncating /var/log/audit"
@@ -66,7 +66,9 @@ if [ -n "$audit_logs" ] && auditd_running; then
 	fi
 fi
 
-each_line "$(find "$logdir" -xdev -path "$logdir/journal" -prune -o -type f -print)" clean_log
+# Names travel NUL-separated (find_each): a name holding a newline is one
+# path, never two.
+find_each clean_log "$logdir" -xdev -path "$logdir/journal" -prune -o -type f
 for utmp in "$AMIH_ROOT/run/utmp" "$AMIH_ROOT/var/run/utmp"; do
 	[ -L "$utmp" ] || truncate_file "$utmp"
 done

@@ -68,7 +68,7 @@ fi
 # Host keys go only when something makes new ones at boot.
 host_keys=
 for key in "$R"/etc/ssh/ssh_host_*; do
-	if [ -f "$key" ] || [ -L "$key" ]; then host_keys="$host_keys$key$nl"; fi
+	if [ -f "$key" ] || [ -L "$key" ]; then host_keys=1; fi
 done
 
 # cloud_init_regenerates: cloud-init is enabled, its ssh module runs, and
@@ -145,6 +145,6 @@ if [ "$AMIH_REMOVE_HOST_KEYS" = 1 ] && [ -n "$host_keys" ]; then
 		fail "nothing on this image would generate SSH host keys at boot (no cloud-init ssh module, no sshd-keygen unit, no ssh-keygen in the ssh service), so sshd could not start in its instances; set machine_identity.ensure_host_keys = true to install a first-boot unit, or remove_host_keys = false to keep the keys"
 	fi
 	rec info "SSH host keys are generated at boot by $regenerator"
-	each_line "$host_keys" remove_file
+	for key in "$R"/etc/ssh/ssh_host_*; do remove_file "$key"; done
 	no_reconnect "machine_identity removed the SSH host keys"
 fi
