@@ -2,12 +2,15 @@ package provisioner
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The guest scripts run here on the host, under dash and under busybox ash,
@@ -70,7 +73,15 @@ type guestTree struct {
 	bin   string
 	state string // shims keep their state here
 	shell testShell
+	// prelude runs before the script (e.g. a file size limit that stands
+	// for a full disk).
+	prelude string
 }
+
+// hangLimit stops a script run that hangs (a defect the hang tests look
+// for): far longer than any script here needs, far shorter than the waits
+// the hostile commands of those tests would cause.
+const hangLimit = 2 * time.Minute
 
 func newGuestTree(t *testing.T, sh testShell) *guestTree {
 	t.Helper()
@@ -155,9 +166,10 @@ func (g *guestTree) called(prefix string) bool {
 
 // scriptRun is the outcome of one script run.
 type scriptRun struct {
-	records []record
-	other   string
-	code    int
+	records   []record
+	other     string
+	code      int
+	completed bool // the completion record came
 }
 
 func (r scriptRun) kind(kind string) []record {
@@ -205,28 +217,39 @@ func (g *guestTree) run(script string, env ...envVar) scriptRun {
 	g.t.Helper()
 	env = append([]envVar{{"AMIH_ROOT", g.root}}, env...)
 	path := filepath.Join(g.state, "script.sh")
-	if err := os.WriteFile(path, []byte(scriptBody(env, script)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(g.prelude+scriptBody(env, script)), 0o644); err != nil {
 		g.t.Fatal(err)
 	}
-	cmd := exec.Command(g.shell.argv[0], append(g.shell.argv[1:], path)...)
+	ctx, cancel := context.WithTimeout(context.Background(), hangLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, g.shell.argv[0], append(g.shell.argv[1:], path)...)
+	cmd.WaitDelay = 5 * time.Second // a child holding the output open must not hold the test
 	cmd.Env = []string{"PATH=" + g.bin, "HOME=" + g.state, "TMPDIR=" + g.state}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	res := scriptRun{}
+	if ctx.Err() != nil {
+		g.t.Errorf("%s hung: stopped after %s", script, hangLimit)
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.code = ee.ExitCode()
 	} else if err != nil {
 		g.t.Fatal(err)
 	}
 	for _, line := range strings.Split(stdout.String(), "\n") {
-		if rec, ok := parseRecord(line); ok {
+		if rec, ok := parseRecord(line); ok && rec.Kind == "done" {
+			res.completed = true
+		} else if ok {
 			res.records = append(res.records, rec)
 		} else if line != "" {
 			res.other += line + "\n"
 		}
 	}
 	res.other += stderr.String()
+	if res.code == 0 && !res.completed {
+		g.t.Errorf("%s exited 0 without its completion record", script)
+	}
 	return res
 }
 
@@ -269,3 +292,19 @@ daemon:*:19000:0:99999:7:::
 admin:!:19000:0:99999:7:::
 alice::19000:0:99999:7:::
 `
+
+// alive tells whether the process pid (a host process a script started)
+// still runs.
+func (g *guestTree) alive(pid string) bool {
+	_, err := os.Stat("/proc/" + pid)
+	return err == nil
+}
+
+// kill ends a process a script left behind.
+func (g *guestTree) kill(pid string) {
+	if n, err := strconv.Atoi(pid); err == nil {
+		if p, err := os.FindProcess(n); err == nil {
+			p.Kill()
+		}
+	}
+}

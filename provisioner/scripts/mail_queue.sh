@@ -6,13 +6,16 @@ mta=$(mail_system)
 rec fact mail_system "$mta"
 exim=$(command -v exim4 || command -v exim || :)
 
-flush() {
+# flush_command: the MTA's flush, as a command line for sh -c (built from
+# the plugin's own words and the MTA's path, quoted).
+flush_command() {
 	case $mta in
-	postfix) postqueue -f ;;
-	exim) "$exim" -qff ;;
-	sendmail) sendmail -q ;;
+	postfix) echo "postqueue -f" ;;
+	exim) printf "'%s' -qff\n" "$(printf '%s' "$exim" | sed "s/'/'\\\\''/g")" ;;
+	sendmail) echo "sendmail -q" ;;
 	esac
 }
+flush() { sh -c "$(flush_command)"; }
 purge() {
 	case $mta in
 	postfix) postsuper -d ALL >/dev/null 2>&1 ;;
@@ -26,11 +29,16 @@ rec count queued_before "$n"
 if [ "$n" -gt 0 ]; then
 	rec change flush "mail queue" "$n messages"
 	if ! dry_run; then
-		flush >&2 || rec warn "flushing the $mta queue failed"
-		waited=0
-		while n=$(queued "$mta") && [ "$n" -gt 0 ] && [ "$waited" -lt "$AMIH_FLUSH_TIMEOUT" ]; do
+		# exim -qff and sendmail -q deliver in the foreground: the flush
+		# itself runs inside flush_timeout, and the wait gets what is left.
+		start=$(seconds_since_boot)
+		if have timeout; then
+			timeout -k 5 "$AMIH_FLUSH_TIMEOUT" sh -c "$(flush_command)" >&2 </dev/null
+		else
+			flush >&2 </dev/null
+		fi || rec warn "flushing the $mta queue failed or was stopped after ${AMIH_FLUSH_TIMEOUT}s"
+		while n=$(queued "$mta") && [ "$n" -gt 0 ] && [ $(($(seconds_since_boot) - start)) -lt "$AMIH_FLUSH_TIMEOUT" ]; do
 			sleep 1
-			waited=$((waited + 1))
 		done
 		if [ "$n" -gt 0 ]; then
 			[ "$AMIH_ON_TIMEOUT" = purge ] || fail "$n messages still queued after ${AMIH_FLUSH_TIMEOUT}s (flush_timeout); on_timeout = \"purge\" deletes them"
