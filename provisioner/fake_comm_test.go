@@ -88,8 +88,8 @@ type fakeGuest struct {
 	// their completion record.
 	ranNothing bool
 	unfinished map[string]bool
-	mu          sync.Mutex
-	rebooted    bool
+	mu         sync.Mutex
+	rebooted   bool
 }
 
 func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {

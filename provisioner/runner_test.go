@@ -412,7 +412,7 @@ func TestProvisionHonoursContext(t *testing.T) {
 func TestFixedCommandsUseTheirExitStatuses(t *testing.T) {
 	for command, statuses := range map[string][]int{
 		runnerCommand(time.Minute): {exitNoTempFile, exitWriteScript},
-		rebootCommand: {exitNoReconnect},
+		rebootCommand:              {exitNoReconnect},
 	} {
 		for _, s := range statuses {
 			if !strings.Contains(command, fmt.Sprintf("exit %d;", s)) {
