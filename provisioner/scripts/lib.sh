@@ -27,8 +27,9 @@ nl='
 amih_field() {
 	case $1 in
 	*\\* | *"$tab"* | *"$nl"*)
-		printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/$tab/\\\\t/g" |
-			awk 'NR > 1 { printf "\\n" } { printf "%s", $0 }'
+		# The "." keeps a trailing newline a line of its own for awk.
+		printf '%s.' "$1" | sed -e 's/\\/\\\\/g' -e "s/$tab/\\\\t/g" |
+			awk 'NR > 1 { printf "\\n" } { printf "%s", $0 }' | sed 's/\.$//'
 		;;
 	*) printf '%s' "$1" ;;
 	esac
@@ -167,28 +168,52 @@ no_reconnect() {
 	fi
 }
 
+# mount_points: every mount point of /proc/mounts, one per line, in the
+# escaping of record fields (amih_field: \\, \t, \n), so that a name holding
+# a newline stays one line. /proc/mounts escapes space, tab, newline and
+# backslash in octal (\040, \011, \012, \134): every octal escape is decoded
+# first.
+mount_points() {
+	[ -r "$AMIH_ROOT/proc/mounts" ] || return 0
+	awk '{
+		s = $2; out = ""
+		for (i = 1; i <= length(s); i++) {
+			c = substr(s, i, 1)
+			if (c == "\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {
+				c = sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
+				i += 3
+			}
+			if (c == "\\") c = "\\\\"; else if (c == "\t") c = "\\t"; else if (c == "\n") c = "\\n"
+			out = out c
+		}
+		print out
+	}' "$AMIH_ROOT/proc/mounts"
+}
+
 # holds_mount DIR: a filesystem is mounted on DIR (a real path, links
 # resolved, as the guest sees it) or below it: rm -rf would cross into it.
-# /proc/mounts escapes space, tab, newline and backslash in octal (\040,
-# \011, \012, \134): every octal escape is decoded.
 holds_mount() {
-	[ -r "$AMIH_ROOT/proc/mounts" ] || return 1
-	AMIH_MOUNT_DIR=${1%/} awk '
-		function unescape(s,   out, i, c) {
-			out = ""
-			for (i = 1; i <= length(s); i++) {
-				c = substr(s, i, 1)
-				if (c == "\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {
-					c = sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
-					i += 3
-				}
-				out = out c
-			}
-			return out
-		}
-		{ m = unescape($2); d = ENVIRON["AMIH_MOUNT_DIR"] }
-		m == d || index(m, d "/") == 1 { found = 1 }
-		END { exit !found }' "$AMIH_ROOT/proc/mounts"
+	_d=$(amih_field "${1%/}")
+	while IFS= read -r _m; do
+		case $_m in "$_d" | "$_d"/*) return 0 ;; esac
+	done <<MOUNTS
+$(mount_points)
+MOUNTS
+	return 1
+}
+
+# in_mount PATH MOUNTS: PATH (as the guest sees it) lies on one of MOUNTS
+# (mount_points' lines) other than /: on another filesystem, or a bind
+# mount that find -xdev does not see.
+in_mount() {
+	_p=$(amih_field "$1")
+	while IFS= read -r _m; do
+		case $_m in '' | /) continue ;; esac
+		case $_p in "$_m"/*) return 0 ;; esac
+	done <<MOUNTS
+$2
+MOUNTS
+	return 1
 }
 
 # amih_real_root: AMIH_ROOT with its links resolved ("" on a real guest).

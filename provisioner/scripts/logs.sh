@@ -15,8 +15,13 @@ rotated() {
 	return 1
 }
 
+# Filesystems mounted below /var/log (bind mounts too, which find -xdev does
+# not see) are not the image's logs: left alone.
+log_mounts=$(mount_points | grep -F -e '/var/log/')
 clean_log() {
 	if in_globs "${1#"$AMIH_ROOT"}" "${AMIH_EXCLUDE:-}"; then
+		return 0
+	elif [ -n "$log_mounts" ] && in_mount "${1#"$AMIH_ROOT"}" "$log_mounts"; then
 		return 0
 	elif [ "$AMIH_KEEP_ROTATED" != 1 ] && rotated "$1"; then
 		remove_file "$1" "$logdir"

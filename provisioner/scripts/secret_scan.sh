@@ -39,19 +39,16 @@ if [ "${jobs:-1}" -gt 1 ] && find /dev/null -print0 >/dev/null 2>&1 &&
 fi
 candidates=$(
 	printf '%s' "$roots" | while IFS= read -r root; do
+		# Paths holding a newline or a tab cannot travel in grep's list:
+		# they are scanned one by one below (scan_odd_name).
 		if [ "$parallel" = 1 ]; then
-			find -H "$root" -xdev -type f -size -"$AMIH_MAX_BLOCKS" -print0 2>/dev/null |
+			find -H "$root" -xdev -type f -size -"$AMIH_MAX_BLOCKS" ! -path "*$nl*" ! -path "*$tab*" -print0 2>/dev/null |
 				xargs -0 -P "$jobs" -n 4096 grep --line-buffered "$@"
 		else
-			find -H "$root" -xdev -type f -size -"$AMIH_MAX_BLOCKS" -exec grep "$@" {} + 2>/dev/null
+			find -H "$root" -xdev -type f -size -"$AMIH_MAX_BLOCKS" ! -path "*$nl*" ! -path "*$tab*" -exec grep "$@" {} + 2>/dev/null
 		fi
 	done
 )
-[ -n "$candidates" ] || {
-	rec count findings 0
-	rec count allowed 0
-	exit 0
-}
 
 # matches FILE...: "FILE<TAB>RULE" for every rule each file matches, one
 # grep per rule.
@@ -83,10 +80,11 @@ matched=$(all_matches | awk -F "$tab" '{ if ($1 in r) r[$1] = r[$1] "," $2; else
 findings=0
 allowed=0
 # judge FILE<TAB>RULES: accept, warn or report.
-judge() {
-	_path=${1%%"$tab"*}
-	_path=${_path#"$AMIH_ROOT"}
-	_rules=${1#*"$tab"}
+judge() { judge_path "${1%%"$tab"*}" "${1#*"$tab"}"; }
+# judge_path FILE RULES
+judge_path() {
+	_path=${1#"$AMIH_ROOT"}
+	_rules=$2
 	if in_globs "$_path" "${AMIH_ALLOW:-}"; then
 		allowed=$((allowed + 1))
 		rec info "allowed: $_path ($_rules)"
@@ -99,6 +97,23 @@ judge() {
 		rec finding "$_rules" "$_path"
 	fi
 }
-each_line "$matched" judge
+[ -z "$candidates" ] || each_line "$matched" judge
+
+# scan_odd_name FILE: the rules one FILE whose path holds a newline or a tab
+# matches, judged like the others.
+scan_odd_name() {
+	_found=
+	while IFS="$tab" read -r _name _regex; do
+		[ -n "$_regex" ] || continue
+		if grep -q -s -E -e "$_regex" -- "$1"; then _found="${_found:+$_found,}$_name"; fi
+	done <<RULES
+$AMIH_RULES
+RULES
+	[ -z "$_found" ] || judge_path "$1" "$_found"
+}
+for_each_root() {
+	find_each scan_odd_name -H "$1" -xdev -type f -size -"$AMIH_MAX_BLOCKS" \( -path "*$nl*" -o -path "*$tab*" \)
+}
+each_line "$roots" for_each_root
 rec count findings "$findings"
 rec count allowed "$allowed"
