@@ -29,6 +29,9 @@ type Template struct {
 	// AfterDirty are shell commands run as root after the fixture, before
 	// ami-hygiene.
 	AfterDirty []string
+	// Scripts are local shell scripts run as root after those, before
+	// ami-hygiene (Packer uploads them: they may be large).
+	Scripts []string
 	Hygiene    string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
 	// Provisioners are more provisioner blocks (HCL), after ami-hygiene.
 	Provisioners string
@@ -70,6 +73,13 @@ build {
 		fmt.Fprintf(&b, "\n  provisioner \"shell\" {\n    execute_command = \"sudo -n sh -c '{{ .Vars }} {{ .Path }}'\"\n    inline = [\n")
 		for _, c := range t.AfterDirty {
 			fmt.Fprintf(&b, "      %q,\n", c)
+		}
+		b.WriteString("    ]\n  }\n")
+	}
+	if len(t.Scripts) > 0 {
+		fmt.Fprintf(&b, "\n  provisioner \"shell\" {\n    execute_command = \"sudo -n sh -c '{{ .Vars }} {{ .Path }}'\"\n    scripts = [\n")
+		for _, s := range t.Scripts {
+			fmt.Fprintf(&b, "      %q,\n", s)
 		}
 		b.WriteString("    ]\n  }\n")
 	}

@@ -5,6 +5,7 @@
 package validate
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +91,9 @@ func TestBadInputFailsValidate(t *testing.T) {
     }`, []string{"verify[0].expect_output", "not a valid RE2"}},
 		{"service injection", `stop_services { services = ["nginx; reboot"] }`, []string{`stop_services.services[0]: "nginx; reboot" is not a service name`}},
 		{"odd path", `credentials { paths = ["/srv/../etc/shadow"] }`, []string{"credentials.paths[0]", "not a clean path"}},
+		{"match-all history pattern", `shell_history { extra_patterns = ["[!.]*"] }`, []string{"shell_history.extra_patterns[0]", "does not name a file"}},
+		{"wait of zero", `update_packages { reboot_timeout = "0s" }`, []string{"update_packages.reboot_timeout: must be more than 0s"}},
+		{"step timeouts", `step_timeouts = { update_packages = "2h", defrag = "1m" }`, []string{`step_timeouts: unknown step "defrag"`}},
 		{"all problems at once", `
     update_packages { reboot = "whenever" }
     mail_queue { on_timeout = "ignore" }
@@ -137,5 +141,33 @@ func TestDocsExampleValidates(t *testing.T) {
 	}
 	if out, err := validate(t, dir, "docs.pkr.hcl"); err != nil || !strings.Contains(out, "The configuration is valid") {
 		t.Errorf("the docs example does not validate: %v\n%s", err, out)
+	}
+}
+
+// TestNoneCommunicatorIsNeverClean: `packer build` with the none
+// communicator (which runs nothing and says it succeeded) fails, and its
+// report says failed, not clean.
+func TestNoneCommunicatorIsNeverClean(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "t.pkr.hcl"), []byte(header+"    report_path = \"r.json\"\n  }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(packerBinary(t), "build", "t.pkr.hcl")
+	cmd.Dir = dir
+	cmd.Env = testenv.Env()
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `communicator \"none\"`) && !strings.Contains(string(out), `communicator "none"`) {
+		t.Errorf("the build did not fail naming the none communicator: %v\n%s", err, out)
+	}
+	data, rerr := os.ReadFile(filepath.Join(dir, "r.json"))
+	if rerr != nil {
+		t.Fatalf("no report: %v\n%s", rerr, out)
+	}
+	var rep struct{ Status, Verdict string }
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "failed" || rep.Verdict == "clean" {
+		t.Errorf("report status %q, verdict %q", rep.Status, rep.Verdict)
 	}
 }
