@@ -13,7 +13,9 @@ import "fmt"
 // (`~/.pypirc` with a password), gcloud, Azure CLI, `~/.kube/config`,
 // `~/.vault-token`, Chef (`~/.chef`, `/etc/chef/client.pem`,
 // `/etc/chef/validation.pem`) and private keys in `~/.ssh` (public keys,
-// `known_hosts` and `config` stay).
+// `known_hosts` and `config` stay). A file or folder reached through a link
+// that leads out of its home (`~/.aws` linked to `/data/aws`) is left alone
+// with a warning; a folder with a filesystem mounted in it is never removed.
 type Credentials struct {
 	// More files or directories to remove, as absolute literal paths (no
 	// globs), e.g. `["/opt/app/deploy.key"]`. System directories such as

@@ -6,7 +6,8 @@ package provisioner
 import "fmt"
 
 // Logs configures the `logs` step: leave `/var/log` as a fresh system has
-// it. Every non-empty regular file under `/var/log` (one filesystem) is
+// it. Every non-empty regular file under `/var/log` (one filesystem; bind
+// and other mounts below it are left alone), whatever its name holds, is
 // truncated in place, so that its owner, mode and the programs holding it
 // open are kept, and the directory structure stays; rotated archives
 // (`*.1`, `*.gz`, `*-20240101`, ...) are removed. `wtmp`, `btmp`, `lastlog`

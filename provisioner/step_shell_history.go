@@ -11,11 +11,18 @@ import "fmt"
 // fish (`.local/share/fish/fish_history`), sqlite, redis-cli, node, less
 // (`.lesshst`), vim (`.viminfo`) and wget (`.wget-hsts`). Only regular files
 // and symbolic links are removed (a link goes, never its target); directories
-// of the same name stay. The plugin's own commands run through a
+// of the same name stay, and so does a file reached through a link that
+// leads out of the home. The plugin's own commands run through a
 // non-interactive `sh` and leave no history.
 type ShellHistory struct {
-	// More history files to remove in every home directory, as globs
-	// relative to the home directory, e.g. `[".irb_history", ".cache/*.hist"]`.
+	// More history files to remove, as globs relative to the home directory,
+	// e.g. `[".irb_history", ".cache/*.hist"]`. They apply only in the homes
+	// of real users: root, accounts with a login shell (not `nologin`,
+	// `false`, `sync`, `shutdown`, `halt`) and accounts whose uid is between
+	// `UID_MIN` and `UID_MAX` of `/etc/login.defs` (1000 and 60000 by
+	// default) — never in `/usr/sbin` (daemon) or `/var/www` (www-data). The
+	// last part of each glob must name something: a literal character
+	// besides dots and wildcards (`[!.]*` or `.*` are refused).
 	ExtraPatterns []string `mapstructure:"extra_patterns"`
 }
 
