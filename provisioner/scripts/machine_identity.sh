@@ -25,11 +25,8 @@ if [ -f "$R/etc/machine-id" ] && [ ! -L "$R/etc/machine-id" ]; then
 	if [ "$current" != "$want" ] && [ -n "$current" ]; then
 		rec change reset /etc/machine-id "$want"
 		if ! dry_run; then
-			if [ -n "$want" ]; then
-				printf '%s\n' "$want" >"$R/etc/machine-id"
-			else
-				: >"$R/etc/machine-id"
-			fi || fail "cannot reset /etc/machine-id"
+			# Atomic (replace_file): a full disk leaves the old id, never a cut one.
+			replace_file "$R/etc/machine-id" "${want:+$want$nl}" || fail "cannot reset /etc/machine-id (left as it was)"
 		fi
 	fi
 fi
