@@ -308,3 +308,23 @@ func (g *guestTree) kill(pid string) {
 		}
 	}
 }
+
+// allGone fails the test for every path (under the root) still there.
+func (g *guestTree) allGone(paths []string) {
+	g.t.Helper()
+	for _, p := range paths {
+		if g.exists(p) {
+			g.t.Errorf("%s is still there", p)
+		}
+	}
+}
+
+// allKept fails the test for every path (under the root) that is gone.
+func (g *guestTree) allKept(paths []string) {
+	g.t.Helper()
+	for _, p := range paths {
+		if !g.exists(p) {
+			g.t.Errorf("%s was removed", p)
+		}
+	}
+}

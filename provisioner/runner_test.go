@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,15 @@ import (
 // provision prepares raw and runs Provision against a fake guest.
 func provision(t *testing.T, raw map[string]interface{}, g *fakeGuest) (*fakeComm, *Report, error) {
 	t.Helper()
+	comm, rep, _, _, err := provisionRun(t, raw, g)
+	return comm, rep, err
+}
+
+// provisionRun prepares raw, runs Provision against a fake guest, and
+// returns the communicator, the report, the UI's text and the folder of the
+// report files.
+func provisionRun(t *testing.T, raw map[string]interface{}, g *fakeGuest) (*fakeComm, *Report, string, string, error) {
+	t.Helper()
 	dir := t.TempDir()
 	raw["report_path"] = filepath.Join(dir, "report.json")
 	raw["junit_path"] = filepath.Join(dir, "junit.xml")
@@ -24,7 +34,8 @@ func provision(t *testing.T, raw map[string]interface{}, g *fakeGuest) (*fakeCom
 		t.Fatal(err)
 	}
 	comm := &fakeComm{reply: g.reply}
-	ui := packersdk.TestUi(t)
+	var out bytes.Buffer
+	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out}
 	err := p.Provision(context.Background(), ui, comm, nil)
 	data, rerr := os.ReadFile(filepath.Join(dir, "report.json"))
 	if rerr != nil {
@@ -41,7 +52,7 @@ func provision(t *testing.T, raw map[string]interface{}, g *fakeGuest) (*fakeCom
 	if _, jerr := os.Stat(filepath.Join(dir, "junit.xml")); jerr != nil {
 		t.Errorf("no junit file: %v", jerr)
 	}
-	return comm, &rep, err
+	return comm, &rep, out.String(), dir, err
 }
 
 func stepStatus(rep *Report) map[string]Status {

@@ -41,16 +41,8 @@ func TestScriptsCaches(t *testing.T) {
 		if w := res.kind("warn"); len(w) != 1 || !strings.Contains(w[0].field(0), "/tmp/mnt alone: a filesystem is mounted in it") {
 			t.Errorf("warnings %v", w)
 		}
-		for _, p := range removed {
-			if g.exists(p) {
-				t.Errorf("%s is still there", p)
-			}
-		}
-		for _, p := range kept {
-			if !g.exists(p) {
-				t.Errorf("%s was removed", p)
-			}
-		}
+		g.allGone(removed)
+		g.allKept(kept)
 		if again := g.run("caches.sh", env...); len(again.kind("change")) != 0 {
 			t.Errorf("second run changed %v", again.kind("change"))
 		}

@@ -44,16 +44,8 @@ func TestScriptsShellHistory(t *testing.T) {
 		if res.code != 0 || !equal(res.targets("remove"), sorted(removed...)) {
 			t.Fatalf("code %d, removed %v, want %v\n%s", res.code, res.targets("remove"), sorted(removed...), res.other)
 		}
-		for _, p := range removed {
-			if g.exists(p) {
-				t.Errorf("%s is still there", p)
-			}
-		}
-		for _, p := range kept {
-			if !g.exists(p) {
-				t.Errorf("lookalike %s was removed", p)
-			}
-		}
+		g.allGone(removed)
+		g.allKept(kept)
 		if again := g.run("shell_history.sh", env); again.code != 0 || len(again.kind("change")) != 0 {
 			t.Errorf("second run: code %d, changes %v", again.code, again.kind("change"))
 		}
