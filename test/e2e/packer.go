@@ -32,7 +32,7 @@ type Template struct {
 	// Scripts are local shell scripts run as root after those, before
 	// ami-hygiene (Packer uploads them: they may be large).
 	Scripts []string
-	Hygiene    string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
+	Hygiene string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
 	// Provisioners are more provisioner blocks (HCL), after ami-hygiene.
 	Provisioners string
 }
