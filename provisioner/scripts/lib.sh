@@ -130,6 +130,15 @@ inside() {
 	return 1
 }
 
+# stays_inside PATH [TREE]: true when PATH's way stays inside TREE (inside;
+# TREE defaults to PATH's own directory); otherwise it says which path it
+# leaves alone, and why.
+stays_inside() {
+	inside "${2:-${1%/*}/}" "$1" && return 0
+	rec warn "left $(shown "$1") alone: a symbolic link on its way leads out of $(shown "${2:-${1%/*}}")"
+	return 1
+}
+
 # amih_seen: the paths a removal already handled, each escaped as one line
 # (so that a name holding a newline cannot stand for another path).
 amih_seen=
@@ -149,10 +158,7 @@ seen_once() {
 remove_file() {
 	seen_once "$1" || return 0
 	[ -L "$1" ] || [ -f "$1" ] || return 0
-	if ! inside "${2:-${1%/*}/}" "$1"; then
-		rec warn "left $(shown "$1") alone: a symbolic link on its way leads out of $(shown "${2:-${1%/*}}")"
-		return 0
-	fi
+	stays_inside "$@" || return 0
 	rec change remove "$(shown "$1")"
 	dry_run || rm -f -- "$1" || fail "cannot remove $(shown "$1")"
 }
@@ -230,8 +236,9 @@ remove_tree() {
 		return
 	fi
 	seen_once "$1" || return 0
-	if ! inside "${2:-${1%/*}/}" "$1" || ! real_dir "$1"; then
-		rec warn "left $(shown "$1") alone: a symbolic link on its way leads out of $(shown "${2:-${1%/*}}")"
+	stays_inside "$@" || return 0
+	if ! real_dir "$1"; then
+		rec warn "left $(shown "$1") alone: it cannot be entered"
 	elif holds_mount "${amih_real#"$amih_real_root"}"; then
 		rec warn "left $(shown "$1") alone: a filesystem is mounted in it"
 	else
@@ -298,10 +305,7 @@ seconds_since_boot() { awk '{ printf "%d\n", $1 }' /proc/uptime; }
 # to it); under remove_file's rule about TREE.
 truncate_file() {
 	if [ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ]; then
-		if ! inside "${2:-${1%/*}/}" "$1"; then
-			rec warn "left $(shown "$1") alone: a symbolic link on its way leads out of $(shown "${2:-${1%/*}}")"
-			return 0
-		fi
+		stays_inside "$@" || return 0
 		rec change truncate "$(shown "$1")"
 		dry_run || : >"$1" || fail "cannot truncate $(shown "$1")"
 	fi
