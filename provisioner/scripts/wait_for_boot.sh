@@ -50,10 +50,13 @@ elif have rc-status; then
 fi
 
 # cloud-init: 0 done, 2 done with recoverable errors, 1 error. Once the boot
-# has finished, "not run" means it will not run in this boot (an earlier run
-# of this build cleaned its state), and `--wait` would wait for ever.
+# has finished, a cloud-init that has not run will not run in this boot (an
+# earlier run of this build cleaned its state, or it is disabled), and
+# `--wait` would wait for ever. Its versions say so in their own words:
+# "not run" (before 23), "not running" (cloud-init's docs, status.rst),
+# "not started" (24-25, status.py NOT_STARTED), "disabled".
 if have cloud-init; then
-	if [ "$booted" = 1 ] && cloud-init status 2>/dev/null | grep -q '^status: not run'; then
+	if [ "$booted" = 1 ] && cloud-init status 2>/dev/null | grep -q -E '^status: (not run|not running|not started|disabled)$'; then
 		rec info "cloud-init has not run in this boot (its state was cleaned, or it is not enabled)"
 	else
 		bounded cloud-init status --wait >/dev/null 2>&1
