@@ -88,6 +88,23 @@ func TestScriptsMachineIdentityHostKeys(t *testing.T) {
 			g.file("etc/cloud/cloud-init.disabled", "")
 		}, nil, false, "nothing on this image"},
 		{"sshd-keygen unit", func(g *guestTree) { g.file("usr/lib/systemd/system/sshd-keygen@.service", "[Unit]\n") }, nil, true, "/usr/lib/systemd/system/sshd-keygen@.service"},
+		// Issue 16, item 5: what cannot run does not count.
+		{"masked sshd-keygen unit", func(g *guestTree) {
+			g.file("usr/lib/systemd/system/sshd-keygen@.service", "[Unit]\n")
+			g.symlink("etc/systemd/system/sshd-keygen@.service", "/dev/null")
+		}, nil, false, "nothing on this image would generate SSH host keys"},
+		{"cloud-init disabled on the kernel command line", func(g *guestTree) {
+			g.file("etc/cloud/cloud.cfg", "cloud_init_modules:\n - ssh\n")
+			g.file("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda ro cloud-init=disabled quiet\n")
+		}, nil, false, "nothing on this image would generate SSH host keys"},
+		{"cloud-init's unit masked", func(g *guestTree) {
+			g.file("etc/cloud/cloud.cfg", "cloud_init_modules:\n - ssh\n")
+			g.symlink("etc/systemd/system/cloud-init.service", "/dev/null")
+		}, nil, false, "nothing on this image would generate SSH host keys"},
+		{"cloud-init enabled", func(g *guestTree) {
+			g.file("etc/cloud/cloud.cfg", "cloud_init_modules:\n - ssh\n")
+			g.file("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda ro quiet\n")
+		}, nil, true, "cloud-init's ssh module"},
 		{"ssh-keygen in the OpenRC script", func(g *guestTree) { g.file("etc/init.d/sshd", "ssh-keygen -A\n") }, nil, true, "/etc/init.d/sshd"},
 		{"ensure_host_keys", func(g *guestTree) { g.shim("ssh-keygen", "exit 0") }, []envVar{{"AMIH_ENSURE_HOST_KEYS", "1"}}, true, "ensure_host_keys"},
 		{"kept on request", func(g *guestTree) {}, []envVar{{"AMIH_REMOVE_HOST_KEYS", "0"}}, false, ""},

@@ -68,10 +68,22 @@ for key in "$R"/etc/ssh/ssh_host_*; do
 	if [ -f "$key" ] || [ -L "$key" ]; then host_keys=1; fi
 done
 
-# cloud_init_regenerates: cloud-init is enabled, its ssh module runs, and
-# ssh_genkeytypes is not emptied.
+# masked UNIT: the image masks UNIT (a link to /dev/null, a character
+# device, in /etc/systemd/system): it never runs, whatever its vendor file
+# says.
+masked() {
+	[ -L "$R/etc/systemd/system/$1" ] && [ -c "$R/etc/systemd/system/$1" ]
+}
+
+# cloud_init_regenerates: cloud-init is enabled (not disabled by
+# /etc/cloud/cloud-init.disabled, by cloud-init=disabled on the kernel
+# command line, or by masking the unit its ssh module runs in), its ssh
+# module runs, and ssh_genkeytypes is not emptied. (ssh_deletekeys: false
+# does not matter here: the module still makes the keys that are missing.)
 cloud_init_regenerates() {
 	have cloud-init && [ ! -e "$R/etc/cloud/cloud-init.disabled" ] || return 1
+	! grep -qs -E '(^|[[:space:]])cloud-init=disabled([[:space:]]|$)' "$R/proc/cmdline" || return 1
+	! masked cloud-init.service && ! masked cloud-init-network.service || return 1
 	cfgs=
 	for f in "$R"/etc/cloud/cloud.cfg "$R"/etc/cloud/cloud.cfg.d/*.cfg; do
 		if [ -f "$f" ]; then cfgs="$cfgs$f$nl"; fi
@@ -86,7 +98,7 @@ keygen_unit() {
 	for d in $unit_dirs; do
 		for u in "$d"/sshd-keygen@.service "$d"/sshd-keygen.service "$d"/sshd-gen-keys-start.service \
 			"$d"/ami-hygiene-ssh-host-keys.service; do
-			[ -f "$u" ] && echo "${u#"$R"}" && return 0
+			[ -f "$u" ] && ! masked "${u##*/}" && echo "${u#"$R"}" && return 0
 		done
 	done
 	return 1
