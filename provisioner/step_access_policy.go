@@ -25,7 +25,9 @@ type AccessPolicy struct {
 	// Write the sshd settings. Default `true`.
 	SSHDConfig config.Trilean `mapstructure:"sshd_config"`
 	// sshd's `PermitRootLogin`: `prohibit-password` (keys only), `no` or
-	// `forced-commands-only`. Default `prohibit-password`.
+	// `forced-commands-only`. Default `prohibit-password`. A stricter value
+	// the image already has (`no` where this says `prohibit-password`) is
+	// kept, never weakened, and the output says so.
 	PermitRootLogin string `mapstructure:"permit_root_login"`
 }
 

@@ -21,10 +21,18 @@ func TestScriptsAccessPolicy(t *testing.T) {
 		{"no include", "PasswordAuthentication yes\nMatch User x\n  X11Forwarding no\n", "/etc/ssh/sshd_config",
 			"# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads\n" + settings + "# END ami-hygiene\nPasswordAuthentication yes\nMatch User x\n  X11Forwarding no\n"},
 		{"include after a setting", "Port 22\nInclude /etc/ssh/sshd_config.d/*.conf\n", "/etc/ssh/sshd_config", "# BEGIN ami-hygiene"},
+		// Issue 16, item 7: a stricter policy of the image is never weakened.
+		{"stricter PermitRootLogin kept", "PermitRootLogin no\nPasswordAuthentication yes\n", "/etc/ssh/sshd_config",
+			"# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads\nPasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin no\n# END ami-hygiene\nPermitRootLogin no\n"},
+		{"stricter PermitRootLogin in a drop-in kept", "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\n", "/etc/ssh/sshd_config.d/00-ami-hygiene.conf",
+			"# Written by packer-plugin-ami-hygiene (access_policy): no password logins.\nPasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin forced-commands-only\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachShell(t, func(t *testing.T, g *guestTree) {
 				accessTree(g, tc.config)
+				if tc.name == "stricter PermitRootLogin in a drop-in kept" {
+					g.file("etc/ssh/sshd_config.d/50-cloud.conf", "PermitRootLogin forced-commands-only\n")
+				}
 				dry := g.run("access_policy.sh", append(accessEnv, envVar{"AMIH_DRY_RUN", "1"})...)
 				if dry.code != 0 || !equal(dry.targets("lock"), []string{"alice", "root"}) || g.read("etc/shadow") != shadow || g.read("etc/ssh/sshd_config") != tc.config {
 					t.Fatalf("dry run: code %d, locks %v\n%s", dry.code, dry.targets("lock"), dry.other)

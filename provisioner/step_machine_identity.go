@@ -14,9 +14,11 @@ import "github.com/hashicorp/packer-plugin-sdk/template/config"
 // `cloud-init clean --logs --seed` so that the next instance runs cloud-init
 // again and gets its own launch key; and removes the SSH host keys, but only
 // after proving that something generates new ones at boot: cloud-init's
-// `ssh` module (with `ssh_genkeytypes` not emptied), an `sshd-keygen` unit,
-// or `ssh-keygen` in the ssh service. When nothing would, the step fails
-// instead of making an image that nobody can reach.
+// `ssh` module (with `ssh_genkeytypes` not emptied, and cloud-init not
+// disabled by `/etc/cloud/cloud-init.disabled`, `cloud-init=disabled` on the
+// kernel command line or a masked `cloud-init.service`), an `sshd-keygen`
+// unit that is not masked, or `ssh-keygen` in the ssh service. When nothing
+// would, the step fails instead of making an image that nobody can reach.
 //
 // The running build keeps its identity in memory and its SSH connection;
 // the new identity is made at the next boot, i.e. in each instance.

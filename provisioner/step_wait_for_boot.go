@@ -13,8 +13,10 @@ import (
 // completed before touching anything. It waits for systemd to be `running` or
 // `degraded` (failed units become warnings), for cloud-init (`cloud-init
 // status --wait`: exit 2, finished with recoverable errors, is a warning; a
-// cloud-init that has not run in a finished boot, because an earlier run of
-// the same build cleaned its state, is not waited for), reports failures in
+// cloud-init that has not run in a finished boot — because an earlier run of
+// the same build cleaned its state, or it is disabled — is not waited for,
+// whatever its version calls that: `not run`, `not running`, `not started`,
+// `disabled`), reports failures in
 // `/var/log/boot.log` and this boot's journal, waits until the uptime
 // reaches `min_uptime`, and until no package manager runs. It runs again
 // after every reboot the plugin makes.

@@ -40,10 +40,6 @@ if [ ! -f "$config" ]; then
 	rec info "no /etc/ssh/sshd_config: sshd is not installed"
 	exit 0
 fi
-settings="PasswordAuthentication no
-PermitEmptyPasswords no
-PermitRootLogin $AMIH_PERMIT_ROOT_LOGIN"
-
 # sshd takes the first value it reads: the drop-in directory works only when
 # it is included before any setting.
 includes_dropins() {
@@ -51,6 +47,41 @@ includes_dropins() {
 		/^[[:space:]]*[A-Za-z]/ && tolower($1) != "include" { exit }
 		END { exit !found }' "$config"
 }
+
+# image_root_login: the image's own PermitRootLogin (the first one sshd
+# reads outside a Match block, leaving out what this step wrote), or
+# nothing.
+image_root_login() {
+	_dropins=
+	for _f in "$R"/etc/ssh/sshd_config.d/*.conf; do
+		case $_f in */00-ami-hygiene.conf) continue ;; esac
+		[ -f "$_f" ] && _dropins="$_dropins$_f$nl"
+	done
+	{
+		includes_dropins && printf '%s' "$_dropins" | while IFS= read -r _f; do cat "$_f"; done
+		awk '/^# BEGIN ami-hygiene/ { skip = 1 } !skip { print } /^# END ami-hygiene/ { skip = 0 }' "$config"
+		includes_dropins || printf '%s' "$_dropins" | while IFS= read -r _f; do cat "$_f"; done
+	} | awk 'tolower($1) == "match" { exit } tolower($1) == "permitrootlogin" { print tolower($2); exit }'
+}
+# strictness VALUE: PermitRootLogin's values, strictest first.
+strictness() {
+	case $1 in
+	no) echo 0 ;;
+	forced-commands-only) echo 1 ;;
+	prohibit-password | without-password) echo 2 ;;
+	*) echo 3 ;;
+	esac
+}
+# Never weaken a stricter policy the image has (PermitRootLogin no stays no).
+root_login=$AMIH_PERMIT_ROOT_LOGIN
+own=$(image_root_login)
+if [ -n "$own" ] && [ "$(strictness "$own")" -lt "$(strictness "$root_login")" ]; then
+	root_login=$own
+	rec info "kept PermitRootLogin $own: the image's own setting is stricter than permit_root_login = \"$AMIH_PERMIT_ROOT_LOGIN\""
+fi
+settings="PasswordAuthentication no
+PermitEmptyPasswords no
+PermitRootLogin $root_login"
 # The file as it was, to put back when sshd rejects the result; both writes
 # are atomic (write_file, replace_file): a full disk leaves it as it was.
 original=
@@ -85,8 +116,8 @@ if [ -z "$R" ] && have sshd; then
 	fi
 	effective=$(sshd_T)
 	# sshd -T names prohibit-password by its older alias.
-	[ "$AMIH_PERMIT_ROOT_LOGIN" = prohibit-password ] && effective=$(printf '%s\n' "$effective" | sed 's/^permitrootlogin without-password$/permitrootlogin prohibit-password/')
-	for want in "passwordauthentication no" "permitemptypasswords no" "permitrootlogin $AMIH_PERMIT_ROOT_LOGIN"; do
+	[ "$root_login" = prohibit-password ] && effective=$(printf '%s\n' "$effective" | sed 's/^permitrootlogin without-password$/permitrootlogin prohibit-password/')
+	for want in "passwordauthentication no" "permitemptypasswords no" "permitrootlogin $root_login"; do
 		case $nl$effective$nl in
 		*"$nl$want$nl"*) ;;
 		*) fail "sshd does not apply \"$want\": an earlier setting in /etc/ssh/sshd_config or a Match block overrides ${target#"$R"}" ;;
