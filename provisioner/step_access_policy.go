@@ -7,7 +7,9 @@ import "github.com/hashicorp/packer-plugin-sdk/template/config"
 
 // AccessPolicy configures the `access_policy` step: the access rules AWS
 // Marketplace's scanner and the shared-AMI guidance ask for. It locks the
-// root password and every empty password (`usermod -L`, or `passwd -l`), and
+// root password and every empty password (`usermod -L`, or `passwd -l`;
+// where sshd runs without PAM, as on Alpine, whose sshd refuses even key
+// logins to a locked account, the password is set to `*` instead), and
 // makes sshd refuse passwords: `PasswordAuthentication no`,
 // `PermitEmptyPasswords no` and `PermitRootLogin` as set below, in a drop-in
 // `/etc/ssh/sshd_config.d/00-ami-hygiene.conf` when `sshd_config` includes

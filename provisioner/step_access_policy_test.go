@@ -56,3 +56,32 @@ func TestScriptsAccessPolicy(t *testing.T) {
 }
 
 var accessEnv = []envVar{{"AMIH_LOCK_ROOT", "1"}, {"AMIH_LOCK_EMPTY", "1"}, {"AMIH_SSHD", "1"}, {"AMIH_PERMIT_ROOT_LOGIN", "prohibit-password"}}
+
+// Issue 16, item 9: where sshd has no PAM (Alpine), an account locked with
+// "!" refuses key logins too: the password becomes "*" instead.
+func TestScriptsAccessPolicyWithoutPAM(t *testing.T) {
+	for _, tc := range []struct {
+		name, sshdT, want string
+	}{
+		{"sshd built without PAM", "passwordauthentication no\npermitrootlogin prohibit-password\n", "root:*:"},
+		{"UsePAM no", "usepam no\npasswordauthentication no\n", "root:*:"},
+		{"UsePAM yes", "usepam yes\npasswordauthentication no\n", "root:!$6$salt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, g *guestTree) {
+				accessTree(g, "PasswordAuthentication yes\n")
+				g.shim("sshd", `[ "$1" = -T ] && printf '`+strings.ReplaceAll(tc.sshdT, "\n", `\n`)+`'`)
+				g.shim("ssh-keygen", "exit 0")
+				g.shim("usermod", `case "$1" in
+-L) awk -F: -v OFS=: -v u="$3" '$1 == u && $2 !~ /^!/ { $2 = "!" $2 } { print }' "$ROOT/etc/shadow" >"$STATE/shadow" ;;
+-p) awk -F: -v OFS=: -v p="$2" -v u="$4" '$1 == u { $2 = p } { print }' "$ROOT/etc/shadow" >"$STATE/shadow" ;;
+*) exit 2 ;;
+esac && cat "$STATE/shadow" >"$ROOT/etc/shadow"`)
+				res := g.run("access_policy.sh", accessEnv...)
+				if res.code != 0 || !strings.Contains(g.read("etc/shadow"), tc.want) {
+					t.Errorf("code %d, shadow:\n%s\n%v", res.code, g.read("etc/shadow"), res.kind("error"))
+				}
+			})
+		})
+	}
+}

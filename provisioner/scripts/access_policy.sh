@@ -5,8 +5,34 @@
 #         AMIH_PERMIT_ROOT_LOGIN
 R=$AMIH_ROOT
 
-# lock USER WHY: lock USER's password (a key login still works).
+# sshd_without_pam: sshd runs without PAM (`usepam no`, or an sshd built
+# without it, whose `sshd -T` has no usepam line: Alpine's). Such an sshd
+# refuses every login, keys too, to an account whose password starts with
+# "!" (OpenSSH's auth.c, allowed_user: a locked account).
+sshd_without_pam() {
+	_t=$(sshd_T) || return 1
+	case $nl$_t$nl in
+	*"${nl}usepam yes$nl"*) return 1 ;;
+	esac
+}
+no_pam=0
+if sshd_without_pam; then no_pam=1; fi
+
+# lock USER WHY: make USER's password unusable while a key login still
+# works: locked with "!" (usermod -L, passwd -l), or, where sshd has no
+# PAM, replaced by "*" (no password matches it, and the account is not
+# locked).
 lock() {
+	if [ "$no_pam" = 1 ]; then
+		rec change lock "$1" "$2; password set to * (sshd without PAM refuses keys to a locked account)"
+		dry_run && return 0
+		if have usermod; then
+			usermod -p '*' -- "$1" >&2
+		else
+			printf '%s:*\n' "$1" | chpasswd -e >&2
+		fi || fail "cannot disable the password of $1"
+		return 0
+	fi
 	rec change lock "$1" "$2"
 	dry_run && return 0
 	if have usermod; then
