@@ -2,6 +2,8 @@ package provisioner
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -89,10 +91,21 @@ esac`)
 func TestScriptsWaitForBootPackageManagerBusy(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
 		g.file("proc/4242/comm", "unattended-upgr\n")
+		g.file("proc/4242/cmdline", "/usr/bin/python3\x00/usr/bin/unattended-upgrade\x00")
+		// Issue 16, item 10: the shutdown helper waits for ever and holds
+		// no lock.
+		g.file("proc/777/comm", "unattended-upgr\n")
+		g.file("proc/777/cmdline", "/usr/bin/python3\x00/usr/share/unattended-upgrades/unattended-upgrade-shutdown\x00--wait-for-signal\x00")
 		res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "3"}, envVar{"AMIH_MIN_UPTIME", "0"})
 		errs := res.kind("error")
 		if res.code == 0 || len(errs) != 1 || !strings.Contains(errs[0].field(0), "package manager still busy (unattended-upgr)") {
 			t.Fatalf("code %d, records %v", res.code, res.records)
+		}
+		if err := os.RemoveAll(filepath.Join(g.root, "proc/4242")); err != nil {
+			t.Fatal(err)
+		}
+		if res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "3"}, envVar{"AMIH_MIN_UPTIME", "0"}); res.code != 0 {
+			t.Errorf("unattended-upgrade-shutdown --wait-for-signal counted as busy: %v", res.kind("error"))
 		}
 	})
 }

@@ -110,12 +110,19 @@ if [ "${AMIH_HOLD_AUTO_UPDATES:-1}" = 1 ] && [ -d "$AMIH_ROOT/run/systemd/system
 	done
 fi
 
-# No package manager may hold its lock.
+# No package manager may hold its lock. Debian's and Ubuntu's
+# unattended-upgrade-shutdown --wait-for-signal (its name also shows as
+# "unattended-upgr") waits for the shutdown for ever and holds no lock: it
+# does not count.
 busy() {
 	for comm in "$AMIH_ROOT"/proc/[0-9]*/comm; do
 		read -r name <"$comm" 2>/dev/null || continue
 		case $name in
-		apt | apt-get | aptitude | dpkg | unattended-upgr | dnf | yum | zypper | rpm | apk) echo "$name" && return 0 ;;
+		unattended-upgr)
+			tr '\000' ' ' <"${comm%/comm}/cmdline" 2>/dev/null | grep -q 'unattended-upgrade-shutdown' && continue
+			echo "$name" && return 0
+			;;
+		apt | apt-get | aptitude | dpkg | dnf | yum | zypper | rpm | apk) echo "$name" && return 0 ;;
 		esac
 	done
 	return 1
