@@ -15,6 +15,9 @@ import "fmt"
 // the image get their key from cloud-init (or the cloud's agent) at launch.
 type AuthorizedKeys struct {
 	// Users whose keys stay, e.g. a break-glass account baked on purpose.
+	// An AuthorizedKeysFile that every user shares (an absolute path without
+	// `%h`, `%u` or `%U`, such as `/etc/ssh/breakglass_keys`) then stays too:
+	// it may hold their keys.
 	KeepUsers []string `mapstructure:"keep_users"`
 }
 
@@ -23,7 +26,7 @@ var authorizedKeysStep = stepDef{
 	Title: "clean every authorized_keys",
 	Touches: []string{
 		"~/.ssh/authorized_keys and ~/.ssh/authorized_keys2 of root and every passwd user but `keep_users`",
-		"every AuthorizedKeysFile location of sshd's configuration (%h, %u expanded per user)",
+		"every AuthorizedKeysFile location of sshd's configuration (%h, %u, %U expanded per user; a location every user shares stays when `keep_users` is set)",
 		"/run/ami-hygiene/no-reconnect (in memory, gone at the next boot: no reboot in the rest of the build)",
 	},
 	configOf: func(c *Config) stepConfig { return &c.AuthorizedKeys },

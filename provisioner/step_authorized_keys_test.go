@@ -32,3 +32,29 @@ func TestScriptsAuthorizedKeys(t *testing.T) {
 		g.allKept(kept)
 	})
 }
+
+// Issue 16, item 6: keep_users keeps a file every user shares, and %U (the
+// uid) is expanded.
+func TestScriptsAuthorizedKeysSharedAndUID(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd)
+		g.file("etc/ssh/sshd_config", "AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/breakglass_keys /etc/ssh/keys/%U\n")
+		for _, home := range []string{"root", "home/admin", "home/alice"} {
+			g.dir(home)
+		}
+		for _, p := range []string{"/etc/ssh/breakglass_keys", "/etc/ssh/keys/0", "/etc/ssh/keys/1000", "/etc/ssh/keys/1001"} {
+			g.file(p, "ssh-ed25519 AAAA key\n")
+		}
+		res := g.run("authorized_keys.sh", envVar{"AMIH_KEEP_USERS", "alice"})
+		if res.code != 0 {
+			t.Fatalf("code %d\n%s", res.code, res.other)
+		}
+		g.allKept([]string{"/etc/ssh/breakglass_keys", "/etc/ssh/keys/1001"})
+		g.allGone([]string{"/etc/ssh/keys/0", "/etc/ssh/keys/1000"})
+		// Without keep_users, the shared file goes too.
+		if res = g.run("authorized_keys.sh"); res.code != 0 {
+			t.Fatalf("code %d\n%s", res.code, res.other)
+		}
+		g.allGone([]string{"/etc/ssh/breakglass_keys", "/etc/ssh/keys/1001"})
+	})
+}

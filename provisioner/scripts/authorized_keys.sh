@@ -10,6 +10,20 @@ configured=$(authorized_key_files)
 
 kept() { printf '%s\n' "${AMIH_KEEP_USERS:-}" | grep -qxF -- "$1"; }
 
+# shared: the AuthorizedKeysFile locations that are one file for every user
+# (absolute, without %h, %u or %U, e.g. /etc/ssh/breakglass_keys). With
+# keep_users they stay: they may hold a kept user's keys.
+shared=
+set -f
+for pattern in $configured; do
+	case $pattern in
+	/*%[huU]*) ;;
+	/*) shared="$shared$(expand_tokens "$pattern" "" "" "")$nl" ;;
+	esac
+done
+set +f
+shared_kept=
+
 clean_user() {
 	if kept "${1%%"$tab"*}"; then
 		rec info "kept the keys of ${1%%"$tab"*} (keep_users)"
@@ -18,9 +32,19 @@ clean_user() {
 	_home=${1#*"$tab"}
 	each_line "$(authorized_key_paths "$configured" "$1")" remove_key_file
 }
+# listed PATH LIST: PATH is one of the newline-separated LIST.
+listed() { case $nl$2 in *"$nl$1$nl"*) return 0 ;; esac; return 1; }
 # remove_key_file PATH: a key file in the home is removed only when no link
 # on its way leads out of the home.
 remove_key_file() {
+	if [ -n "${AMIH_KEEP_USERS:-}" ] && listed "$1" "$shared"; then
+		case $nl$shared_kept in *"$nl$1$nl"*) ;; *)
+			shared_kept="$shared_kept$1$nl"
+			rec info "kept $1: every user's AuthorizedKeysFile, and it may hold the keys of keep_users"
+			;;
+		esac
+		return 0
+	fi
 	case $1 in
 	"$_home"/*) remove_file "$AMIH_ROOT$1" "$AMIH_ROOT$_home" ;;
 	*) remove_file "$AMIH_ROOT$1" ;;

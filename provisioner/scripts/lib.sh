@@ -449,11 +449,12 @@ authorized_key_files() {
 authorized_key_paths() {
 	_user=${2%%"$tab"*}
 	_home=${2#*"$tab"}
+	_uid=$(awk -F: -v u="$_user" '$1 == u { print $3; exit }' "$AMIH_ROOT/etc/passwd")
 	_seen=$nl
 	set -f
 	for _file in .ssh/authorized_keys .ssh/authorized_keys2 $1; do
 		[ "$_file" = none ] && continue
-		_file=$(expand_tokens "$_file" "$_user" "$_home")
+		_file=$(expand_tokens "$_file" "$_user" "$_home" "$_uid")
 		case $_file in /*) ;; *) _file=$_home/$_file ;; esac
 		case $_seen in *"$nl$_file$nl"*) continue ;; esac
 		_seen="$_seen$_file$nl"
@@ -462,15 +463,16 @@ authorized_key_paths() {
 	set +f
 }
 
-# expand_tokens PATTERN USER HOME: sshd's %h, %u and %% tokens, expanded.
+# expand_tokens PATTERN USER HOME UID: sshd's %h, %u, %U and %% tokens,
+# expanded.
 expand_tokens() {
-	printf '%s' "$1" | awk -v user="$2" -v home="$3" '{
+	printf '%s' "$1" | awk -v user="$2" -v home="$3" -v uid="$4" '{
 		out = ""
 		for (i = 1; i <= length($0); i++) {
 			c = substr($0, i, 1)
 			if (c == "%" && i < length($0)) {
 				t = substr($0, ++i, 1)
-				if (t == "h") c = home; else if (t == "u") c = user; else if (t == "%") c = "%"; else c = "%" t
+				if (t == "h") c = home; else if (t == "u") c = user; else if (t == "U") c = uid; else if (t == "%") c = "%"; else c = "%" t
 			}
 			out = out c
 		}
