@@ -32,6 +32,11 @@ type WaitForBoot struct {
 	// `systemctl mask --runtime` (gone at the next boot, never in the image).
 	// Default `true`.
 	HoldAutomaticUpdates config.Trilean `mapstructure:"hold_automatic_updates"`
+	// What a failed cloud-init does: `fail` the build, or `warn` and go on.
+	// Either way the output shows what cloud-init itself says went wrong
+	// (`cloud-init status --long`: its errors and the failing modules).
+	// Default `fail`.
+	CloudInitErrors string `mapstructure:"cloud_init_errors"`
 
 	bootTimeout, minUptime time.Duration
 }
@@ -49,6 +54,10 @@ var waitForBootStep = stepDef{
 func (s *WaitForBoot) prepare(v *validator, attr string) {
 	s.bootTimeout = v.wait(attr+".boot_timeout", s.BootTimeout, "15m")
 	s.minUptime = v.duration(attr+".min_uptime", s.MinUptime, "0s")
+	if s.CloudInitErrors == "" {
+		s.CloudInitErrors = "fail"
+	}
+	v.oneOf(attr+".cloud_init_errors", s.CloudInitErrors, "fail", "warn")
 }
 
 // waits: boot_timeout and min_uptime.
@@ -59,5 +68,6 @@ func (s *WaitForBoot) env() []envVar {
 		{"AMIH_BOOT_TIMEOUT", seconds(s.bootTimeout)},
 		{"AMIH_MIN_UPTIME", secondsOrZero(s.minUptime)},
 		{"AMIH_HOLD_AUTO_UPDATES", flag(!s.HoldAutomaticUpdates.False())},
+		{"AMIH_CLOUD_INIT_ERRORS", s.CloudInitErrors},
 	}
 }

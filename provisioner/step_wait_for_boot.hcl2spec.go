@@ -13,6 +13,7 @@ type FlatWaitForBoot struct {
 	BootTimeout          *string `mapstructure:"boot_timeout" cty:"boot_timeout" hcl:"boot_timeout"`
 	MinUptime            *string `mapstructure:"min_uptime" cty:"min_uptime" hcl:"min_uptime"`
 	HoldAutomaticUpdates *bool   `mapstructure:"hold_automatic_updates" cty:"hold_automatic_updates" hcl:"hold_automatic_updates"`
+	CloudInitErrors      *string `mapstructure:"cloud_init_errors" cty:"cloud_init_errors" hcl:"cloud_init_errors"`
 }
 
 // FlatMapstructure returns a new FlatWaitForBoot.
@@ -30,6 +31,7 @@ func (*FlatWaitForBoot) HCL2Spec() map[string]hcldec.Spec {
 		"boot_timeout":           &hcldec.AttrSpec{Name: "boot_timeout", Type: cty.String, Required: false},
 		"min_uptime":             &hcldec.AttrSpec{Name: "min_uptime", Type: cty.String, Required: false},
 		"hold_automatic_updates": &hcldec.AttrSpec{Name: "hold_automatic_updates", Type: cty.Bool, Required: false},
+		"cloud_init_errors":      &hcldec.AttrSpec{Name: "cloud_init_errors", Type: cty.String, Required: false},
 	}
 	return s
 }

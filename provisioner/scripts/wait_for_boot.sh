@@ -1,7 +1,8 @@
 # shellcheck shell=sh
 # wait_for_boot: wait until boot has really completed.
 # inputs: AMIH_BOOT_TIMEOUT (seconds), AMIH_MIN_UPTIME (seconds),
-#         AMIH_HOLD_AUTO_UPDATES (1: keep apt-daily & co. from taking the lock)
+#         AMIH_HOLD_AUTO_UPDATES (1: keep apt-daily & co. from taking the lock),
+#         AMIH_CLOUD_INIT_ERRORS (fail | warn)
 deadline=$(($(seconds_since_boot) + AMIH_BOOT_TIMEOUT))
 left() {
 	_l=$((deadline - $(seconds_since_boot)))
@@ -10,6 +11,14 @@ left() {
 }
 bounded() { # bounded COMMAND...: run with the time left, when `timeout` exists
 	if have timeout; then timeout "$(left)" "$@"; else "$@"; fi
+}
+
+# cloud_init_why: what cloud-init itself says went wrong (`cloud-init status
+# --long`: its errors, recoverable errors and the failing modules), as
+# warnings, at most 20 lines.
+cloud_init_why() {
+	bounded cloud-init status --long 2>&1 | grep -v -E '^(status|extended_status|boot_status_code|last_update|time|detail|datasource):' |
+		sed -e 's/^[[:space:]]*//' | grep -v '^$' | head -n 20 | while IFS= read -r _l; do rec warn "cloud-init: $_l"; done
 }
 
 rec fact boot_id "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
@@ -62,9 +71,21 @@ if have cloud-init; then
 		bounded cloud-init status --wait >/dev/null 2>&1
 		case $? in
 		0) rec info "cloud-init finished" ;;
-		2) rec warn "cloud-init finished with recoverable errors (cloud-init status --long tells which)" ;;
+		2)
+			rec warn "cloud-init finished with recoverable errors:"
+			cloud_init_why
+			;;
 		124) fail "cloud-init still running after ${AMIH_BOOT_TIMEOUT}s (boot_timeout)" ;;
-		*) fail "cloud-init failed (cloud-init status --long tells why)" ;;
+		*)
+			cloud_init_why
+			modules=$(bounded cloud-init status --long 2>/dev/null | sed -n "s/.*('\([a-z_][a-z0-9_]*\)',.*/\1/p" | sort -u | tr '\n' ' ')
+			why="cloud-init failed${modules:+ in module(s) ${modules% }} (its own words are above)"
+			if [ "${AMIH_CLOUD_INIT_ERRORS:-fail}" = warn ]; then
+				rec warn "$why; going on: cloud_init_errors = \"warn\""
+			else
+				fail "$why; cloud_init_errors = \"warn\" goes on anyway"
+			fi
+			;;
 		esac
 	fi
 fi
