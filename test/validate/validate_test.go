@@ -92,6 +92,7 @@ func TestBadInputFailsValidate(t *testing.T) {
 		{"service injection", `stop_services { services = ["nginx; reboot"] }`, []string{`stop_services.services[0]: "nginx; reboot" is not a service name`}},
 		{"odd path", `credentials { paths = ["/srv/../etc/shadow"] }`, []string{"credentials.paths[0]", "not a clean path"}},
 		{"match-all history pattern", `shell_history { extra_patterns = ["[!.]*"] }`, []string{"shell_history.extra_patterns[0]", "does not name a file"}},
+		{"cloud-init errors", `wait_for_boot { cloud_init_errors = "ignore" }`, []string{`wait_for_boot.cloud_init_errors: "ignore" is not allowed`}},
 		{"wait of zero", `update_packages { reboot_timeout = "0s" }`, []string{"update_packages.reboot_timeout: must be more than 0s"}},
 		{"step timeouts", `step_timeouts = { update_packages = "2h", defrag = "1m" }`, []string{`step_timeouts: unknown step "defrag"`}},
 		{"all problems at once", `
