@@ -14,7 +14,10 @@ import "github.com/hashicorp/packer-plugin-sdk/template/config"
 // `PermitEmptyPasswords no` and `PermitRootLogin` as set below, in a drop-in
 // `/etc/ssh/sshd_config.d/00-ami-hygiene.conf` when `sshd_config` includes
 // that directory first, otherwise in a marked block at the top of
-// `sshd_config` (sshd takes the first value it reads). The result is checked
+// `sshd_config` (sshd takes the first value it reads). Where only the vendor
+// file `/usr/etc/ssh/sshd_config` exists (openSUSE, SLE 16), it is read and
+// never written: the drop-in it includes, or a new `/etc/ssh/sshd_config`
+// made from it, carries the settings. The result is checked
 // with `sshd -t` (a broken configuration is put back and the step fails) and
 // with `sshd -T` (a setting that something else overrides fails the step).
 // sshd is not reloaded: the rules are for the image; the build's own

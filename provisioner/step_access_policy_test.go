@@ -85,3 +85,35 @@ esac && cat "$STATE/shadow" >"$ROOT/etc/shadow"`)
 		})
 	}
 }
+
+// Issue 16, item 8: openSUSE Tumbleweed and SLE 16 ship only
+// /usr/etc/ssh/sshd_config (the UsrEtc layout); the fixture holds the lines
+// that matter, not a copy of their file.
+func TestScriptsAccessPolicyVendorConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name, vendor, target string
+	}{
+		{"vendor file includes the drop-ins", "Include /etc/ssh/sshd_config.d/*.conf\nInclude /usr/etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n", "/etc/ssh/sshd_config.d/00-ami-hygiene.conf"},
+		{"vendor file without drop-ins", "UsePAM yes\nPasswordAuthentication yes\n", "/etc/ssh/sshd_config"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, g *guestTree) {
+				g.file("etc/shadow", shadow)
+				g.file("usr/etc/ssh/sshd_config", tc.vendor)
+				res := g.run("access_policy.sh", append(accessEnv, envVar{"AMIH_LOCK_ROOT", "0"}, envVar{"AMIH_LOCK_EMPTY", "0"})...)
+				if res.code != 0 || !equal(res.targets("write"), []string{tc.target}) {
+					t.Fatalf("code %d, writes %v, info %v", res.code, res.targets("write"), res.kind("info"))
+				}
+				if got := g.read(tc.target); !strings.Contains(got, "PasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin prohibit-password\n") {
+					t.Errorf("%s:\n%s", tc.target, got)
+				}
+				if g.read("usr/etc/ssh/sshd_config") != tc.vendor {
+					t.Errorf("the vendor file was changed")
+				}
+				if tc.target == "/etc/ssh/sshd_config" && !strings.HasSuffix(g.read(tc.target), tc.vendor) {
+					t.Errorf("/etc/ssh/sshd_config does not carry the vendor settings:\n%s", g.read(tc.target))
+				}
+			})
+		})
+	}
+}

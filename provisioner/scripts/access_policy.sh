@@ -62,6 +62,15 @@ fi
 
 [ "$AMIH_SSHD" = 1 ] || exit 0
 config=$R/etc/ssh/sshd_config
+# openSUSE Tumbleweed and SLE 16 ship only the vendor file
+# /usr/etc/ssh/sshd_config, which sshd reads while /etc/ssh/sshd_config does
+# not exist: it is read, never written (a drop-in it includes, or a new
+# /etc/ssh/sshd_config made from it, carries the settings).
+vendor=
+if [ ! -f "$config" ] && [ -f "$R/usr/etc/ssh/sshd_config" ]; then
+	vendor=$R/usr/etc/ssh/sshd_config
+	config=$vendor
+fi
 if [ ! -f "$config" ]; then
 	rec info "no /etc/ssh/sshd_config: sshd is not installed"
 	exit 0
@@ -118,13 +127,17 @@ if includes_dropins; then
 $settings"
 	dry_run || mkdir -p "${target%/*}"
 else
-	target=$config
+	target=$R/etc/ssh/sshd_config
 	block="# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads
 $settings
 # END ami-hygiene"
 	rest=$(awk '/^# BEGIN ami-hygiene/ { skip = 1 } !skip { print } /^# END ami-hygiene/ { skip = 0 }' "$config")
 	content="$block
 $rest"
+fi
+if [ -n "$vendor" ] && [ "$target" = "$R/etc/ssh/sshd_config" ]; then
+	rec info "sshd's configuration is the vendor file /usr/etc/ssh/sshd_config, which includes no drop-in first: /etc/ssh/sshd_config is made from it"
+	dry_run || mkdir -p "$R/etc/ssh"
 fi
 if [ -f "$target" ]; then
 	had_target=1
