@@ -11,7 +11,10 @@ import "github.com/hashicorp/packer-plugin-sdk/template/config"
 // where sshd runs without PAM, as on Alpine, whose sshd refuses even key
 // logins to a locked account, the password is set to `*` instead), and
 // makes sshd refuse passwords: `PasswordAuthentication no`,
-// `PermitEmptyPasswords no` and `PermitRootLogin` as set below, in a drop-in
+// `PermitEmptyPasswords no`, `PermitRootLogin` as set below and
+// `KbdInteractiveAuthentication no` (with PAM, keyboard-interactive asks for
+// the password too; it is left alone, with a warning, where
+// `AuthenticationMethods` uses it as a second factor), in a drop-in
 // `/etc/ssh/sshd_config.d/00-ami-hygiene.conf` when `sshd_config` includes
 // that directory first, otherwise in a marked block at the top of
 // `sshd_config` (sshd takes the first value it reads). Where only the vendor

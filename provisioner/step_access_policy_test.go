@@ -13,7 +13,7 @@ awk -F: -v OFS=: -v u="$3" '$1 == u && $2 !~ /^!/ { $2 = "!" $2 } { print }' "$R
 }
 
 func TestScriptsAccessPolicy(t *testing.T) {
-	settings := "PasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin prohibit-password\n"
+	settings := "PasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin prohibit-password\nKbdInteractiveAuthentication no\n"
 	for _, tc := range []struct {
 		name, config, target, want string
 	}{
@@ -23,7 +23,10 @@ func TestScriptsAccessPolicy(t *testing.T) {
 		{"include after a setting", "Port 22\nInclude /etc/ssh/sshd_config.d/*.conf\n", "/etc/ssh/sshd_config", "# BEGIN ami-hygiene"},
 		// Issue 16, item 7: a stricter policy of the image is never weakened.
 		{"stricter PermitRootLogin kept", "PermitRootLogin no\nPasswordAuthentication yes\n", "/etc/ssh/sshd_config",
-			"# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads\nPasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin no\n# END ami-hygiene\nPermitRootLogin no\n"},
+			"# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads\nPasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin no\nKbdInteractiveAuthentication no\n# END ami-hygiene\nPermitRootLogin no\n"},
+		// Keyboard-interactive as a second factor is left alone.
+		{"keyboard-interactive second factor", "AuthenticationMethods publickey,keyboard-interactive\nPasswordAuthentication yes\n", "/etc/ssh/sshd_config",
+			"# BEGIN ami-hygiene (access_policy): sshd takes the first value it reads\nPasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin prohibit-password\n# END ami-hygiene\n"},
 		{"stricter PermitRootLogin in a drop-in kept", "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\n", "/etc/ssh/sshd_config.d/00-ami-hygiene.conf",
 			"# Written by packer-plugin-ami-hygiene (access_policy): no password logins.\nPasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin forced-commands-only\n"},
 	} {
