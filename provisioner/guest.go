@@ -197,36 +197,46 @@ func (g *guest) executeRetrying(ctx context.Context, what, body string, deadline
 	return status, err
 }
 
-// bootID reads the guest's boot id, as the SSH user, within pollDeadline.
-func (g *guest) bootID(ctx context.Context) (string, error) {
+// fixed runs one of the plugin's own short, fixed commands (no user text)
+// and returns its standard output (made safe: guestText) and exit status,
+// within deadline: the SDK cannot cancel a hung Start (ctx does not cross
+// the RPC boundary), so a command that does not answer in time is abandoned.
+func (g *guest) fixed(ctx context.Context, command string, deadline time.Duration) (string, int, error) {
 	type answer struct {
-		id  string
-		err error
+		out    string
+		status int
+		err    error
 	}
 	done := make(chan answer, 1)
 	go func() {
 		var out bytes.Buffer
-		cmd := &packersdk.RemoteCmd{Command: "cat /proc/sys/kernel/random/boot_id", Stdout: &out, Stderr: io.Discard}
+		cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: io.Discard}
 		if err := g.comm.Start(ctx, cmd); err != nil {
 			done <- answer{err: err}
 			return
 		}
-		if status := cmd.Wait(); status != 0 {
-			done <- answer{err: fmt.Errorf("reading the boot id exited %d", status)}
-			return
-		}
-		done <- answer{id: strings.TrimSpace(out.String())}
+		status := cmd.Wait()
+		done <- answer{out: guestText(strings.TrimSpace(out.String())), status: status}
 	}()
-	timer := time.NewTimer(pollDeadline)
+	timer := time.NewTimer(deadline)
 	defer timer.Stop()
 	select {
 	case a := <-done:
-		return a.id, a.err
+		return a.out, a.status, a.err
 	case <-timer.C:
-		return "", fmt.Errorf("no answer within %s", pollDeadline)
+		return "", 0, fmt.Errorf("no answer within %s", deadline)
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return "", 0, ctx.Err()
 	}
+}
+
+// bootID reads the guest's boot id, as the SSH user, within pollDeadline.
+func (g *guest) bootID(ctx context.Context) (string, error) {
+	id, status, err := g.fixed(ctx, "cat /proc/sys/kernel/random/boot_id", pollDeadline)
+	if err == nil && status != 0 {
+		err = fmt.Errorf("reading the boot id exited %d", status)
+	}
+	return id, err
 }
 
 // reboot reboots the guest, detached, and waits until it answers with a new
@@ -236,22 +246,21 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 	if g.sudo {
 		command = "sudo -n sh -c " + shQuote(rebootCommand)
 	}
-	var out bytes.Buffer
-	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: io.Discard}
-	if err := g.comm.Start(ctx, cmd); err != nil {
+	out, status, err := g.fixed(ctx, command, pollDeadline)
+	if err != nil {
 		return "", fmt.Errorf("starting the reboot: %w", err)
 	}
-	switch status := cmd.Wait(); status {
+	switch status {
 	case 0, packersdk.CmdDisconnect:
 	case exitNoReconnect:
-		reasons := strings.ReplaceAll(strings.TrimSpace(out.String()), "\n", "; ")
+		reasons := strings.ReplaceAll(out, "\n", "; ")
 		return "", fmt.Errorf("refusing to reboot: the build could not connect again (%s earlier in this build); run every step that reboots before machine_identity and authorized_keys", reasons)
 	default:
 		return "", fmt.Errorf("starting the reboot: exit status %d", status)
 	}
 	var newID string
 	answered := false // the last poll reached the guest, still on the old boot
-	err := retry.Config{
+	err = retry.Config{
 		StartTimeout: timeout,
 		RetryDelay:   func() time.Duration { return rebootPollInterval },
 	}.Run(ctx, func(ctx context.Context) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,16 +111,15 @@ func (r *checklistRunner) probe(ctx context.Context) error {
 	}
 	g.UsedSudo = r.guest.sudo
 	if r.guest.sudo {
-		var out strings.Builder
-		cmd := &packersdk.RemoteCmd{Command: sudoCheckCommand, Stdout: &out, Stderr: io.Discard}
-		if err := cmd.RunWithUi(ctx, r.guest.comm, r.ui); err != nil {
+		uid, status, err := r.guest.fixed(ctx, sudoCheckCommand, pollDeadline)
+		if err != nil {
 			return fmt.Errorf("ami-hygiene: checking sudo: %w", err)
 		}
-		if cmd.ExitStatus() != 0 {
+		if status != 0 {
 			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n` does not work for user %q (it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", g.User)
 		}
-		if uid := strings.TrimSpace(out.String()); uid != "0" {
-			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n id -u` answers %q, not 0: sudo does not make user %q root", guestText(uid), g.User)
+		if uid != "0" {
+			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n id -u` answers %q, not 0: sudo does not make user %q root", uid, g.User)
 		}
 	} else if facts["uid"] != "0" {
 		r.ui.Say(fmt.Sprintf("ami-hygiene: warning: use_sudo = false and user %q is not root: steps that change system files will fail", g.User))

@@ -18,10 +18,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -304,18 +305,10 @@ func (p *Plan) CheckScript() string {
 	b.WriteString("klink() { f=$(p \"$1\"); f=/${f%.}; t=$(p \"$2\"); t=/${t%.}; n=$((n + 1)); l=$(readlink \"$f\"; echo .); [ \"${l%?.}\" = \"$t\" ] || echo \"bad=link $1\"; }\n")
 	b.WriteString("gone() { f=$(p \"$1\"); f=/${f%.}; n=$((n + 1)); if [ -e \"$f\" ] || [ -L \"$f\" ]; then echo \"bad=left $1\"; fi; }\n")
 	b.WriteString("empty() { f=$(p \"$1\"); f=/${f%.}; n=$((n + 1)); [ -f \"$f\" ] && [ ! -s \"$f\" ] || echo \"bad=not-empty $1\"; }\n")
-	keys := func(m map[string]string) []string {
-		var out []string
-		for k := range m {
-			out = append(out, k)
-		}
-		sort.Strings(out)
-		return out
-	}
-	for _, path := range keys(p.Canaries) {
+	for _, path := range slices.Sorted(maps.Keys(p.Canaries)) {
 		fmt.Fprintf(&b, "canary '%s' %s\n", octal(path), p.Canaries[path])
 	}
-	for _, path := range keys(p.Links) {
+	for _, path := range slices.Sorted(maps.Keys(p.Links)) {
 		fmt.Fprintf(&b, "klink '%s' '%s'\n", octal(path), octal(p.Links[path]))
 	}
 	for _, path := range p.Gone {

@@ -39,7 +39,8 @@ while [ "$i" -le "${AMIH_CHECK_COUNT:-0}" ]; do
 	"$@" >"$out_file" 2>&1 </dev/null
 	code=$?
 	leader=$(cat "$pid_file" 2>/dev/null)
-	if have setsid && [ -n "$leader" ]; then kill -KILL -- "-$leader" 2>/dev/null; fi
+	# `kill -KILL -PGID`: dash's kill knows no `--`.
+	if have setsid && [ -n "$leader" ]; then kill -KILL "-$leader" 2>/dev/null; fi
 	rec output "$i" "$(head -c 65536 "$out_file")"
 	rec count "exit_$i" "$code"
 	i=$((i + 1))
