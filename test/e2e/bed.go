@@ -25,7 +25,7 @@ var (
 
 // guestImage builds (or reuses) the cached image once per test binary.
 func guestImage(t testing.TB) *Image {
-	imageOnce.Do(func() { image, imageErr = EnsureImage(os.Stdout) })
+	imageOnce.Do(func() { image, imageErr = EnsureImage(os.Stdout, Suite()) })
 	if imageErr != nil {
 		t.Fatalf("guest image: %v", imageErr)
 	}

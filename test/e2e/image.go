@@ -19,13 +19,30 @@ import (
 )
 
 // The guest image: built once with mmdebstrap from Debian's mirror and
-// cached, keyed by its recipe.
+// cached, keyed by its release and its recipe.
+
+// Suites are the Debian releases the test bed builds guests of, the current
+// stable first.
+var Suites = []string{"trixie", "bookworm"}
+
+// DebianVersion is each suite's VERSION_ID in /etc/os-release.
+var DebianVersion = map[string]string{"trixie": "13", "bookworm": "12"}
+
+// Suite is the Debian release of this run's guest: AMIH_E2E_SUITE, or the
+// current stable.
+func Suite() string {
+	if s := os.Getenv("AMIH_E2E_SUITE"); s != "" {
+		return s
+	}
+	return Suites[0]
+}
 
 // repoRoot is the repository's top folder.
 var repoRoot = testenv.RepoRoot
 
 // Image is a built guest image.
 type Image struct {
+	Suite                string
 	Dir                  string
 	Disk, Kernel, Initrd string
 }
@@ -56,15 +73,20 @@ func cacheDir() string {
 	return filepath.Join(home, ".cache", "packer-plugin-ami-hygiene")
 }
 
-// EnsureImage returns the cached image for the current recipe, building it
-// first when needed (a few minutes: mmdebstrap from Debian's mirror).
-func EnsureImage(log io.Writer) (*Image, error) {
+// EnsureImage returns the cached image of suite for the current recipe,
+// building it first when needed (a few minutes: mmdebstrap from Debian's
+// mirror).
+func EnsureImage(log io.Writer, suite string) (*Image, error) {
+	if DebianVersion[suite] == "" {
+		return nil, fmt.Errorf("AMIH_E2E_SUITE=%q: the test bed builds %s", suite, strings.Join(Suites, " or "))
+	}
 	key, err := imageRecipeHash()
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(cacheDir(), "image-"+key)
-	img := &Image{Dir: dir, Disk: filepath.Join(dir, "disk.raw"), Kernel: filepath.Join(dir, "vmlinuz"), Initrd: filepath.Join(dir, "initrd.img")}
+	prefix := filepath.Join(cacheDir(), "image-"+suite+"-")
+	dir := prefix + key
+	img := &Image{Suite: suite, Dir: dir, Disk: filepath.Join(dir, "disk.raw"), Kernel: filepath.Join(dir, "vmlinuz"), Initrd: filepath.Join(dir, "initrd.img")}
 	if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
 		fmt.Fprintf(log, "e2e: using cached guest image %s\n", dir)
 		return img, nil
@@ -72,7 +94,7 @@ func EnsureImage(log io.Writer) (*Image, error) {
 	fmt.Fprintf(log, "e2e: building guest image %s (cold cache)\n", dir)
 	tmp := dir + ".tmp"
 	os.RemoveAll(tmp)
-	cmd := exec.Command("sh", filepath.Join(repoRoot(), "test", "e2e", "image", "build.sh"), tmp)
+	cmd := exec.Command("sh", filepath.Join(repoRoot(), "test", "e2e", "image", "build.sh"), tmp, suite)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("building the guest image: %w", err)
@@ -85,7 +107,7 @@ func EnsureImage(log io.Writer) (*Image, error) {
 		return nil, err
 	}
 	// Images of older recipes are of no use any more.
-	old, _ := filepath.Glob(filepath.Join(cacheDir(), "image-*"))
+	old, _ := filepath.Glob(prefix + "*")
 	for _, o := range old {
 		if o != dir && !strings.HasSuffix(o, ".tmp") {
 			fmt.Fprintf(log, "e2e: removing the image of an older recipe %s\n", o)

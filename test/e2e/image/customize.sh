@@ -1,21 +1,21 @@
 #!/bin/sh
 # mmdebstrap customize hook for the end-to-end guest (see build.sh).
-# Usage: customize.sh ROOTFS MIRROR SECURITY_MIRROR
+# Usage: customize.sh ROOTFS SUITE MIRROR SECURITY_MIRROR
 set -eu
-root=$1 mirror=$2 security_mirror=$3
+root=$1 suite=$2 mirror=$3 security_mirror=$4
 
 # apt sources: the release plus its updates and security suites.
 rm -f "$root/etc/apt/sources.list"
 cat > "$root/etc/apt/sources.list.d/debian.sources" <<SRC
 Types: deb
 URIs: $mirror
-Suites: bookworm bookworm-updates
+Suites: $suite $suite-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
 URIs: $security_mirror
-Suites: bookworm-security
+Suites: $suite-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC

@@ -113,7 +113,7 @@ func run() error {
 		return err
 	}
 	if only["P1"] || only["P2"] {
-		if b.img, err = e2e.EnsureImage(os.Stdout); err != nil {
+		if b.img, err = e2e.EnsureImage(os.Stdout, e2e.Suite()); err != nil {
 			return err
 		}
 	}
@@ -525,5 +525,5 @@ func machine() string {
 	if os.Getenv("AMIH_E2E_KVM") == "1" {
 		accel = "QEMU KVM"
 	}
-	return fmt.Sprintf("%d CPUs (%s), %s, guest Debian 12 with 2 vCPUs and 2 GiB, %s", runtime.NumCPU(), cpu, accel, runtime.Version())
+	return fmt.Sprintf("%d CPUs (%s), %s, guest Debian %s with 2 vCPUs and 2 GiB, %s", runtime.NumCPU(), cpu, accel, e2e.DebianVersion[e2e.Suite()], runtime.Version())
 }

@@ -37,7 +37,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	img, err := e2e.EnsureImage(os.Stdout)
+	img, err := e2e.EnsureImage(os.Stdout, e2e.Suite())
 	if err != nil {
 		return err
 	}
