@@ -10,8 +10,11 @@ import "fmt"
 // and other mounts below it are left alone), whatever its name holds, is
 // truncated in place, so that its owner, mode and the programs holding it
 // open are kept, and the directory structure stays; rotated archives
-// (`*.1`, `*.gz`, `*-20240101`, ...) are removed. `wtmp`, `btmp`, `lastlog`
-// and `utmp` are emptied the same way. auditd is stopped before its log is
+// (`*.1`, `*.gz`, `*-20240101`, ...) are removed. The login records are
+// emptied the same way: `wtmp`, `btmp`, `lastlog` and `utmp`, and on Debian
+// 13 and other current systems wtmpdb's `/var/log/wtmp.db` and lastlog2's
+// `/var/lib/lastlog/lastlog2.db` (SQLite databases: an empty file is an
+// empty database, which both programs fill again from the next login). auditd is stopped before its log is
 // truncated (with `service` on the RHEL family, whose auditd refuses
 // `systemctl stop`) and started again. The systemd journal is rotated and
 // vacuumed (`journalctl --rotate`, `--vacuum-time=1s`).
@@ -36,7 +39,8 @@ var logsStep = stepDef{
 	Touches: []string{
 		"every non-empty regular file under /var/log (truncated, owner and mode kept), except `exclude`",
 		"rotated archives under /var/log: *.[0-9], *.[0-9].gz, *.gz, *.xz, *.bz2, *.zst, *.old, *-YYYYMMDD (removed)",
-		"/var/log/wtmp, /var/log/btmp, /var/log/lastlog, /run/utmp (truncated)",
+		"/var/log/wtmp, /var/log/btmp, /var/log/lastlog, /var/log/wtmp.db, /run/utmp (truncated)",
+		"/var/lib/lastlog/lastlog2.db and its -journal, -wal, -shm files (truncated)",
 		"auditd's state (stopped, then started again) around /var/log/audit/*",
 		"the systemd journal under /var/log/journal (`journalctl --rotate`, `--vacuum-time=1s`)",
 	},

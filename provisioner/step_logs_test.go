@@ -50,3 +50,44 @@ func TestScriptsLogs(t *testing.T) {
 		}
 	})
 }
+
+// TestScriptsLogsSQLiteLoginRecords: Debian 13 keeps its login records in
+// SQLite: wtmpdb's /var/log/wtmp.db (with a link from /var/lib/wtmpdb) and
+// lastlog2's /var/lib/lastlog/lastlog2.db, outside /var/log. Both are
+// emptied with their journals (a zero-length file is an empty SQLite
+// database; a journal left with content would be rolled back into it), and
+// never through a link that leads elsewhere.
+func TestScriptsLogsSQLiteLoginRecords(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("var/log/wtmp.db", "SQLite format 3\x00 wtmpdb rows\n")
+		g.file("var/log/wtmp.db-journal", "journal pages\n")
+		g.symlink("var/lib/wtmpdb/wtmp.db", "../../log/wtmp.db")
+		g.file("var/lib/lastlog/lastlog2.db", "SQLite format 3\x00 lastlog2 rows\n")
+		g.file("var/lib/lastlog/lastlog2.db-wal", "wal frames\n")
+		env := []envVar{{"AMIH_EXCLUDE", ""}, {"AMIH_KEEP_ROTATED", "0"}, {"AMIH_KEEP_JOURNAL", "0"}}
+		want := sorted("/var/log/wtmp.db", "/var/log/wtmp.db-journal", "/var/lib/lastlog/lastlog2.db", "/var/lib/lastlog/lastlog2.db-wal")
+
+		res := g.run("logs.sh", env...)
+		if res.code != 0 || !equal(res.targets("truncate"), want) {
+			t.Fatalf("code %d, truncate %v, want %v\n%s", res.code, res.targets("truncate"), want, res.other)
+		}
+		for _, p := range want {
+			if !g.exists(p) || g.read(p) != "" {
+				t.Errorf("%s not emptied in place", p)
+			}
+		}
+		if !g.exists("/var/lib/wtmpdb/wtmp.db") {
+			t.Errorf("wtmpdb's link was removed")
+		}
+
+		// A lastlog2.db that is a link out of /var/lib/lastlog is refused.
+		g.file("etc/outside.db", "not a login record\n")
+		if err := os.Remove(filepath.Join(g.root, "var/lib/lastlog/lastlog2.db")); err != nil {
+			t.Fatal(err)
+		}
+		g.symlink("var/lib/lastlog/lastlog2.db", filepath.Join(g.root, "etc/outside.db"))
+		if again := g.run("logs.sh", env...); again.code != 0 || g.read("etc/outside.db") == "" {
+			t.Errorf("through a link: code %d, outside file %q\n%s", again.code, g.read("etc/outside.db"), again.other)
+		}
+	})
+}

@@ -7,8 +7,9 @@ import "github.com/hashicorp/packer-plugin-sdk/template/config"
 
 // MachineIdentity configures the `machine_identity` step: make every instance
 // launched from the image a machine of its own. It empties `/etc/machine-id`
-// the way the guest's systemd expects (`uninitialized` from systemd 247 on,
-// an empty file before) and truncates the D-Bus copy; removes systemd's
+// (each instance makes its own id at boot, and that boot is not a systemd
+// "first boot", so the unit states the build set are kept) and truncates the
+// D-Bus copy; removes systemd's
 // `random-seed` and `credential.secret`, the DHCP leases of dhclient, dhcpcd,
 // NetworkManager and wicked, and udev's persistent network rules; runs
 // `cloud-init clean --logs --seed` so that the next instance runs cloud-init
@@ -40,13 +41,21 @@ type MachineIdentity struct {
 	// fixed hosts may mean to keep theirs, and cloud-init sets the hostname
 	// of cloud instances anyway.
 	ResetHostname bool `mapstructure:"reset_hostname"`
+	// Write `uninitialized` into `/etc/machine-id` instead of emptying it, so
+	// that each instance's first boot is a systemd "first boot" (systemd 247
+	// and later): units with `ConditionFirstBoot=yes` run, and the unit
+	// presets are applied again, which re-enables every unit the build
+	// disabled that a preset enables (`systemctl disable`, `stop_services {
+	// disable = true }`). Default `false`: an empty file, which gives each
+	// instance a new machine id without a first boot (machine-id(5)).
+	FirstBoot bool `mapstructure:"first_boot"`
 }
 
 var machineIdentityStep = stepDef{
 	Name:  "machine_identity",
 	Title: "reset the machine's identity",
 	Touches: []string{
-		"/etc/machine-id (`uninitialized`, or emptied before systemd 247), /var/lib/dbus/machine-id (emptied, when a regular file)",
+		"/etc/machine-id (emptied; `uninitialized` with `first_boot`), /var/lib/dbus/machine-id (emptied, when a regular file)",
 		"/var/lib/systemd/random-seed, /var/lib/systemd/credential.secret",
 		"/var/lib/dhcp/*.leases, /var/lib/dhclient/*.lease*, /var/lib/dhcpcd/*.lease*, /var/lib/NetworkManager/*.lease, /var/lib/wicked/lease-*",
 		"/etc/udev/rules.d/70-persistent-net.rules",
@@ -66,5 +75,6 @@ func (s *MachineIdentity) env() []envVar {
 		{"AMIH_ENSURE_HOST_KEYS", flag(s.EnsureHostKeys)},
 		{"AMIH_CLOUD_INIT_CLEAN", flag(!s.CloudInitClean.False())},
 		{"AMIH_RESET_HOSTNAME", flag(s.ResetHostname)},
+		{"AMIH_FIRST_BOOT", flag(s.FirstBoot)},
 	}
 }

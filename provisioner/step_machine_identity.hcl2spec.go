@@ -14,6 +14,7 @@ type FlatMachineIdentity struct {
 	EnsureHostKeys *bool `mapstructure:"ensure_host_keys" cty:"ensure_host_keys" hcl:"ensure_host_keys"`
 	CloudInitClean *bool `mapstructure:"cloud_init_clean" cty:"cloud_init_clean" hcl:"cloud_init_clean"`
 	ResetHostname  *bool `mapstructure:"reset_hostname" cty:"reset_hostname" hcl:"reset_hostname"`
+	FirstBoot      *bool `mapstructure:"first_boot" cty:"first_boot" hcl:"first_boot"`
 }
 
 // FlatMapstructure returns a new FlatMachineIdentity.
@@ -32,6 +33,7 @@ func (*FlatMachineIdentity) HCL2Spec() map[string]hcldec.Spec {
 		"ensure_host_keys": &hcldec.AttrSpec{Name: "ensure_host_keys", Type: cty.Bool, Required: false},
 		"cloud_init_clean": &hcldec.AttrSpec{Name: "cloud_init_clean", Type: cty.Bool, Required: false},
 		"reset_hostname":   &hcldec.AttrSpec{Name: "reset_hostname", Type: cty.Bool, Required: false},
+		"first_boot":       &hcldec.AttrSpec{Name: "first_boot", Type: cty.Bool, Required: false},
 	}
 	return s
 }

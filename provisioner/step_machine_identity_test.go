@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,7 @@ func identityTree(g *guestTree, systemd string) {
 }
 
 func identityEnv(extra ...envVar) []envVar {
-	env := []envVar{{"AMIH_REMOVE_HOST_KEYS", "1"}, {"AMIH_ENSURE_HOST_KEYS", "0"}, {"AMIH_CLOUD_INIT_CLEAN", "1"}, {"AMIH_RESET_HOSTNAME", "0"}}
+	env := []envVar{{"AMIH_REMOVE_HOST_KEYS", "1"}, {"AMIH_ENSURE_HOST_KEYS", "0"}, {"AMIH_CLOUD_INIT_CLEAN", "1"}, {"AMIH_RESET_HOSTNAME", "0"}, {"AMIH_FIRST_BOOT", "0"}}
 	return append(env, extra...)
 }
 
@@ -37,7 +38,7 @@ func TestScriptsMachineIdentity(t *testing.T) {
 		g.file("etc/cloud/cloud.cfg", "cloud_init_modules:\n - seed_random\n - ssh\n - set_hostname\n")
 
 		dry := g.run("machine_identity.sh", identityEnv(envVar{"AMIH_DRY_RUN", "1"})...)
-		if dry.code != 0 || len(dry.targets("remove")) != 9 || g.read("etc/machine-id") == "uninitialized\n" || !g.exists(hostKeys[0]) || g.called("cloud-init clean") {
+		if dry.code != 0 || len(dry.targets("remove")) != 9 || g.read("etc/machine-id") != "0123456789abcdef0123456789abcdef\n" || !g.exists(hostKeys[0]) || g.called("cloud-init clean") {
 			t.Fatalf("dry run: code %d, would remove %v; machine-id %q\n%s", dry.code, dry.targets("remove"), g.read("etc/machine-id"), dry.other)
 		}
 
@@ -45,8 +46,8 @@ func TestScriptsMachineIdentity(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("code %d: %v %s", res.code, res.kind("error"), res.other)
 		}
-		if got := g.read("etc/machine-id"); got != "uninitialized\n" {
-			t.Errorf("machine-id %q", got)
+		if got := g.read("etc/machine-id"); got != "" {
+			t.Errorf("machine-id %q, want an empty file (a new id at the next boot, which is not a first boot)", got)
 		}
 		if got := g.read("var/lib/dbus/machine-id"); got != "" {
 			t.Errorf("dbus machine-id %q", got)
@@ -145,6 +146,40 @@ func TestScriptsMachineIdentityOldSystemd(t *testing.T) {
 			t.Errorf("code %d, machine-id %q, hostname %q\n%s", res.code, g.read("etc/machine-id"), g.read("etc/hostname"), res.other)
 		}
 	})
+}
+
+// TestScriptsMachineIdFirstBoot: an empty /etc/machine-id gives each
+// instance a new id without making its first boot a systemd "first boot",
+// which would apply the unit presets again and re-enable what the build
+// disabled (machine-id(5), "First Boot Semantics"); `first_boot = true`
+// asks for that first boot ("uninitialized", systemd 247 and later).
+func TestScriptsMachineIdFirstBoot(t *testing.T) {
+	for _, tc := range []struct {
+		name, systemd, firstBoot, before, want string
+		warn                                   bool
+	}{
+		{"default: empty", "257", "0", "0123456789abcdef0123456789abcdef\n", "", false},
+		{"uninitialized by an earlier tool becomes empty", "252", "0", "uninitialized\n", "", false},
+		{"empty stays empty", "252", "0", "", "", false},
+		{"first_boot", "257", "1", "0123456789abcdef0123456789abcdef\n", "uninitialized\n", false},
+		{"first_boot on an empty file", "252", "1", "", "uninitialized\n", false},
+		{"first_boot before systemd 247", "219", "1", "0123456789abcdef0123456789abcdef\n", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, g *guestTree) {
+				identityTree(g, tc.systemd)
+				g.file("etc/machine-id", tc.before)
+				res := g.run("machine_identity.sh", identityEnv(envVar{"AMIH_REMOVE_HOST_KEYS", "0"}, envVar{"AMIH_FIRST_BOOT", tc.firstBoot})...)
+				if res.code != 0 || g.read("etc/machine-id") != tc.want || (len(res.kind("warn")) > 0) != tc.warn {
+					t.Errorf("code %d, machine-id %q (want %q), warnings %v\n%s", res.code, g.read("etc/machine-id"), tc.want, res.kind("warn"), res.other)
+				}
+				again := g.run("machine_identity.sh", identityEnv(envVar{"AMIH_REMOVE_HOST_KEYS", "0"}, envVar{"AMIH_FIRST_BOOT", tc.firstBoot})...)
+				if slices.Contains(again.targets("reset"), "/etc/machine-id") {
+					t.Errorf("the second run resets /etc/machine-id again")
+				}
+			})
+		})
+	}
 }
 
 var hostKeys = []string{"/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_ed25519_key.pub",

@@ -21,6 +21,9 @@ if check authorized_keys; then
 		if regular "$R$1"; then found authorized_keys "$1" "of $_owner"; fi
 	}
 	each_line "$homes" key_files_of
+	if command=$(keys_command) && [ -n "$command" ]; then
+		rec info "sshd also takes keys from AuthorizedKeysCommand $command: no file to check"
+	fi
 fi
 
 if check shell_history; then

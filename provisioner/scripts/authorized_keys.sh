@@ -7,6 +7,9 @@
 # connection that is already open, which sshd never checks again.
 
 configured=$(authorized_key_files)
+if command=$(keys_command) && [ -n "$command" ]; then
+	rec info "sshd also takes keys from AuthorizedKeysCommand $command: left alone, it answers with each instance's own keys"
+fi
 
 kept() { printf '%s\n' "${AMIH_KEEP_USERS:-}" | grep -qxF -- "$1"; }
 

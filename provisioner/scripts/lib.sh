@@ -406,9 +406,71 @@ holds_credentials() {
 # private_key FILE: true when FILE starts with a private-key header.
 private_key() { head -c 100 "$1" 2>/dev/null | grep -q -- '-----BEGIN .*PRIVATE KEY-----'; }
 
-# sshd_with_key ARG...: run sshd ARG... (-t or -T); once the host keys are
-# gone, a throw-away key stands in (sshd checks nothing without one).
+# sshd_unit_options: the options the image's ssh service gives sshd on its
+# command line (`-o "Key value"`), one a line, systemd's %% undone: EC2
+# Instance Connect's drop-in for sshd.service (Amazon Linux 2023) or
+# ssh.service (Ubuntu) sets AuthorizedKeysCommand that way, where no
+# sshd_config shows it. The ExecStart that counts is systemd's: the unit
+# file of the first folder that has it (/etc, /run, /usr/lib, /lib), then
+# its drop-ins by name, a drop-in in /etc hiding one of the same name
+# further down; the last ExecStart wins.
+sshd_unit_options() {
+	for _unit in sshd.service ssh.service; do
+		_main='' _dropins=''
+		for _d in /etc/systemd/system /run/systemd/system /usr/lib/systemd/system /lib/systemd/system; do
+			if [ -z "$_main" ] && [ -f "$AMIH_ROOT$_d/$_unit" ]; then _main=$AMIH_ROOT$_d/$_unit; fi
+			for _f in "$AMIH_ROOT$_d/$_unit.d"/*.conf; do
+				[ -f "$_f" ] || continue
+				case $nl$_dropins in *"/${_f##*/}$nl"*) continue ;; esac
+				_dropins="$_dropins$_f$nl"
+			done
+		done
+		[ -n "$_main" ] || continue
+		printf '%s' "$_dropins" | awk -F/ 'NF { print $NF "/" $0 }' | sort | sed 's|^[^/]*/||' |
+			{
+				cat "$_main"
+				echo
+				while IFS= read -r _f; do
+					cat "$_f"
+					echo
+				done
+			} | awk '
+			/^[ \t]*ExecStart[ \t]*=/ {
+				last = $0
+				sub(/^[ \t]*ExecStart[ \t]*=[ \t]*/, "", last)
+			}
+			END {
+				# The words of the command line, with "..." and \047...\047 quoting.
+				n = 0; word = ""; inword = 0; q = ""
+				for (i = 1; i <= length(last); i++) {
+					c = substr(last, i, 1)
+					if (q != "") { if (c == q) q = ""; else word = word c; continue }
+					if (c == "\"" || c == "\047") { q = c; inword = 1; continue }
+					if (c == " " || c == "\t") { if (inword) { w[++n] = word; word = ""; inword = 0 }; continue }
+					word = word c; inword = 1
+				}
+				if (inword) w[++n] = word
+				for (i = 1; i <= n; i++) {
+					opt = ""
+					if (w[i] == "-o" && i < n) opt = w[++i]
+					else if (substr(w[i], 1, 2) == "-o" && length(w[i]) > 2) opt = substr(w[i], 3)
+					if (opt != "") { gsub(/%%/, "%", opt); print opt }
+				}
+			}'
+		return 0
+	done
+}
+
+# sshd_with_key ARG...: run sshd ARG... (-t or -T) with the options of the
+# image's ssh service (sshd_unit_options); once the host keys are gone, a
+# throw-away key stands in (sshd checks nothing without one).
 sshd_with_key() {
+	_opts=$(sshd_unit_options)
+	while IFS= read -r _o; do
+		if [ -n "$_o" ]; then set -- "$@" -o "$_o"; fi
+	done <<OPTS
+$_opts
+OPTS
 	if ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1; then
 		sshd "$@"
 		return
@@ -441,6 +503,15 @@ authorized_key_files() {
 			awk 'tolower($1) == "authorizedkeysfile" { $1 = ""; print; exit }')
 	fi
 	echo "${_files:-.ssh/authorized_keys .ssh/authorized_keys2}"
+}
+
+# keys_command: sshd's AuthorizedKeysCommand and the user it runs as, when
+# one is set (EC2 Instance Connect: each instance's keys, fetched at login).
+keys_command() {
+	sshd_T | awk '
+		$1 == "authorizedkeyscommand" && $2 != "none" { cmd = $0; sub(/^[^ ]* /, "", cmd); next }
+		$1 == "authorizedkeyscommanduser" { user = $2 }
+		END { if (cmd != "") print cmd " (run as " (user == "" ? "an unnamed user" : user) ")" }'
 }
 
 # authorized_key_paths CONFIGURED USER<TAB>HOME: every authorized_keys file

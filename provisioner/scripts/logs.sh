@@ -1,6 +1,7 @@
 # shellcheck shell=sh
 # logs: truncate every log under /var/log in place, remove rotated archives,
-# empty the login records, and rotate and vacuum the journal; auditd is
+# empty the login records (with lastlog2's database, which lives in
+# /var/lib/lastlog), and rotate and vacuum the journal; auditd is
 # stopped around the truncation of its own log.
 # inputs: AMIH_EXCLUDE (patterns, one per line), AMIH_KEEP_ROTATED,
 #         AMIH_KEEP_JOURNAL (1 or 0)
@@ -76,6 +77,13 @@ fi
 find_each clean_log "$logdir" -xdev -path "$logdir/journal" -prune -o -type f
 for utmp in "$AMIH_ROOT/run/utmp" "$AMIH_ROOT/var/run/utmp"; do
 	[ -L "$utmp" ] || truncate_file "$utmp"
+done
+# lastlog2 (Debian 13, util-linux 2.40+) keeps the last logins in SQLite
+# outside /var/log; an empty file is an empty database. Its journals go too:
+# one left with content would be rolled back into the emptied database.
+lastlog2=$AMIH_ROOT/var/lib/lastlog
+for db in "$lastlog2/lastlog2.db" "$lastlog2/lastlog2.db-journal" "$lastlog2/lastlog2.db-wal" "$lastlog2/lastlog2.db-shm"; do
+	truncate_file "$db" "$lastlog2"
 done
 
 if [ "$restart_auditd" = 1 ]; then

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # machine_identity: make every instance of the image a machine of its own.
 # inputs: AMIH_REMOVE_HOST_KEYS, AMIH_ENSURE_HOST_KEYS, AMIH_CLOUD_INIT_CLEAN,
-#         AMIH_RESET_HOSTNAME (1 or 0)
+#         AMIH_RESET_HOSTNAME, AMIH_FIRST_BOOT (1 or 0)
 R=$AMIH_ROOT
 
 # systemd_version: the major version of systemd, 0 without systemd.
@@ -13,17 +13,24 @@ systemd_version() {
 	fi
 }
 
-# machine-id: "uninitialized" tells systemd >= 247 that the next boot is a
-# first boot; older ones expect an empty file.
+# machine-id: an empty file gives each instance a new id at its first boot
+# without making that boot a systemd "first boot"; "uninitialized" does
+# (systemd 247 and later), and a first boot applies the unit presets again:
+# it would enable what the build disabled (machine-id(5), "First Boot
+# Semantics"). AMIH_FIRST_BOOT=1 asks for it.
 if [ -f "$R/etc/machine-id" ] && [ ! -L "$R/etc/machine-id" ]; then
-	if [ "$(systemd_version)" -ge 247 ]; then
-		want=uninitialized
-	else
-		want=
+	want=
+	if [ "$AMIH_FIRST_BOOT" = 1 ]; then
+		version=$(systemd_version)
+		if [ "$version" -ge 247 ]; then
+			want=uninitialized
+		else
+			rec warn "first_boot: systemd $version has no first-boot marker (247 and later have); /etc/machine-id is emptied"
+		fi
 	fi
 	current=$(cat "$R/etc/machine-id")
-	if [ "$current" != "$want" ] && [ -n "$current" ]; then
-		rec change reset /etc/machine-id "$want"
+	if [ "$current" != "$want" ]; then
+		rec change reset /etc/machine-id "${want:-empty}"
 		if ! dry_run; then
 			# Atomic (replace_file): a full disk leaves the old id, never a cut one.
 			replace_file "$R/etc/machine-id" "${want:+$want$nl}" || fail "cannot reset /etc/machine-id (left as it was)"

@@ -19,7 +19,10 @@ func TestChecklist(t *testing.T) {
 	bed := NewBed(t, "checklist")
 	// An empty block cannot know which services are the application's:
 	// the one block the test adds names it.
-	blocks := `    stop_services { services = ["e2e-app"] }
+	blocks := `    stop_services {
+      services = ["e2e-app"]
+      disable  = true
+    }
     verify {
       name          = "os"
       command       = ". /etc/os-release && echo \"$ID $VERSION_ID\""
@@ -75,8 +78,18 @@ func TestChecklist(t *testing.T) {
 		}
 	}
 	// Clone-safe: identity reset, leftovers gone, access locked.
-	if id := first(state, "machine_id"); id != "uninitialized" {
-		t.Errorf("/etc/machine-id is %q, want uninitialized", id)
+	if id := first(state, "machine_id"); id != "" {
+		t.Errorf("/etc/machine-id is %q, want an empty file", id)
+	}
+	for _, unit := range []string{"cron", "e2e-app"} {
+		if st := first(state, "enabled_"+unit); st != "disabled" {
+			t.Errorf("%s.service is %q in the image, want disabled", unit, st)
+		}
+	}
+	for _, rec := range loginRecords {
+		if size := first(state, "login_"+rec); size != "" && size != "0" {
+			t.Errorf("login record %s is %s bytes in the image, want empty", rec, size)
+		}
 	}
 	if len(state["hostkey"]) > 0 {
 		t.Errorf("host keys left: %v", state["hostkey"])
@@ -199,6 +212,8 @@ echo "build_hostkey=$(cut -d' ' -f2 /var/lib/e2e/build-hostkey.pub)"
 echo "instance_id=$(cat /var/lib/cloud/data/instance-id)"
 echo "cloud_init=$(cloud-init status | sed -n 's/^status: //p')"
 echo "sshd=$(systemctl is-active ssh.service)"
+echo "enabled_cron=$(systemctl is-enabled cron.service)"
+echo "enabled_e2e-app=$(systemctl is-enabled e2e-app.service)"
 true`)
 		id, key := first(state, "machine_id"), first(state, "hostkey")
 		switch {
@@ -210,6 +225,13 @@ true`)
 			t.Errorf("%s shares its machine-id or host key with %s", c.Name, seen[id]+seen[key])
 		}
 		seen[id], seen[key] = c.Name, c.Name
+		// What the build disabled stays disabled: the instance's first
+		// boot is not a systemd "first boot" that applies the presets.
+		for _, unit := range []string{"cron", "e2e-app"} {
+			if st := first(state, "enabled_"+unit); st != "disabled" {
+				t.Errorf("%s: %s.service is %q, want disabled as in the image", c.Name, unit, st)
+			}
+		}
 		if first(state, "instance_id") != c.InstanceID || first(state, "cloud_init") != "done" || first(state, "sshd") != "active" {
 			t.Errorf("%s: cloud-init instance %q status %q (want %s, done), sshd %q", c.Name,
 				first(state, "instance_id"), first(state, "cloud_init"), c.InstanceID, first(state, "sshd"))

@@ -40,6 +40,10 @@ var (
 		"/home/alice/.bashrc", "/home/admin/.profile", "/etc/machine-id", "/var/lib/e2e/boots"}
 )
 
+// loginRecords are the login records of Debian 12 (wtmp, btmp, lastlog)
+// and Debian 13 (wtmpdb's and lastlog2's SQLite databases).
+var loginRecords = []string{"/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog", "/var/log/wtmp.db", "/var/lib/lastlog/lastlog2.db"}
+
 // inspectScript reads the guest's state as root through the guest agent.
 func inspectScript() string {
 	all := concat(removable, canaries)
@@ -61,6 +65,9 @@ find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'systemd-private-*' ! -name '
 find /var/log -xdev -type f \( -name '*.gz' -o -name '*.[0-9]' \) | sed 's/^/rotated=/'
 ls /var/cache/apt/archives/*.deb /var/cache/apt/*.bin /etc/passwd- /etc/shadow- /etc/group- /etc/gshadow- 2>/dev/null | sed 's/^/leftover=/'
 echo "cloud_instances=$(ls /var/lib/cloud/instances 2>/dev/null | wc -l)"
+echo "enabled_cron=$(systemctl is-enabled cron.service)"
+echo "enabled_e2e-app=$(systemctl is-enabled e2e-app.service)"
+for f in ` + strings.Join(loginRecords, " ") + `; do [ -f "$f" ] && echo "login_$f=$(stat -c %s "$f")"; done
 true`
 }
 
