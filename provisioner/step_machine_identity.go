@@ -18,8 +18,11 @@ import "github.com/hashicorp/packer-plugin-sdk/template/config"
 // `ssh` module (with `ssh_genkeytypes` not emptied, and cloud-init not
 // disabled by `/etc/cloud/cloud-init.disabled`, `cloud-init=disabled` on the
 // kernel command line or a masked `cloud-init.service`), an `sshd-keygen`
-// unit that is not masked, or `ssh-keygen` in the ssh service. When nothing
-// would, the step fails instead of making an image that nobody can reach.
+// unit that is not masked (Fedora, RHEL, Amazon Linux), `ssh-keygen` or
+// openSUSE's `sshd-gen-keys-start` in the ssh service, or Alpine's OpenRC
+// `sshd` script (unless `/etc/conf.d/sshd` sets `sshd_disable_keygen`).
+// When nothing would, the step fails instead of making an image that nobody
+// can reach.
 //
 // The running build keeps its identity in memory and its SSH connection;
 // the new identity is made at the next boot, i.e. in each instance.

@@ -143,3 +143,52 @@ esac`)
 		}
 	})
 }
+
+// TestScriptsWaitForBootCloudInitVersions: what `cloud-init status` says
+// across the versions images ship, from cloud-init's cloudinit/cmd/status.py
+// of each: 22.4 (Debian 12: UXAppStatus "not run", exit 1 on error, no exit
+// 2), 23.4 (exit 2 for recoverable errors, "degraded done" only in
+// extended_status), 24.1 and 25.1 (Ubuntu 24.04, Debian 13: RunningStatus
+// "not started"; "disabled" when a generator, marker file or kernel command
+// line turned it off). A cleaned or disabled cloud-init is never waited for;
+// recoverable errors warn; an error fails unless cloud_init_errors = "warn".
+func TestScriptsWaitForBootCloudInitVersions(t *testing.T) {
+	type state struct {
+		status string // the line `cloud-init status` prints
+		wait   int    // the exit code of `cloud-init status --wait`
+		code   int    // wait_for_boot's exit code
+		waited bool   // whether it ran `status --wait`
+	}
+	for _, tc := range []struct {
+		version string
+		states  map[string]state
+	}{
+		{"22.4", map[string]state{"cleaned": {"not run", 0, 0, false}, "disabled": {"disabled", 0, 0, false},
+			"done": {"done", 0, 0, true}, "error": {"error", 1, 1, true}}},
+		{"23.4", map[string]state{"cleaned": {"not run", 0, 0, false}, "recoverable": {"done", 2, 0, true},
+			"error": {"error", 1, 1, true}}},
+		{"24.1", map[string]state{"cleaned": {"not started", 0, 0, false}, "disabled": {"disabled", 0, 0, false},
+			"recoverable": {"done", 2, 0, true}, "error": {"error", 1, 1, true}}},
+		{"25.1", map[string]state{"cleaned": {"not started", 0, 0, false}, "running": {"running", 0, 0, true},
+			"recoverable": {"done", 2, 0, true}, "error": {"error", 1, 1, true}}},
+	} {
+		for name, st := range tc.states {
+			t.Run(tc.version+" "+name, func(t *testing.T) {
+				forEachShell(t, func(t *testing.T, g *guestTree) {
+					g.dir("run/systemd/system")
+					g.shim("journalctl", "true")
+					g.shim("systemctl", `case "$1" in is-system-running) echo running ;; show) echo LoadState=not-found ;; esac`)
+					g.shim("cloud-init", fmt.Sprintf(`case "$*" in
+"status") echo "status: %s" ;;
+"status --wait") echo "status: %s"; exit %d ;;
+"status --long") printf 'status: %s\nerrors: []\n' ;;
+esac`, st.status, st.status, st.wait, st.status))
+					res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "30"}, envVar{"AMIH_MIN_UPTIME", "0"}, envVar{"AMIH_CLOUD_INIT_ERRORS", "fail"})
+					if res.code != st.code || g.called("cloud-init status --wait") != st.waited {
+						t.Errorf("code %d (want %d), waited %v (want %v)\n%v", res.code, st.code, g.called("cloud-init status --wait"), st.waited, res.records)
+					}
+				})
+			})
+		}
+	}
+}

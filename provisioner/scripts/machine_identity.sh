@@ -110,15 +110,28 @@ keygen_unit() {
 	done
 	return 1
 }
-# ssh_unit_keygen: ssh-keygen in the ssh service itself (Alpine's OpenRC
-# script, some distributions' units and drop-ins).
+# openrc_keygen_disabled: Alpine's sshd script skips its `ssh-keygen -A`
+# when /etc/conf.d/sshd (or rc.conf) sets sshd_disable_keygen (or the older
+# SSHD_DISABLE_KEYGEN) to one of OpenRC's yes words.
+openrc_keygen_disabled() {
+	cat "$R/etc/conf.d/sshd" "$R/etc/rc.conf" 2>/dev/null | awk '
+		{ sub(/^[ \t]*(export[ \t]+)?/, "") }
+		/^(sshd_disable_keygen|SSHD_DISABLE_KEYGEN)=/ {
+			v = $0; sub(/^[^=]*=/, "", v); gsub(/["\047 \t]/, "", v); v = tolower(v)
+			found = (v == "yes" || v == "true" || v == "on" || v == "1")
+		}
+		END { exit !found }'
+}
+# ssh_unit_keygen: ssh-keygen in the ssh service itself: Alpine's OpenRC
+# script (unless its conf.d turns that off), openSUSE's sshd.service
+# (ExecStartPre=/usr/sbin/sshd-gen-keys-start), other units and drop-ins.
 ssh_unit_keygen() {
 	for f in "$R"/etc/init.d/sshd "$R"/etc/init.d/ssh; do
-		grep -qs 'ssh-keygen' "$f" && echo "${f#"$R"}" && return 0
+		grep -qs 'ssh-keygen' "$f" && ! openrc_keygen_disabled && echo "${f#"$R"}" && return 0
 	done
 	for d in $unit_dirs; do
 		for f in "$d"/ssh.service "$d"/sshd.service "$d"/ssh.service.d/*.conf "$d"/sshd.service.d/*.conf; do
-			grep -qs '^Exec.*ssh-keygen' "$f" && echo "${f#"$R"}" && return 0
+			grep -qs -E '^Exec.*(ssh-keygen|sshd-gen-keys-start)' "$f" && echo "${f#"$R"}" && return 0
 		done
 	done
 	return 1

@@ -41,10 +41,11 @@ type Bed struct {
 	run *PackerRun
 }
 
-// NewBed boots a fresh overlay of the image with a new key. Cleanup powers
-// it off (or kills it); on failure it prints the tails of the serial console
-// and of the Packer log.
-func NewBed(t testing.TB, name string) *Bed {
+// NewBed boots a fresh overlay of the image with a new key; userData adds
+// cloud-config lines to the guest's seed. Cleanup powers it off (or kills
+// it); on failure it prints the tails of the serial console and of the
+// Packer log.
+func NewBed(t testing.TB, name string, userData ...string) *Bed {
 	img := guestImage(t)
 	dir := filepath.Join(repoRoot(), "test", "e2e", ".work", name+"-"+time.Now().Format("150405"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -59,7 +60,7 @@ func NewBed(t testing.TB, name string) *Bed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.VM = b.boot(img, overlay, name, "iid-"+name, key)
+	b.VM = b.boot(img, overlay, name, "iid-"+name, key, userData...)
 	return b
 }
 
@@ -97,9 +98,9 @@ func (b *Bed) Clones(n int) []*Clone {
 	return clones
 }
 
-func (b *Bed) boot(img *Image, overlay, name, instanceID string, key *Key) *VM {
+func (b *Bed) boot(img *Image, overlay, name, instanceID string, key *Key, userData ...string) *VM {
 	t := b.t
-	seed, err := NoCloudSeed(b.Dir, instanceID, key)
+	seed, err := NoCloudSeed(b.Dir, instanceID, key, userData...)
 	if err != nil {
 		t.Fatal(err)
 	}

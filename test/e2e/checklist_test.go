@@ -171,6 +171,14 @@ func secondRunChangesNothing(t *testing.T, report *provisioner.Report) {
 	if report.Status != "succeeded" || report.Verdict != provisioner.VerdictClean {
 		t.Errorf("second run: status %v, verdict %v", report.Status, report.Verdict)
 	}
+	// The first run cleaned cloud-init's state: the second provisioner's
+	// wait_for_boot must see that cloud-init will not run again in this boot
+	// (cloud-init 25 says "not started", 22.4 "not run") and not wait for it.
+	for _, step := range report.Steps {
+		if step.Name == "wait_for_boot" && !strings.Contains(strings.Join(step.Info, "\n"), "cloud-init has not run in this boot") {
+			t.Errorf("second run: wait_for_boot did not see the cleaned cloud-init: %v", step.Info)
+		}
+	}
 	own := 0
 	for _, step := range report.Steps {
 		for _, act := range step.Actions {
