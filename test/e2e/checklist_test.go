@@ -222,6 +222,7 @@ echo "cloud_init=$(cloud-init status | sed -n 's/^status: //p')"
 echo "sshd=$(systemctl is-active ssh.service)"
 echo "enabled_cron=$(systemctl is-enabled cron.service)"
 echo "enabled_e2e-app=$(systemctl is-enabled e2e-app.service)"
+command -v wtmpdb >/dev/null && echo "wtmpdb_boots=$(wtmpdb last 2>/dev/null | grep -c 'system boot')"
 true`)
 		id, key := first(state, "machine_id"), first(state, "hostkey")
 		switch {
@@ -233,6 +234,11 @@ true`)
 			t.Errorf("%s shares its machine-id or host key with %s", c.Name, seen[id]+seen[key])
 		}
 		seen[id], seen[key] = c.Name, c.Name
+		// wtmpdb (Debian 13) records the instance's boot in the database the
+		// logs step emptied.
+		if n, ok := state["wtmpdb_boots"]; ok && atoi(n[0]) < 1 {
+			t.Errorf("%s: wtmpdb recorded no boot in the emptied /var/log/wtmp.db", c.Name)
+		}
 		// What the build disabled stays disabled: the instance's first
 		// boot is not a systemd "first boot" that applies the presets.
 		for _, unit := range []string{"cron", "e2e-app"} {
