@@ -109,6 +109,9 @@ func (b *Bed) boot(img *Image, overlay, name, instanceID string, key *Key, userD
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if vm.Panicked() {
+			t.Logf("%s: the guest kernel panicked and rebooted (serial console: %s)", name, vm.Serial)
+		}
 		if t.Failed() {
 			fmt.Printf("---- serial console of %s (tail) ----\n%s\n", name, vm.SerialTail(40))
 			if b.run != nil {

@@ -61,7 +61,11 @@ echo "machine_id=$(cat /etc/machine-id)"
 ls /etc/ssh/ssh_host_* 2>/dev/null | sed 's/^/hostkey=/'
 echo "dropin=$(cat /etc/ssh/sshd_config.d/00-ami-hygiene.conf 2>/dev/null | grep -c -x -e 'PasswordAuthentication no' -e 'PermitRootLogin prohibit-password')"
 awk -F: '$1 == "root" || $1 == "carol" { print "pw_" $1 "=" substr($2, 1, 1) }' /etc/shadow
-find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'systemd-private-*' ! -name '.*-unix' ! -path /var/tmp/volume | sed 's/^/tmp=/'
+for d in /tmp /var/tmp; do
+	# A tmpfs (Debian 13's /tmp) is not part of the image: caches leaves it alone.
+	awk -v d="$d" '$2 == d && $3 == "tmpfs" { f = 1 } END { exit !f }' /proc/mounts && continue
+	find "$d" -mindepth 1 -maxdepth 1 ! -name 'systemd-private-*' ! -name '.*-unix' ! -path /var/tmp/volume | sed 's/^/tmp=/'
+done
 find /var/log -xdev -type f \( -name '*.gz' -o -name '*.[0-9]' \) | sed 's/^/rotated=/'
 ls /var/cache/apt/archives/*.deb /var/cache/apt/*.bin /etc/passwd- /etc/shadow- /etc/group- /etc/gshadow- 2>/dev/null | sed 's/^/leftover=/'
 echo "cloud_instances=$(ls /var/lib/cloud/instances 2>/dev/null | wc -l)"

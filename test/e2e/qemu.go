@@ -72,7 +72,12 @@ func StartVM(img *Image, dir, overlay, seed string) (*VM, error) {
 	args := append(accel,
 		"-smp", "2", "-m", "2048", "-nodefaults", "-no-user-config", "-display", "none",
 		"-kernel", img.Kernel, "-initrd", img.Initrd,
-		"-append", "root=/dev/vda rw console=ttyS0 net.ifnames=1",
+		// panic=5: a guest kernel that panics reboots instead of hanging
+		// until the test's timeouts. Debian 13's kernel (6.12) rarely dies of
+		// an "Oops: int3" early in boot under multi-threaded TCG (a live
+		// text-patching race between the vCPUs, not the plugin): the
+		// reboot retries that boot, and Panicked reports it.
+		"-append", "root=/dev/vda rw console=ttyS0 net.ifnames=1 panic=5",
 		"-drive", "file="+overlay+",if=virtio,format=qcow2",
 		"-drive", "file="+seed+",if=virtio,format=raw,readonly=on",
 		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22", port),
@@ -175,6 +180,12 @@ func (vm *VM) qmp(command string) error {
 		}
 	}
 	return nil
+}
+
+// Panicked tells whether the guest kernel panicked (and rebooted) so far.
+func (vm *VM) Panicked() bool {
+	data, _ := os.ReadFile(vm.Serial)
+	return strings.Contains(string(data), "Kernel panic - not syncing")
 }
 
 // SerialTail returns the last n lines of the serial console.
