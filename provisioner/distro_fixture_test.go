@@ -61,7 +61,10 @@ func TestDistroFixtures(t *testing.T) {
 		keysCommand string // the AuthorizedKeysCommand the steps report
 		policyFile  string // where access_policy writes
 	}{
-		{distro: "ubuntu-24.04", sshdT: "usepam yes\npasswordauthentication no\nauthorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\n",
+		// ssh.service's Alias=sshd.service, as `systemctl enable ssh` links it.
+		{distro: "ubuntu-24.04", setup: func(g *guestTree) {
+			g.symlink("etc/systemd/system/sshd.service", filepath.Join(g.root, "usr/lib/systemd/system/ssh.service"))
+		}, sshdT: "usepam yes\npasswordauthentication no\nauthorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\n",
 			systemd: true, cloudInit: true, regenerator: "cloud-init's ssh module",
 			keysCommand: "/usr/share/ec2-instance-connect/eic_run_authorized_keys %u %f (run as ec2-instance-connect)",
 			policyFile:  "/etc/ssh/sshd_config.d/00-ami-hygiene.conf"},

@@ -410,12 +410,14 @@ private_key() { head -c 100 "$1" 2>/dev/null | grep -q -- '-----BEGIN .*PRIVATE 
 # command line (`-o "Key value"`), one a line, systemd's %% undone: EC2
 # Instance Connect's drop-in for sshd.service (Amazon Linux 2023) or
 # ssh.service (Ubuntu) sets AuthorizedKeysCommand that way, where no
-# sshd_config shows it. The ExecStart that counts is systemd's: the unit
-# file of the first folder that has it (/etc, /run, /usr/lib, /lib), then
-# its drop-ins by name, a drop-in in /etc hiding one of the same name
-# further down; the last ExecStart wins.
+# sshd_config shows it. Debian's and Ubuntu's ssh.service comes first: its
+# Alias= makes an sshd.service link to it, whose own drop-in folder is not
+# the one EC2 Instance Connect uses. The ExecStart that counts is systemd's:
+# the unit file of the first folder that has it (/etc, /run, /usr/lib,
+# /lib), then its drop-ins by name, a drop-in in /etc hiding one of the same
+# name further down; the last ExecStart wins.
 sshd_unit_options() {
-	for _unit in sshd.service ssh.service; do
+	for _unit in ssh.service sshd.service; do
 		_main='' _dropins=''
 		for _d in /etc/systemd/system /run/systemd/system /usr/lib/systemd/system /lib/systemd/system; do
 			if [ -z "$_main" ] && [ -f "$AMIH_ROOT$_d/$_unit" ]; then _main=$AMIH_ROOT$_d/$_unit; fi
