@@ -48,7 +48,9 @@ func NoCloudSeed(dir, instanceID string, key *Key, userData ...string) (string, 
 	if err := os.WriteFile(user, []byte(config), 0o644); err != nil {
 		return "", err
 	}
-	netcfg := "version: 2\nethernets:\n  nic:\n    match:\n      name: \"e*\"\n    dhcp4: true\n"
+	// The NIC by its name (virtio-net-pci in slot 2, net.ifnames=1): the
+	// eni renderer of Debian's cloud-init cannot render a `match:` glob.
+	netcfg := "version: 2\nethernets:\n  ens2:\n    dhcp4: true\n"
 	if err := os.WriteFile(network, []byte(netcfg), 0o644); err != nil {
 		return "", err
 	}
