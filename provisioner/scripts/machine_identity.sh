@@ -101,14 +101,34 @@ cloud_init_regenerates() {
 }
 unit_dirs="$R/etc/systemd/system $R/usr/lib/systemd/system $R/lib/systemd/system"
 # keygen_unit: an sshd-keygen unit (Fedora, RHEL, Amazon Linux, SUSE).
+# A unit that says ConditionFirstBoot=yes (Debian 13's sshd-keygen.service)
+# runs only on a systemd first boot, which the emptied machine-id does not
+# make: it counts only with first_boot (AMIH_FIRST_BOOT=1).
 keygen_unit() {
+	for u in $(keygen_units); do
+		if [ "$AMIH_FIRST_BOOT" = 1 ] || ! first_boot_only "$R$u"; then
+			echo "$u"
+			return 0
+		fi
+	done
+	return 1
+}
+# keygen_units: the sshd-keygen units present and not masked.
+keygen_units() {
 	for d in $unit_dirs; do
 		for u in "$d"/sshd-keygen@.service "$d"/sshd-keygen.service "$d"/sshd-gen-keys-start.service \
 			"$d"/ami-hygiene-ssh-host-keys.service; do
-			[ -f "$u" ] && ! masked "${u##*/}" && echo "${u#"$R"}" && return 0
+			if [ -f "$u" ] && ! masked "${u##*/}"; then echo "${u#"$R"}"; fi
 		done
 	done
-	return 1
+}
+# first_boot_only UNIT_FILE: the unit, or a drop-in of it, says
+# ConditionFirstBoot=yes.
+first_boot_only() {
+	_name=${1##*/}
+	cat "$1" "$R/etc/systemd/system/$_name.d"/*.conf "$R/usr/lib/systemd/system/$_name.d"/*.conf \
+		"$R/lib/systemd/system/$_name.d"/*.conf 2>/dev/null |
+		grep -qi -E '^[[:space:]]*ConditionFirstBoot[[:space:]]*=[[:space:]]*(yes|true|on|1)[[:space:]]*$'
 }
 # openrc_keygen_disabled: Alpine's sshd script skips its `ssh-keygen -A`
 # when /etc/conf.d/sshd (or rc.conf) sets sshd_disable_keygen (or the older
@@ -170,8 +190,10 @@ if [ "$AMIH_REMOVE_HOST_KEYS" = 1 ] && [ -n "$host_keys" ]; then
 		:
 	elif [ "$AMIH_ENSURE_HOST_KEYS" = 1 ]; then
 		install_keygen_unit
+	elif first=$(keygen_units) && [ -n "$first" ]; then
+		fail "nothing on this image would generate SSH host keys at boot: $(echo "$first" | head -n 1) runs only on a systemd first boot (ConditionFirstBoot=yes), which the emptied /etc/machine-id does not make, so sshd could not start in its instances; set machine_identity.first_boot = true to make each instance's first boot one, ensure_host_keys = true to install a unit that does not depend on it, or remove_host_keys = false to keep the keys"
 	else
-		fail "nothing on this image would generate SSH host keys at boot (no cloud-init ssh module, no sshd-keygen unit, no ssh-keygen in the ssh service), so sshd could not start in its instances; set machine_identity.ensure_host_keys = true to install a first-boot unit, or remove_host_keys = false to keep the keys"
+		fail "nothing on this image would generate SSH host keys at boot (no cloud-init ssh module, no sshd-keygen unit, no ssh-keygen in the ssh service), so sshd could not start in its instances; set machine_identity.ensure_host_keys = true to install a unit that makes them when they are missing, or remove_host_keys = false to keep the keys"
 	fi
 	rec info "SSH host keys are generated at boot by $regenerator"
 	for key in "$R"/etc/ssh/ssh_host_*; do remove_file "$key"; done

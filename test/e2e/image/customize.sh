@@ -54,10 +54,16 @@ mkdir -p "$root/etc/network/interfaces.d"
 printf 'auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n' > "$root/etc/network/interfaces"
 
 # cloud-init: NoCloud only (never probe cloud metadata services), default
-# user `admin` as on Debian's AMIs, leave apt sources alone.
+# user `admin` as on Debian's AMIs, leave apt sources alone. No growpart or
+# resize2fs: the disk has no partition table (QEMU boots the ext4 image
+# directly), and Debian 13's cloud-init (25.1) fails its resize2fs module on
+# it, which the plugin rightly refuses as a failed cloud-init.
 cat > "$root/etc/cloud/cloud.cfg.d/01-e2e.cfg" <<'CFG'
 datasource_list: [ NoCloud, None ]
 locale: C.UTF-8
+resize_rootfs: false
+growpart:
+  mode: "off"
 apt:
   preserve_sources_list: true
 system_info:
