@@ -55,7 +55,7 @@ func TestDistroFixtures(t *testing.T) {
 		distro      string
 		setup       func(g *guestTree)
 		env         []envVar // machine_identity's inputs beyond the defaults
-		sshdT       string // sshd -T of the fixture's sshd_config
+		sshdT       string   // sshd -T of the fixture's sshd_config
 		systemd     bool
 		cloudInit   bool
 		regenerator string // what machine_identity names, or "" when it must refuse

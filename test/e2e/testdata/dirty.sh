@@ -112,7 +112,7 @@ for _ in $(seq 1 60); do
 done
 postqueue -p | tail -n 1
 install_service e2e-smtp-sink "the mail relay, a sink on the guest's loopback" simple \
-	"/usr/sbin/smtp-sink 127.0.0.1:2525 10"
+	"/usr/sbin/smtp-sink -u postfix 127.0.0.1:2525 10"
 
 # A service the admin disabled at build time: it must stay disabled in every
 # instance (a systemd "first boot" would apply the presets and enable it).
