@@ -40,8 +40,11 @@ mv /usr/bin/awk /usr/bin/awk.e2e-hidden`)
 	converges(t, bed, history, "/root/.bash_history")
 
 	// The disk is full: the runner cannot store the script and says why.
+	// (Debian 13's /tmp, where Packer uploads scripts, is a tmpfs that a
+	// full disk does not fill: the test takes it away first.)
 	t.Log("fault: the root filesystem is full")
-	asRoot(`printf 'history-2\n' > /root/.bash_history
+	asRoot(`if awk '$2 == "/tmp" && $3 == "tmpfs" { f = 1 } END { exit !f }' /proc/mounts; then umount -l /tmp; fi
+printf 'history-2\n' > /root/.bash_history
 i=0
 for size in 1G 128M 16M 2M 256K 32K 4K; do
   while fallocate -l $size /var/lib/e2e-fill-$((i = i + 1)) 2>/dev/null; do :; done
@@ -53,10 +56,11 @@ sync`)
 
 	// The SSH session is cut in the middle of a step: stopping this unit
 	// kills every SSH session of the build user, as a network drop or an
-	// sshd restart would. The step runs again from the start and the build
-	// goes on.
+	// sshd restart would (OpenSSH 9.8 and later, Debian 13, run each session
+	// as "sshd-session: admin"). The step runs again from the start and the
+	// build goes on.
 	t.Log("fault: the SSH session is cut mid-step")
-	asRoot(`printf '[Service]\nExecStart=/bin/sleep infinity\nExecStop=/bin/sh -c "pkill -KILL -f \\"^sshd: admin\\"; sleep 2"\n' > /etc/systemd/system/e2e-cut.service
+	asRoot(`printf '[Service]\nExecStart=/bin/sleep infinity\nExecStop=/bin/sh -c "pkill -KILL -f \\"^sshd(-session)?: admin\\"; sleep 2"\n' > /etc/systemd/system/e2e-cut.service
 systemctl daemon-reload
 systemctl start e2e-cut.service`)
 	stop := `    steps = ["stop_services"]
