@@ -84,17 +84,18 @@ esac`)
 *) exit 1 ;;
 esac`
 	// The failing module is the first quoted name of each error item, not
-	// one quoted inside its message (Debian 13, real guest: resizefs, whose
-	// message quotes ('resize2fs', '/dev/vda')).
+	// one quoted inside its message, with - or _ (Debian 13, real guest:
+	// resizefs, whose message quotes ('resize2fs', '/dev/vda'), and
+	// scripts-user).
 	t.Run("cloud-init failed, module named inside the message", func(t *testing.T) {
 		forEachShell(t, func(t *testing.T, g *guestTree) {
 			g.shim("cloud-init", `case "$*" in
-"status --long") printf 'status: error\nerrors:\n\t- %s\n' "('resizefs', ProcessExecutionError(\"Unexpected error while running command.\\nCommand: ('resize2fs', '/dev/vda')\"))" ;;
+"status --long") printf 'status: error\nerrors:\n\t- %s\n\t- %s\n' "('resizefs', ProcessExecutionError(\"Unexpected error while running command.\\nCommand: ('resize2fs', '/dev/vda')\"))" "('scripts-user', RuntimeError('Runparts: 1 failures (runcmd) in 1 attempted commands'))" ;;
 *) exit 1 ;;
 esac`)
 			res := g.run("wait_for_boot.sh", envVar{"AMIH_BOOT_TIMEOUT", "30"}, envVar{"AMIH_MIN_UPTIME", "0"}, envVar{"AMIH_CLOUD_INIT_ERRORS", "fail"})
 			text := fmt.Sprint(res.kind("error"))
-			if res.code != 1 || !strings.Contains(text, "module(s) resizefs (") {
+			if res.code != 1 || !strings.Contains(text, "module(s) resizefs scripts-user (") {
 				t.Fatalf("code %d, error %s", res.code, text)
 			}
 		})

@@ -78,10 +78,11 @@ if have cloud-init; then
 		124) fail "cloud-init still running after ${AMIH_BOOT_TIMEOUT}s (boot_timeout)" ;;
 		*)
 			cloud_init_why
-			# Each error item starts with its module: `- ('name', Error(...))`;
-			# the message after it may quote other names.
+			# Each error item starts with its module: `- ('name', Error(...))`,
+			# the name with - or _ (cloud-init 25: scripts-user); the message
+			# after it may quote other names.
 			modules=$(bounded cloud-init status --long 2>/dev/null |
-				sed -n "s/^[[:space:]]*- (\{1,\}'\([a-z_][a-z0-9_]*\)',.*/\1/p" | sort -u | tr '\n' ' ')
+				sed -n "s/^[[:space:]]*- (\{1,\}'\([a-z_][a-z0-9_-]*\)',.*/\1/p" | sort -u | tr '\n' ' ')
 			why="cloud-init failed${modules:+ in module(s) ${modules% }} (its own words are above)"
 			if [ "${AMIH_CLOUD_INIT_ERRORS:-fail}" = warn ]; then
 				rec warn "$why; going on: cloud_init_errors = \"warn\""

@@ -3,22 +3,23 @@
 package e2e
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
 
 // TestDistributionCases: what current distributions do differently, on the
 // real guest (issue 16): a cloud-init module that fails (the seed's runcmd
-// exits 1, so cloud-init reports its scripts_user module), an image whose
+// exits 1, so cloud-init reports its scripts-user module), an image whose
 // own policy says `PermitRootLogin no`, and a guest whose cloud-init is
 // disabled, so that nothing would make new host keys.
 func TestDistributionCases(t *testing.T) {
-	bed := NewBed(t, "cases", "runcmd:\n  - [false]\n")
+	bed := NewBed(t, "cases", "runcmd:\n  - [\"false\"]\n")
 
 	// cloud_init_errors = "fail" (the default): the build stops at
 	// wait_for_boot and shows what cloud-init itself says.
 	failed := bed.Build(Template{Hygiene: `    steps = ["wait_for_boot"]`}, streamTo())
-	if failed.Err == nil || !strings.Contains(failed.Output, "cloud-init failed in module(s) scripts_user") ||
+	if failed.Err == nil || !regexp.MustCompile(`cloud-init failed in module\(s\) scripts[-_]user`).MatchString(failed.Output) ||
 		!strings.Contains(failed.Output, "cloud-init: ") {
 		t.Errorf("a failed cloud-init module: err %v\n%s", failed.Err, TailLines(failed.Output, 20))
 	}
