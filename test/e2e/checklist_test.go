@@ -272,9 +272,10 @@ true`)
 
 // osChanges are the files the OS itself changes while a dry run connects and
 // looks (docs/provisioners/ami-hygiene.mdx lists them): logs of the logins
-// and of sudo, sudo's timestamps, the test application's heartbeat, and
+// and of sudo, lastlog2's database (Debian 13: pam_lastlog2 records the
+// login), sudo's timestamps, the test application's heartbeat, and
 // postfix's own queue runs.
-var osChanges = []string{"/var/log/", "/var/lib/sudo/", "/var/lib/systemd/timers/", "/var/lib/e2e/heartbeat",
+var osChanges = []string{"/var/log/", "/var/lib/lastlog/", "/var/lib/sudo/", "/var/lib/systemd/timers/", "/var/lib/e2e/heartbeat",
 	"/var/spool/postfix/", "/var/lib/postfix/", "/var/lib/dhcp/"}
 
 func changedByTheOS(path string) bool {
