@@ -89,5 +89,15 @@ func TestScriptsLogsSQLiteLoginRecords(t *testing.T) {
 		if again := g.run("logs.sh", env...); again.code != 0 || g.read("etc/outside.db") == "" {
 			t.Errorf("through a link: code %d, outside file %q\n%s", again.code, g.read("etc/outside.db"), again.other)
 		}
+
+		// /var/lib/lastlog itself a link out of the tree: left alone.
+		g.file("srv/elsewhere/lastlog2.db", "not this image's login records\n")
+		if err := os.RemoveAll(filepath.Join(g.root, "var/lib/lastlog")); err != nil {
+			t.Fatal(err)
+		}
+		g.symlink("var/lib/lastlog", filepath.Join(g.root, "srv/elsewhere"))
+		if again := g.run("logs.sh", env...); again.code != 0 || g.read("srv/elsewhere/lastlog2.db") == "" {
+			t.Errorf("through a linked folder: code %d, outside file %q\n%s", again.code, g.read("srv/elsewhere/lastlog2.db"), again.other)
+		}
 	})
 }

@@ -81,10 +81,14 @@ done
 # lastlog2 (Debian 13, util-linux 2.40+) keeps the last logins in SQLite
 # outside /var/log; an empty file is an empty database. Its journals go too:
 # one left with content would be rolled back into the emptied database.
+# A /var/lib/lastlog that is itself a link is not the image's: left alone,
+# as a linked /var/log is.
 lastlog2=$AMIH_ROOT/var/lib/lastlog
-for db in "$lastlog2/lastlog2.db" "$lastlog2/lastlog2.db-journal" "$lastlog2/lastlog2.db-wal" "$lastlog2/lastlog2.db-shm"; do
-	truncate_file "$db" "$lastlog2"
-done
+if [ -d "$lastlog2" ] && [ ! -L "$lastlog2" ]; then
+	for db in "$lastlog2/lastlog2.db" "$lastlog2/lastlog2.db-journal" "$lastlog2/lastlog2.db-wal" "$lastlog2/lastlog2.db-shm"; do
+		truncate_file "$db" "$lastlog2"
+	done
+fi
 
 if [ "$restart_auditd" = 1 ]; then
 	start_auditd || rec warn "auditd did not start again"
