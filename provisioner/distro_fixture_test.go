@@ -121,10 +121,7 @@ func TestDistroFixtures(t *testing.T) {
 				g.shim("usermod", "exit 0")
 
 				id := g.run("machine_identity.sh", identityEnv(tc.env...)...)
-				infos := ""
-				for _, r := range id.kind("info") {
-					infos += r.field(0) + "\n"
-				}
+				infos := infoText(id)
 				if tc.regenerator == "" {
 					if id.code == 0 || !g.exists("/etc/ssh/ssh_host_ed25519_key") {
 						t.Fatalf("machine_identity removed the host keys with nothing to make new ones: code %d\n%s", id.code, infos)
@@ -139,12 +136,15 @@ func TestDistroFixtures(t *testing.T) {
 				}
 
 				keys := g.run("authorized_keys.sh", envVar{"AMIH_KEEP_USERS", ""})
-				said := ""
-				for _, r := range keys.kind("info") {
-					said += r.field(0) + "\n"
+				audit := g.run("audit.sh", envVar{"AMIH_SKIP_CHECKS", ""}, envVar{"AMIH_SERVICES", ""})
+				for name, run := range map[string]scriptRun{"authorized_keys": keys, "audit": audit} {
+					said := infoText(run)
+					if !run.completed || (tc.keysCommand != "") != strings.Contains(said, "AuthorizedKeysCommand "+tc.keysCommand) {
+						t.Errorf("%s: completed %v, want AuthorizedKeysCommand %q reported\n%s", name, run.completed, tc.keysCommand, said)
+					}
 				}
-				if keys.code != 0 || (tc.keysCommand != "") != strings.Contains(said, "AuthorizedKeysCommand "+tc.keysCommand) {
-					t.Errorf("authorized_keys: code %d, want AuthorizedKeysCommand %q reported\n%s", keys.code, tc.keysCommand, said)
+				if keys.code != 0 {
+					t.Errorf("authorized_keys: code %d\n%v", keys.code, keys.kind("error"))
 				}
 
 				policy := g.run("access_policy.sh", append(accessEnv, envVar{"AMIH_LOCK_ROOT", "0"}, envVar{"AMIH_LOCK_EMPTY", "0"})...)
@@ -154,4 +154,13 @@ func TestDistroFixtures(t *testing.T) {
 			})
 		})
 	}
+}
+
+// infoText is the text of a run's info records, one a line.
+func infoText(run scriptRun) string {
+	var b strings.Builder
+	for _, r := range run.kind("info") {
+		b.WriteString(r.field(0) + "\n")
+	}
+	return b.String()
 }

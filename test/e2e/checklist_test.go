@@ -236,7 +236,7 @@ true`)
 		seen[id], seen[key] = c.Name, c.Name
 		// wtmpdb (Debian 13) records the instance's boot in the database the
 		// logs step emptied.
-		if n, ok := state["wtmpdb_boots"]; ok && atoi(n[0]) < 1 {
+		if n := first(state, "wtmpdb_boots"); (n != "" || Suite() == "trixie") && atoi(n) < 1 {
 			t.Errorf("%s: wtmpdb recorded no boot in the emptied /var/log/wtmp.db", c.Name)
 		}
 		// What the build disabled stays disabled: the instance's first

@@ -43,8 +43,7 @@ mv /usr/bin/awk /usr/bin/awk.e2e-hidden`)
 	// (Debian 13's /tmp, where Packer uploads scripts, is a tmpfs that a
 	// full disk does not fill: the test takes it away first.)
 	t.Log("fault: the root filesystem is full")
-	asRoot(`if awk '$2 == "/tmp" && $3 == "tmpfs" { f = 1 } END { exit !f }' /proc/mounts; then umount -l /tmp; fi
-printf 'history-2\n' > /root/.bash_history
+	asRoot(unmountTmpfsTmp + `printf 'history-2\n' > /root/.bash_history
 i=0
 for size in 1G 128M 16M 2M 256K 32K 4K; do
   while fallocate -l $size /var/lib/e2e-fill-$((i = i + 1)) 2>/dev/null; do :; done

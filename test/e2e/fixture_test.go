@@ -63,7 +63,7 @@ echo "dropin=$(cat /etc/ssh/sshd_config.d/00-ami-hygiene.conf 2>/dev/null | grep
 awk -F: '$1 == "root" || $1 == "carol" { print "pw_" $1 "=" substr($2, 1, 1) }' /etc/shadow
 for d in /tmp /var/tmp; do
 	# A tmpfs (Debian 13's /tmp) is not part of the image: caches leaves it alone.
-	awk -v d="$d" '$2 == d && $3 == "tmpfs" { f = 1 } END { exit !f }' /proc/mounts && continue
+	` + isTmpfs(`"$d"`) + ` && continue
 	find "$d" -mindepth 1 -maxdepth 1 ! -name 'systemd-private-*' ! -name '.*-unix' ! -path /var/tmp/volume | sed 's/^/tmp=/'
 done
 find /var/log -xdev -type f \( -name '*.gz' -o -name '*.[0-9]' \) | sed 's/^/rotated=/'
@@ -74,6 +74,15 @@ echo "enabled_e2e-app=$(systemctl is-enabled e2e-app.service)"
 for f in ` + strings.Join(loginRecords, " ") + `; do [ -f "$f" ] && echo "login_$f=$(stat -c %s "$f")"; done
 true`
 }
+
+// isTmpfs is a shell test: the folder dir (a shell word) is a tmpfs mount.
+func isTmpfs(dir string) string {
+	return `awk -v d=` + dir + ` '$2 == d && $3 == "tmpfs" { f = 1 } END { exit !f }' /proc/mounts`
+}
+
+// unmountTmpfsTmp takes Debian 13's tmpfs /tmp away (lazily), for the tests
+// that need the disk's /tmp.
+var unmountTmpfsTmp = "if " + isTmpfs("/tmp") + "; then umount -l /tmp; fi\n"
 
 func concat(lists ...[]string) []string {
 	var out []string

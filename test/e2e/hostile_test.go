@@ -26,7 +26,7 @@ func TestHostileFilesystemOnTheGuest(t *testing.T) {
 	users := "for u in hx1 hx2 hx3; do id \"$u\" >/dev/null 2>&1 || useradd -m -s /bin/bash \"$u\"; done\n"
 	// Debian 13 mounts a tmpfs on /tmp, which caches leaves alone (it is
 	// not part of the image): the plan's /tmp entries need the disk's /tmp.
-	users += "if awk '$2 == \"/tmp\" && $3 == \"tmpfs\" { f = 1 } END { exit !f }' /proc/mounts; then umount -l /tmp; fi\n"
+	users += unmountTmpfsTmp
 	if err := os.WriteFile(plant, []byte(users+plan.Script()), 0o644); err != nil {
 		t.Fatal(err)
 	}
