@@ -42,7 +42,6 @@ var repoRoot = testenv.RepoRoot
 
 // Image is a built guest image.
 type Image struct {
-	Suite                string
 	Dir                  string
 	Disk, Kernel, Initrd string
 }
@@ -86,7 +85,7 @@ func EnsureImage(log io.Writer, suite string) (*Image, error) {
 	}
 	prefix := filepath.Join(cacheDir(), "image-"+suite+"-")
 	dir := prefix + key
-	img := &Image{Suite: suite, Dir: dir, Disk: filepath.Join(dir, "disk.raw"), Kernel: filepath.Join(dir, "vmlinuz"), Initrd: filepath.Join(dir, "initrd.img")}
+	img := &Image{Dir: dir, Disk: filepath.Join(dir, "disk.raw"), Kernel: filepath.Join(dir, "vmlinuz"), Initrd: filepath.Join(dir, "initrd.img")}
 	if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
 		fmt.Fprintf(log, "e2e: using cached guest image %s\n", dir)
 		return img, nil
