@@ -63,7 +63,8 @@ func runInputs(opts runOptions) []envVar {
 // stepScript is the whole script of one step: the run-wide inputs, the
 // step's own inputs, lib.sh and the step's script.
 func stepScript(opts runOptions, def stepDef, cfg stepConfig) string {
-	return scriptBody(append(runInputs(opts), cfg.env()...), def.script())
+	env := append(runInputs(opts), envVar{"AMIH_OVERWRITE", flag(def.Secrets)})
+	return scriptBody(append(env, cfg.env()...), def.script())
 }
 
 // lines joins list inputs into one newline-separated value; validation

@@ -17,6 +17,10 @@ type stepDef struct {
 	// Timeout bounds the step's script on the guest (default 10m), on top of
 	// the waits its block asks for (waiter); step_timeouts overrides both.
 	Timeout time.Duration
+	// Secrets: what the step removes or empties may hold secrets, so every
+	// regular file it removes or truncates is overwritten with zeros first
+	// (lib.sh overwrite): the image's freed blocks do not keep it.
+	Secrets bool
 	// Verbatim: the block holds the user's own commands, paths or patterns,
 	// in which `{{ }}` is not a Packer template (no interpolation).
 	Verbatim bool

@@ -22,8 +22,9 @@ type AuthorizedKeys struct {
 }
 
 var authorizedKeysStep = stepDef{
-	Name:  "authorized_keys",
-	Title: "clean every authorized_keys",
+	Name:    "authorized_keys",
+	Title:   "clean every authorized_keys",
+	Secrets: true,
 	Touches: []string{
 		"~/.ssh/authorized_keys and ~/.ssh/authorized_keys2 of root and every passwd user but `keep_users`",
 		"every AuthorizedKeysFile location of sshd's configuration (%h, %u, %U expanded per user; a location every user shares stays when `keep_users` is set)",

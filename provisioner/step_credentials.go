@@ -26,6 +26,7 @@ type Credentials struct {
 var credentialsStep = stepDef{
 	Name:     "credentials",
 	Title:    "remove third-party credentials",
+	Secrets:  true,
 	Verbatim: true,
 	Touches: []string{
 		"~/.aws/credentials, ~/.aws/sso/cache/, ~/.aws/cli/cache/",

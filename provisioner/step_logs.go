@@ -35,6 +35,7 @@ type Logs struct {
 var logsStep = stepDef{
 	Name:     "logs",
 	Title:    "clean the logs",
+	Secrets:  true,
 	Verbatim: true,
 	Touches: []string{
 		"every non-empty regular file under /var/log (truncated, owner and mode kept), except `exclude`",

@@ -55,8 +55,9 @@ type MachineIdentity struct {
 }
 
 var machineIdentityStep = stepDef{
-	Name:  "machine_identity",
-	Title: "reset the machine's identity",
+	Name:    "machine_identity",
+	Title:   "reset the machine's identity",
+	Secrets: true,
 	Touches: []string{
 		"/etc/machine-id (emptied; `uninitialized` with `first_boot`), /var/lib/dbus/machine-id (emptied, when a regular file)",
 		"/var/lib/systemd/random-seed, /var/lib/systemd/credential.secret",

@@ -22,6 +22,7 @@ type MailQueue struct {
 var mailQueueStep = stepDef{
 	Name:    "mail_queue",
 	Title:   "check, flush and empty the mail queue",
+	Secrets: true,
 	Timeout: 5 * time.Minute,
 	Touches: []string{
 		"the MTA's queue (postfix: postqueue -f, postsuper -d ALL on purge; exim: -qff, -Mrm; sendmail: -q, /var/spool/mqueue/*)",

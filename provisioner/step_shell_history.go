@@ -29,6 +29,7 @@ type ShellHistory struct {
 var shellHistoryStep = stepDef{
 	Name:     "shell_history",
 	Title:    "delete every shell history",
+	Secrets:  true,
 	Verbatim: true,
 	Touches: []string{
 		"~/.*history, ~/.zhistory, ~/.local/share/fish/fish_history, ~/.config/fish/fish_history, ~/.lesshst, ~/.viminfo, ~/.wget-hsts, ~/.sqlite_history, ~/.rediscli_history, ~/.node_repl_history of root and every passwd user",

@@ -90,7 +90,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # it skipped.
 missing_tools() {
 	_missing=
-	for _tool in awk sed grep find xargs sort head tail tr cut wc cat rm mkdir chmod ln cp mv touch ls id uname basename dirname sleep mktemp od; do
+	for _tool in awk sed grep find xargs sort head tail tr cut wc cat rm mkdir chmod ln cp mv touch ls id uname basename dirname sleep mktemp od dd df; do
 		have "$_tool" || _missing="$_missing $_tool"
 	done
 	printf '%s' "${_missing# }"
@@ -149,17 +149,61 @@ seen_once() {
 	amih_seen="$amih_seen$nl$_key"
 }
 
+# amih_overwrite: 1 when the step handles secrets (its stepDef says so, as
+# AMIH_OVERWRITE): what it removes or empties is overwritten with zeros
+# first, so that the freed blocks of the image do not hold it. A script may
+# set it for one file of its own (caches: /etc/shadow-).
+amih_overwrite=${AMIH_OVERWRITE:-0}
+amih_overwritten=0
+
+# overwrite FILE: when amih_overwrite is 1, write zeros over every byte of
+# FILE in place and sync them, before FILE is removed or emptied. Only a
+# regular file (never through a link) with no other name (a hard link's
+# other name would lose its content too), on a filesystem of a block device
+# (a tmpfs or a network filesystem is not part of the image). Never in dry
+# run. Sets amih_overwritten to the bytes overwritten.
+overwrite() {
+	amih_overwritten=0
+	[ "$amih_overwrite" = 1 ] || return 0
+	dry_run && return 0
+	[ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ] || return 0
+	if [ -z "$(find "$1" -prune -type f -links 1 2>/dev/null)" ]; then
+		rec info "did not overwrite $(shown "$1") before removing it: another name (a hard link) keeps its content"
+		return 0
+	fi
+	case $(df -P "$1" 2>/dev/null | awk 'NR == 2 { print $1 }') in /dev/*) ;; *) return 0 ;; esac
+	_size=$(wc -c <"$1" | tr -d ' ')
+	# dd writes exactly the bytes head gives it, in place (notrunc), and
+	# syncs them (fsync) before the file goes.
+	if head -c "$_size" /dev/zero | dd of="$1" bs=65536 conv=notrunc,fsync 2>/dev/null; then
+		amih_overwritten=$_size
+	else
+		rec warn "could not overwrite $(shown "$1") before removing it"
+	fi
+}
+
+# change_overwritten VERB TARGET: the change record of a removal or an
+# emptying, saying how many bytes overwrite wrote over first, if any.
+change_overwritten() {
+	if [ "$amih_overwritten" -gt 0 ]; then
+		rec change "$1" "$2" "overwritten first ($amih_overwritten bytes)"
+	else
+		rec change "$1" "$2"
+	fi
+}
+
 # remove_file PATH [TREE]: remove PATH when it is a regular file or a
 # symbolic link (the link, never what it points to). TREE is what the step
 # cleans (default: PATH's own directory): when a link on PATH's way leads out
 # of it, PATH is left alone with a warning. Directories, devices and missing
 # paths are left alone, and a path is handled once even when several
-# patterns match it.
+# patterns match it. A file is overwritten first (overwrite).
 remove_file() {
 	seen_once "$1" || return 0
 	[ -L "$1" ] || [ -f "$1" ] || return 0
 	stays_inside "$@" || return 0
-	rec change remove "$(shown "$1")"
+	overwrite "$1"
+	change_overwritten remove "$(shown "$1")"
 	dry_run || rm -f -- "$1" || fail "cannot remove $(shown "$1")"
 }
 
@@ -242,9 +286,25 @@ remove_tree() {
 	elif holds_mount "${amih_real#"$amih_real_root"}"; then
 		rec warn "left $(shown "$1") alone: a filesystem is mounted in it"
 	else
-		rec change remove "$(shown "$1")/"
+		overwrite_tree "$1"
+		change_overwritten remove "$(shown "$1")/"
 		dry_run || rm -rf -- "$1" || fail "cannot remove $(shown "$1")"
 	fi
+}
+
+# overwrite_tree DIR: overwrite every regular file of DIR with no other
+# name, on DIR's filesystem (find -xdev), as overwrite does one;
+# amih_overwritten is the sum of their bytes.
+overwrite_tree() {
+	amih_overwritten=0
+	[ "$amih_overwrite" = 1 ] && ! dry_run || return 0
+	case $(df -P "$1" 2>/dev/null | awk 'NR == 2 { print $1 }') in /dev/*) ;; *) return 0 ;; esac
+	amih_overwritten=$(find "$1" -xdev -type f -links 1 -size +0 -exec sh -c '
+		n=0
+		for f; do
+			s=$(wc -c <"$f" | tr -d " ") && head -c "$s" /dev/zero | dd of="$f" bs=65536 conv=notrunc,fsync 2>/dev/null && n=$((n + s))
+		done
+		echo "$n"' sh {} + 2>/dev/null | awk '{ n += $1 } END { print n + 0 }')
 }
 
 # find_each FUNCTION DIR FIND-EXPRESSION...: call FUNCTION PATH for every
@@ -302,11 +362,12 @@ seconds_since_boot() { awk '{ printf "%d\n", $1 }' /proc/uptime; }
 
 # truncate_file PATH [TREE]: empty a non-empty regular file in place,
 # keeping its owner, mode and inode (a program holding it open keeps writing
-# to it); under remove_file's rule about TREE.
+# to it); under remove_file's rule about TREE, overwritten first as there.
 truncate_file() {
 	if [ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ]; then
 		stays_inside "$@" || return 0
-		rec change truncate "$(shown "$1")"
+		overwrite "$1"
+		change_overwritten truncate "$(shown "$1")"
 		dry_run || : >"$1" || fail "cannot truncate $(shown "$1")"
 	fi
 }

@@ -16,11 +16,15 @@ flush_command() {
 	esac
 }
 flush() { sh -c "$(flush_command)"; }
+# sendmail's queue files are removed (and overwritten first) one by one;
+# postfix's and exim's own purge removes theirs (the free_space step clears
+# the blocks they leave).
+remove_queue_file() { remove_file "$1" "$AMIH_ROOT/var/spool/mqueue"; }
 purge() {
 	case $mta in
 	postfix) postsuper -d ALL >/dev/null 2>&1 ;;
 	exim) "$exim" -bp | awk 'NF >= 3 && $3 ~ /-/ { print $3 }' | xargs -r "$exim" -Mrm >/dev/null ;;
-	sendmail) find "$AMIH_ROOT/var/spool/mqueue" -type f -exec rm -f -- {} + ;;
+	sendmail) find_each remove_queue_file "$AMIH_ROOT/var/spool/mqueue" -xdev -type f ;;
 	esac
 }
 
@@ -56,7 +60,9 @@ for spool in "$AMIH_ROOT/var/mail" "$AMIH_ROOT/var/spool/mail"; do
 	if [ ! -d "$spool" ] || [ -L "$spool" ]; then continue; fi
 	for box in "$spool"/*; do
 		if [ ! -f "$box" ] || [ -L "$box" ] || [ ! -s "$box" ]; then continue; fi
-		rec change empty "${box#"$AMIH_ROOT"}"
+		# Overwritten first (the step handles secrets: lib.sh overwrite).
+		overwrite "$box"
+		change_overwritten empty "${box#"$AMIH_ROOT"}"
 		dry_run || : >"$box" || fail "cannot empty ${box#"$AMIH_ROOT"}"
 	done
 done
