@@ -31,6 +31,7 @@ var catalogue = []stepDef{
 	credentialsStep,
 	authorizedKeysStep,
 	secretScanStep,
+	freeSpaceStep, // after every step that removes files
 	auditStep,
 }
 

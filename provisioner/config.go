@@ -85,6 +85,8 @@ type Config struct {
 	AuthorizedKeys AuthorizedKeys `mapstructure:"authorized_keys"`
 	// Tunes the `secret_scan` step.
 	SecretScan SecretScan `mapstructure:"secret_scan"`
+	// Tunes the `free_space` step.
+	FreeSpace FreeSpace `mapstructure:"free_space"`
 	// Tunes the `audit` step.
 	Audit Audit `mapstructure:"audit"`
 

@@ -39,6 +39,7 @@ type FlatConfig struct {
 	Credentials         *FlatCredentials     `mapstructure:"credentials" cty:"credentials" hcl:"credentials"`
 	AuthorizedKeys      *FlatAuthorizedKeys  `mapstructure:"authorized_keys" cty:"authorized_keys" hcl:"authorized_keys"`
 	SecretScan          *FlatSecretScan      `mapstructure:"secret_scan" cty:"secret_scan" hcl:"secret_scan"`
+	FreeSpace           *FlatFreeSpace       `mapstructure:"free_space" cty:"free_space" hcl:"free_space"`
 	Audit               *FlatAudit           `mapstructure:"audit" cty:"audit" hcl:"audit"`
 }
 
@@ -83,6 +84,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"credentials":                &hcldec.BlockSpec{TypeName: "credentials", Nested: hcldec.ObjectSpec((*FlatCredentials)(nil).HCL2Spec())},
 		"authorized_keys":            &hcldec.BlockSpec{TypeName: "authorized_keys", Nested: hcldec.ObjectSpec((*FlatAuthorizedKeys)(nil).HCL2Spec())},
 		"secret_scan":                &hcldec.BlockSpec{TypeName: "secret_scan", Nested: hcldec.ObjectSpec((*FlatSecretScan)(nil).HCL2Spec())},
+		"free_space":                 &hcldec.BlockSpec{TypeName: "free_space", Nested: hcldec.ObjectSpec((*FlatFreeSpace)(nil).HCL2Spec())},
 		"audit":                      &hcldec.BlockSpec{TypeName: "audit", Nested: hcldec.ObjectSpec((*FlatAudit)(nil).HCL2Spec())},
 	}
 	return s

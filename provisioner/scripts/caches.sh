@@ -39,7 +39,10 @@ if [ "$AMIH_PACKAGE_LISTS" = 1 ]; then
 	done
 fi
 
-# Backups of the account files that shadow-utils leaves behind.
+# Backups of the account files that shadow-utils leaves behind: the
+# password hashes of shadow- and gshadow- are secrets, overwritten first
+# (lib.sh overwrite), as the steps that handle secrets do.
+amih_overwrite=1
 for f in passwd shadow group gshadow subuid subgid; do
 	remove_file "$R/etc/$f-"
 done

@@ -218,12 +218,13 @@ no_reconnect() {
 	fi
 }
 
-# mount_points: every mount point of /proc/mounts, one per line, in the
-# escaping of record fields (amih_field: \\, \t, \n), so that a name holding
-# a newline stays one line. /proc/mounts escapes space, tab, newline and
+# mount_table: every line of /proc/mounts as "SOURCE<TAB>TYPE<TAB>OPTIONS<TAB>
+# MOUNT POINT", the mount point in the escaping of record fields
+# (amih_field: \\, \t, \n), so that a name holding a newline or a tab stays
+# one field of one line. /proc/mounts escapes space, tab, newline and
 # backslash in octal (\040, \011, \012, \134): every octal escape is decoded
 # first.
-mount_points() {
+mount_table() {
 	[ -r "$AMIH_ROOT/proc/mounts" ] || return 0
 	awk '{
 		s = $2; out = ""
@@ -236,9 +237,13 @@ mount_points() {
 			if (c == "\\") c = "\\\\"; else if (c == "\t") c = "\\t"; else if (c == "\n") c = "\\n"
 			out = out c
 		}
-		print out
+		print $1 "\t" $3 "\t" $4 "\t" out
 	}' "$AMIH_ROOT/proc/mounts"
 }
+
+# mount_points: every mount point of /proc/mounts, one per line, escaped as
+# mount_table says.
+mount_points() { mount_table | cut -f 4-; }
 
 # holds_mount DIR: a filesystem is mounted on DIR (a real path, links
 # resolved, as the guest sees it) or below it: rm -rf would cross into it.
