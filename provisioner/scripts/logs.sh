@@ -62,6 +62,13 @@ start_auditd() {
 		rc-service auditd start >&2
 	fi
 }
+# remove_archive FILE: one archived journal file, quietly (the vacuum record
+# above says it).
+remove_archive() {
+	if ! inside /var/log/journal "$1"; then return 0; fi
+	overwrite "$1"
+	rm -f -- "$1"
+}
 audit_logs=$(find "$logdir/audit" -xdev -type f -size +0 -exec printf x \; 2>/dev/null)
 restart_auditd=0
 if [ -n "$audit_logs" ] && auditd_running; then
@@ -94,8 +101,12 @@ if [ "$restart_auditd" = 1 ]; then
 	start_auditd || rec warn "auditd did not start again"
 fi
 
-# The journal: rotate, so that the active files are archived, then vacuum
-# every archive.
+# The journal: rotate, so that the active files are archived, then remove
+# every archive (overwritten first, like every file of this step). Not only
+# `journalctl --vacuum-time=1s`: it keeps an archive whose entries it finds
+# younger than the limit, which an archive made by the rotation just before
+# can be; an archived file is closed for good, journald never writes to it
+# again. The vacuum then catches what the names below do not.
 if [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -z "$AMIH_ROOT" ] && [ -d /var/log/journal ] && ! have journalctl; then
 	rec warn "left the journal in /var/log/journal alone: journalctl is not installed"
 elif [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -z "$AMIH_ROOT" ] && [ -d /var/log/journal ]; then
@@ -106,6 +117,7 @@ elif [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -z "$AMIH_ROOT" ] && [ -d /var/log/journ
 		rec change vacuum /var/log/journal "${kib}KiB"
 		if ! dry_run; then
 			journalctl --rotate >&2 2>/dev/null || rec warn "journalctl --rotate failed"
+			find_each remove_archive /var/log/journal -xdev -type f \( -name '*@*.journal' -o -name '*.journal~' \)
 			journalctl --vacuum-time=1s >/dev/null 2>&1 || rec warn "journalctl --vacuum-time=1s failed"
 		fi
 	fi

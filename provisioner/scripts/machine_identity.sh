@@ -49,9 +49,71 @@ for lease in "$R"/var/lib/dhcp/*.leases "$R"/var/lib/dhcp/*.lease "$R"/var/lib/d
 	remove_file "$lease"
 done
 
+# RPM's Berkeley DB environment files: rebuilt at the next rpm call, and
+# they hold this machine's state (virt-sysprep's rpm-db).
+for f in "$R"/var/lib/rpm/__db.*; do remove_file "$f"; done
+
+# The build's network identity: MAC addresses pinned in NetworkManager
+# profiles and ifcfg files (HWADDR, and their UUID in ifcfg), which would
+# not match an instance's own interface.
+build_macs=$(cat "$R"/sys/class/net/*/address 2>/dev/null | tr 'A-F' 'a-f' | grep -v '^00:00:00:00:00:00$')
+# keep_lines FILE AWK-PROGRAM: rewrite FILE with only the lines the awk
+# program prints (atomically, owner and mode kept: write_file).
+keep_lines() {
+	[ -f "$1" ] && [ ! -L "$1" ] || return 0
+	_kept=$(AMIH_MACS=$build_macs awk "$2" "$1"; echo x)
+	_kept=${_kept%x}
+	[ "${_kept}x" != "$(cat "$1"; echo x)" ] || return 0
+	# write_file adds the last newline itself.
+	write_file "$1" "${_kept%"$nl"}"
+}
+# shellcheck disable=SC2016 # awk's $0, not the shell's
+not_build_mac='BEGIN { n = split(ENVIRON["AMIH_MACS"], m, "\n"); for (i = 1; i <= n; i++) mac[m[i]] = 1 }
+	{ l = tolower($0) }
+	!(l ~ /^[ \t]*(cloned-)?mac-address[ \t]*=/ && (substr(l, index(l, "=") + 1) in mac)) { print }'
+for f in "$R"/etc/NetworkManager/system-connections/*; do
+	case $f in */cloud-init-*) continue ;; esac
+	if [ -n "$build_macs" ]; then keep_lines "$f" "$not_build_mac"; fi
+done
+for f in "$R"/etc/sysconfig/network-scripts/ifcfg-* "$R"/etc/sysconfig/network/ifcfg-*; do
+	case $f in *ifcfg-lo) continue ;; esac
+	keep_lines "$f" '!/^[ \t]*(HWADDR|UUID)=/'
+done
+
 if [ "$AMIH_RESET_HOSTNAME" = 1 ] && [ -e "$R/etc/hostname" ]; then
+	# The build's name in /etc/hosts (Debian's `127.0.1.1 <name>` line)
+	# goes with it: an instance would resolve a name it does not have.
+	old_name=$(head -n 1 "$R/etc/hostname" 2>/dev/null)
+	if [ -n "$old_name" ] && [ "$old_name" != localhost ]; then
+		AMIH_NAME=$old_name
+		export AMIH_NAME
+		# shellcheck disable=SC2016 # awk's fields, not the shell's
+		keep_lines "$R/etc/hosts" '!($1 == "127.0.1.1" && index(" " $2 " " $3 " " $4 " " $5 " " $6 " " $7 " ", " " ENVIRON["AMIH_NAME"] " "))'
+	fi
 	write_file "$R/etc/hostname" localhost
 fi
+
+# masked UNIT: the image masks UNIT (a link to /dev/null, a character
+# device, in /etc/systemd/system): it never runs, whatever its vendor file
+# says.
+masked() {
+	[ -L "$R/etc/systemd/system/$1" ] && [ -c "$R/etc/systemd/system/$1" ]
+}
+
+# cloud_init_runs: cloud-init is installed and runs at the next boot (not
+# disabled by /etc/cloud/cloud-init.disabled, by cloud-init=disabled on the
+# kernel command line or by masking its units); sets cfgs to its
+# configuration files, one a line.
+cloud_init_runs() {
+	have cloud-init && [ ! -e "$R/etc/cloud/cloud-init.disabled" ] || return 1
+	! grep -qs -E '(^|[[:space:]])cloud-init=disabled([[:space:]]|$)' "$R/proc/cmdline" || return 1
+	! masked cloud-init.service && ! masked cloud-init-network.service || return 1
+	cfgs=
+	for f in "$R"/etc/cloud/cloud.cfg "$R"/etc/cloud/cloud.cfg.d/*.cfg; do
+		if [ -f "$f" ]; then cfgs="$cfgs$f$nl"; fi
+	done
+	[ -n "$cfgs" ]
+}
 
 # cloud-init: forget this instance, so that the next one runs cloud-init
 # again (and gets its own launch key).
@@ -69,18 +131,36 @@ if [ "$AMIH_CLOUD_INIT_CLEAN" = 1 ] && have cloud-init; then
 	fi
 fi
 
+# cloud-init's network configuration for the build's interfaces (cloud-init's
+# own list, `cloud-init clean --configs network`, and Debian's eni file):
+# the next instance's cloud-init writes its own, but only when cloud-init
+# runs then and renders the network (not `network: {config: disabled}`);
+# otherwise it is the image's only network configuration, and stays.
+if [ "$AMIH_CLOUD_INIT_CLEAN" = 1 ]; then
+	netcfg=
+	for f in "$R"/etc/netplan/50-cloud-init.yaml "$R"/etc/network/interfaces.d/50-cloud-init \
+		"$R"/etc/network/interfaces.d/50-cloud-init.cfg "$R"/etc/NetworkManager/conf.d/99-cloud-init.conf \
+		"$R"/etc/NetworkManager/conf.d/30-cloud-init-ip6-addr-gen-mode.conf \
+		"$R"/etc/NetworkManager/system-connections/cloud-init-*.nmconnection \
+		"$R"/etc/systemd/network/10-cloud-init-*.network; do
+		if [ -f "$f" ] || [ -L "$f" ]; then netcfg="$netcfg$f$nl"; fi
+	done
+	if [ -n "$netcfg" ]; then
+		if ! cloud_init_runs; then
+			rec info "kept cloud-init's network configuration: cloud-init will not run at the next boot to write it again"
+		elif printf '%s' "$cfgs" | xargs grep -Eqs '^[^#]*config:[[:space:]]*disabled'; then
+			rec info "kept cloud-init's network configuration: its configuration turns network rendering off (config: disabled)"
+		else
+			each_line "$netcfg" remove_file
+		fi
+	fi
+fi
+
 # Host keys go only when something makes new ones at boot.
 host_keys=
 for key in "$R"/etc/ssh/ssh_host_*; do
 	if [ -f "$key" ] || [ -L "$key" ]; then host_keys=1; fi
 done
-
-# masked UNIT: the image masks UNIT (a link to /dev/null, a character
-# device, in /etc/systemd/system): it never runs, whatever its vendor file
-# says.
-masked() {
-	[ -L "$R/etc/systemd/system/$1" ] && [ -c "$R/etc/systemd/system/$1" ]
-}
 
 # cloud_init_regenerates: cloud-init is enabled (not disabled by
 # /etc/cloud/cloud-init.disabled, by cloud-init=disabled on the kernel
@@ -88,14 +168,7 @@ masked() {
 # module runs, and ssh_genkeytypes is not emptied. (ssh_deletekeys: false
 # does not matter here: the module still makes the keys that are missing.)
 cloud_init_regenerates() {
-	have cloud-init && [ ! -e "$R/etc/cloud/cloud-init.disabled" ] || return 1
-	! grep -qs -E '(^|[[:space:]])cloud-init=disabled([[:space:]]|$)' "$R/proc/cmdline" || return 1
-	! masked cloud-init.service && ! masked cloud-init-network.service || return 1
-	cfgs=
-	for f in "$R"/etc/cloud/cloud.cfg "$R"/etc/cloud/cloud.cfg.d/*.cfg; do
-		if [ -f "$f" ]; then cfgs="$cfgs$f$nl"; fi
-	done
-	[ -n "$cfgs" ] || return 1
+	cloud_init_runs || return 1
 	printf '%s' "$cfgs" | xargs grep -Eqs '^[[:space:]]*-[[:space:]]*\[?[[:space:]]*(cc_)?ssh([],[:space:]]|$)' || return 1
 	! printf '%s' "$cfgs" | xargs grep -Eqs '^[[:space:]]*ssh_genkeytypes:[[:space:]]*(\[[[:space:]]*\])?[[:space:]]*$'
 }
