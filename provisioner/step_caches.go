@@ -9,7 +9,9 @@ import "fmt"
 // the plugin's own running script, `systemd-private-*` directories of
 // running services and the X11/ICE socket directories; a tmpfs is left
 // alone, it is not part of the image), the package managers' download and
-// metadata caches (apt, dnf, yum, zypper, apk), crash dumps, and the backups
+// metadata caches (apt, dnf, yum, zypper, apk), the build caches of root and
+// every user (`~/.cache/pip`, `~/.cache/go-build`, `~/.npm/_cacache`), crash
+// dumps, and the backups
 // of the account files (`/etc/passwd-`, `/etc/shadow-`, ...).
 type Caches struct {
 	// Entries of `/tmp` and `/var/tmp` to keep, as shell patterns where `*`
@@ -29,6 +31,7 @@ var cachesStep = stepDef{
 		"every entry of /tmp and /var/tmp (not on a tmpfs), except the running script, systemd-private-*, .X11-unix, .ICE-unix, .XIM-unix, .font-unix, .Test-unix and `exclude`",
 		"/var/cache/apt/archives/*.deb, /var/cache/apt/archives/partial/*, /var/cache/apt/*.bin, /var/cache/dnf/*, /var/cache/yum/*, /var/cache/zypp/packages/*, /var/cache/apk/*",
 		"with `remove_package_lists`: /var/lib/apt/lists/* (not `lock` and `partial`)",
+		"~/.cache/pip/, ~/.cache/go-build/, ~/.npm/_cacache/ of root and every passwd user",
 		"/var/crash/*, /var/spool/abrt/*, /var/lib/systemd/coredump/*",
 		"/etc/passwd-, /etc/shadow-, /etc/group-, /etc/gshadow-, /etc/subuid-, /etc/subgid-",
 	},

@@ -12,16 +12,25 @@ func TestScriptsCaches(t *testing.T) {
 			"/var/cache/dnf/updates", "/var/crash/core.1", "/etc/passwd-", "/etc/shadow-", "/etc/gshadow-"}
 		kept := []string{"/tmp/systemd-private-abc-chronyd.service-x/tmp/f", "/tmp/.X11-unix/X0", "/var/tmp/keep-me/data",
 			"/var/cache/apt/archives/lock", "/etc/passwd", "/var/lib/apt/lists/deb.debian.org_Release", "/var/cache/man/index.db"}
+		// Build caches in the homes of root and users (directories).
+		for _, p := range []string{"/root/.cache/pip", "/home/admin/.cache/go-build", "/home/alice/.npm/_cacache"} {
+			g.file(p+"/00/entry", "cached")
+			removed = append(removed, p)
+		}
+		kept = append(kept, "/home/admin/.cache/other/x", "/home/alice/.npm/_logs/debug.log", "/srv/app/.cache/pip/x")
+		dirs := map[string]bool{"/tmp/build": true, "/var/cache/dnf/updates": true, "/root/.cache/pip": true, "/home/admin/.cache/go-build": true, "/home/alice/.npm/_cacache": true}
 		for _, p := range removed {
-			if p == "/tmp/build" || p == "/var/cache/dnf/updates" {
+			switch {
+			case p == "/tmp/build" || p == "/var/cache/dnf/updates":
 				g.file(p+"/inner", "x")
-				continue
+			case !dirs[p]:
+				g.file(p, "x")
 			}
-			g.file(p, "x")
 		}
 		for _, p := range kept {
 			g.file(p, "x")
 		}
+		g.file("etc/passwd", passwd) // a kept file, whose homes count
 		// A filesystem mounted under /tmp: rm -rf would cross into it.
 		g.file("/tmp/mnt/disk/data", "on another filesystem")
 		kept = append(kept, "/tmp/mnt/disk/data")
@@ -30,7 +39,7 @@ func TestScriptsCaches(t *testing.T) {
 		want := make([]string, len(removed))
 		for i, p := range removed {
 			want[i] = p
-			if p == "/tmp/build" || p == "/var/cache/dnf/updates" {
+			if dirs[p] {
 				want[i] += "/"
 			}
 		}

@@ -12,8 +12,10 @@ import "fmt"
 // `~/.pgpass`, `~/.my.cnf`, npm (`~/.npmrc` with a token) and PyPI
 // (`~/.pypirc` with a password), gcloud, Azure CLI, `~/.kube/config`,
 // `~/.vault-token`, Chef (`~/.chef`, `/etc/chef/client.pem`,
-// `/etc/chef/validation.pem`) and private keys in `~/.ssh` (public keys,
-// `known_hosts` and `config` stay). A file or folder reached through a link
+// `/etc/chef/validation.pem`), private keys in `~/.ssh` (public keys and
+// `config` stay) and `~/.ssh/known_hosts`, the hosts the build connected to
+// (unless `keep_known_hosts`; the system-wide `/etc/ssh/ssh_known_hosts`
+// stays). A file or folder reached through a link
 // that leads out of its home (`~/.aws` linked to `/data/aws`) is left alone
 // with a warning; a folder with a filesystem mounted in it is never removed.
 type Credentials struct {
@@ -21,6 +23,10 @@ type Credentials struct {
 	// globs), e.g. `["/opt/app/deploy.key"]`. System directories such as
 	// `/etc` or `/home` are refused.
 	Paths []string `mapstructure:"paths"`
+	// Keep `~/.ssh/known_hosts` (and `known_hosts.old`): for an image whose
+	// users must trust hosts the build pinned. Default `false`: they list the
+	// hosts the build talked to.
+	KeepKnownHosts bool `mapstructure:"keep_known_hosts"`
 }
 
 var credentialsStep = stepDef{
@@ -37,6 +43,7 @@ var credentialsStep = stepDef{
 		"~/.azure/{accessTokens.json,msal_token_cache.json,msal_token_cache.bin,service_principal_entries.json}",
 		"~/.kube/config, ~/.vault-token, ~/.chef/, /etc/chef/client.pem, /etc/chef/validation.pem",
 		"~/.ssh/* files that start with a private-key header",
+		"~/.ssh/known_hosts, ~/.ssh/known_hosts.old (unless `keep_known_hosts`)",
 		"every path in `paths`",
 	},
 	configOf: func(c *Config) stepConfig { return &c.Credentials },
@@ -49,5 +56,5 @@ func (s *Credentials) prepare(v *validator, attr string) {
 }
 
 func (s *Credentials) env() []envVar {
-	return []envVar{{"AMIH_PATHS", lines(s.Paths)}}
+	return []envVar{{"AMIH_PATHS", lines(s.Paths)}, {"AMIH_KEEP_KNOWN_HOSTS", flag(s.KeepKnownHosts)}}
 }

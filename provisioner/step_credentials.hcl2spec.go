@@ -10,7 +10,8 @@ import (
 // FlatCredentials is an auto-generated flat version of Credentials.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatCredentials struct {
-	Paths []string `mapstructure:"paths" cty:"paths" hcl:"paths"`
+	Paths          []string `mapstructure:"paths" cty:"paths" hcl:"paths"`
+	KeepKnownHosts *bool    `mapstructure:"keep_known_hosts" cty:"keep_known_hosts" hcl:"keep_known_hosts"`
 }
 
 // FlatMapstructure returns a new FlatCredentials.
@@ -25,7 +26,8 @@ func (*Credentials) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.S
 // The decoded values from this spec will then be applied to a FlatCredentials.
 func (*FlatCredentials) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
-		"paths": &hcldec.AttrSpec{Name: "paths", Type: cty.List(cty.String), Required: false},
+		"paths":            &hcldec.AttrSpec{Name: "paths", Type: cty.List(cty.String), Required: false},
+		"keep_known_hosts": &hcldec.AttrSpec{Name: "keep_known_hosts", Type: cty.Bool, Required: false},
 	}
 	return s
 }

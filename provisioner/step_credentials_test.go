@@ -24,12 +24,13 @@ func TestScriptsCredentials(t *testing.T) {
 			"/opt/app/deploy.key":                             "key",
 			"/home/admin/.aws/sso/cache/token.json":           "{}",
 			"/home/admin/.config/gcloud/legacy_credentials/a": "x",
+			"/home/admin/.ssh/known_hosts":                    "host ssh-ed25519 AAAA",
+			"/root/.ssh/known_hosts.old":                      "host ssh-ed25519 AAAA",
 		}
 		kept := map[string]string{
 			"/root/.docker/config.json":       `{"credsStore":"pass"}`,
 			"/home/admin/.npmrc.example":      "_authToken=abc",
 			"/home/admin/.ssh/id_ed25519.pub": "ssh-ed25519 AAAA",
-			"/home/admin/.ssh/known_hosts":    "host ssh-ed25519 AAAA",
 			"/home/admin/.ssh/config":         "Host x\n",
 			"/home/admin/.aws/config":         "[default]\nregion = eu-west-1\n",
 			"/srv/app/.git-credentials":       "not a home",
@@ -61,5 +62,21 @@ func TestScriptsCredentials(t *testing.T) {
 		if again := g.run("credentials.sh", envVar{"AMIH_PATHS", "/opt/app/deploy.key"}); len(again.kind("change")) != 0 {
 			t.Errorf("second run changed %v", again.kind("change"))
 		}
+	})
+}
+
+// TestScriptsCredentialsKeepKnownHosts: keep_known_hosts keeps every
+// known_hosts; the private key next to it still goes.
+func TestScriptsCredentialsKeepKnownHosts(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd)
+		g.file("home/admin/.ssh/known_hosts", "host ssh-ed25519 AAAA")
+		g.file("root/.ssh/known_hosts.old", "host ssh-ed25519 AAAA")
+		g.file("root/.ssh/id_rsa", "-----BEGIN RSA PRIVATE KEY-----\n")
+		res := g.run("credentials.sh", envVar{"AMIH_PATHS", ""}, envVar{"AMIH_KEEP_KNOWN_HOSTS", "1"})
+		if res.code != 0 || !equal(res.targets("remove"), []string{"/root/.ssh/id_rsa"}) {
+			t.Errorf("code %d, removed %v\n%s", res.code, res.targets("remove"), res.other)
+		}
+		g.allKept([]string{"home/admin/.ssh/known_hosts", "root/.ssh/known_hosts.old"})
 	})
 }

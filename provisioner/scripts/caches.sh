@@ -39,6 +39,16 @@ if [ "$AMIH_PACKAGE_LISTS" = 1 ]; then
 	done
 fi
 
+# Users' build caches: pip's, Go's build cache and npm's content cache, in
+# every home (a link out of the home is left alone).
+clean_build_caches() {
+	_home=$AMIH_ROOT${1#*"$tab"}
+	for cache in .cache/pip .cache/go-build .npm/_cacache; do
+		if [ -e "$_home/$cache" ] || [ -L "$_home/$cache" ]; then remove_tree "$_home/$cache" "$_home"; fi
+	done
+}
+each_line "$(user_homes all)" clean_build_caches
+
 # Backups of the account files that shadow-utils leaves behind: the
 # password hashes of shadow- and gshadow- are secrets, overwritten first
 # (lib.sh overwrite), as the steps that handle secrets do.
