@@ -619,6 +619,38 @@ expand_tokens() {
 	}'
 }
 
+# masked UNIT: the image masks UNIT (a link to /dev/null, a character
+# device, in /etc/systemd/system): it never runs, whatever its vendor file
+# says.
+masked() {
+	[ -L "$AMIH_ROOT/etc/systemd/system/$1" ] && [ -c "$AMIH_ROOT/etc/systemd/system/$1" ]
+}
+
+# cloud_init_runs: cloud-init is installed and runs at the next boot (not
+# disabled by /etc/cloud/cloud-init.disabled, by cloud-init=disabled on the
+# kernel command line or by masking its units); sets cfgs to its
+# configuration files, one a line.
+cloud_init_runs() {
+	have cloud-init && [ ! -e "$AMIH_ROOT/etc/cloud/cloud-init.disabled" ] || return 1
+	! grep -qs -E '(^|[[:space:]])cloud-init=disabled([[:space:]]|$)' "$AMIH_ROOT/proc/cmdline" || return 1
+	! masked cloud-init.service && ! masked cloud-init-network.service || return 1
+	cfgs=
+	for _cf in "$AMIH_ROOT"/etc/cloud/cloud.cfg "$AMIH_ROOT"/etc/cloud/cloud.cfg.d/*.cfg; do
+		if [ -f "$_cf" ]; then cfgs="$cfgs$_cf$nl"; fi
+	done
+	[ -n "$cfgs" ]
+}
+
+# each_lease FUNCTION: call FUNCTION PATH for the DHCP lease files of every
+# client: dhclient, dhcpcd, NetworkManager's internal client, wicked.
+each_lease() {
+	for _lease in "$AMIH_ROOT"/var/lib/dhcp/*.leases "$AMIH_ROOT"/var/lib/dhcp/*.lease "$AMIH_ROOT"/var/lib/dhclient/*.lease* \
+		"$AMIH_ROOT"/var/lib/dhcpcd/*.lease* "$AMIH_ROOT"/var/lib/dhcpcd5/*.lease* "$AMIH_ROOT"/var/lib/NetworkManager/*.lease \
+		"$AMIH_ROOT"/var/lib/wicked/lease-*; do
+		"$1" "$_lease"
+	done
+}
+
 # mail_system: postfix, exim, sendmail or none.
 mail_system() {
 	if have postqueue && have postsuper; then

@@ -43,11 +43,8 @@ remove_file "$R/var/lib/systemd/random-seed"
 remove_file "$R/var/lib/systemd/credential.secret"
 
 # DHCP leases of every client, and udev's persistent network names.
-for lease in "$R"/var/lib/dhcp/*.leases "$R"/var/lib/dhcp/*.lease "$R"/var/lib/dhclient/*.lease* \
-	"$R"/var/lib/dhcpcd/*.lease* "$R"/var/lib/dhcpcd5/*.lease* "$R"/var/lib/NetworkManager/*.lease \
-	"$R"/var/lib/wicked/lease-* "$R/etc/udev/rules.d/70-persistent-net.rules"; do
-	remove_file "$lease"
-done
+each_lease remove_file
+remove_file "$R/etc/udev/rules.d/70-persistent-net.rules"
 
 # RPM's Berkeley DB environment files: rebuilt at the next rpm call, and
 # they hold this machine's state (virt-sysprep's rpm-db).
@@ -92,28 +89,6 @@ if [ "$AMIH_RESET_HOSTNAME" = 1 ] && [ -e "$R/etc/hostname" ]; then
 	fi
 	write_file "$R/etc/hostname" localhost
 fi
-
-# masked UNIT: the image masks UNIT (a link to /dev/null, a character
-# device, in /etc/systemd/system): it never runs, whatever its vendor file
-# says.
-masked() {
-	[ -L "$R/etc/systemd/system/$1" ] && [ -c "$R/etc/systemd/system/$1" ]
-}
-
-# cloud_init_runs: cloud-init is installed and runs at the next boot (not
-# disabled by /etc/cloud/cloud-init.disabled, by cloud-init=disabled on the
-# kernel command line or by masking its units); sets cfgs to its
-# configuration files, one a line.
-cloud_init_runs() {
-	have cloud-init && [ ! -e "$R/etc/cloud/cloud-init.disabled" ] || return 1
-	! grep -qs -E '(^|[[:space:]])cloud-init=disabled([[:space:]]|$)' "$R/proc/cmdline" || return 1
-	! masked cloud-init.service && ! masked cloud-init-network.service || return 1
-	cfgs=
-	for f in "$R"/etc/cloud/cloud.cfg "$R"/etc/cloud/cloud.cfg.d/*.cfg; do
-		if [ -f "$f" ]; then cfgs="$cfgs$f$nl"; fi
-	done
-	[ -n "$cfgs" ]
-}
 
 # cloud-init: forget this instance, so that the next one runs cloud-init
 # again (and gets its own launch key).
