@@ -32,6 +32,7 @@ var catalogue = []stepDef{
 	authorizedKeysStep,
 	secretScanStep,
 	freeSpaceStep, // after every step that removes files
+	finalShutdownStep,
 	auditStep,
 }
 

@@ -87,6 +87,8 @@ type Config struct {
 	SecretScan SecretScan `mapstructure:"secret_scan"`
 	// Tunes the `free_space` step.
 	FreeSpace FreeSpace `mapstructure:"free_space"`
+	// Tunes the `final_shutdown` step.
+	FinalShutdown FinalShutdown `mapstructure:"final_shutdown"`
 	// Tunes the `audit` step.
 	Audit Audit `mapstructure:"audit"`
 

@@ -40,6 +40,7 @@ type FlatConfig struct {
 	AuthorizedKeys      *FlatAuthorizedKeys  `mapstructure:"authorized_keys" cty:"authorized_keys" hcl:"authorized_keys"`
 	SecretScan          *FlatSecretScan      `mapstructure:"secret_scan" cty:"secret_scan" hcl:"secret_scan"`
 	FreeSpace           *FlatFreeSpace       `mapstructure:"free_space" cty:"free_space" hcl:"free_space"`
+	FinalShutdown       *FlatFinalShutdown   `mapstructure:"final_shutdown" cty:"final_shutdown" hcl:"final_shutdown"`
 	Audit               *FlatAudit           `mapstructure:"audit" cty:"audit" hcl:"audit"`
 }
 
@@ -85,6 +86,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"authorized_keys":            &hcldec.BlockSpec{TypeName: "authorized_keys", Nested: hcldec.ObjectSpec((*FlatAuthorizedKeys)(nil).HCL2Spec())},
 		"secret_scan":                &hcldec.BlockSpec{TypeName: "secret_scan", Nested: hcldec.ObjectSpec((*FlatSecretScan)(nil).HCL2Spec())},
 		"free_space":                 &hcldec.BlockSpec{TypeName: "free_space", Nested: hcldec.ObjectSpec((*FlatFreeSpace)(nil).HCL2Spec())},
+		"final_shutdown":             &hcldec.BlockSpec{TypeName: "final_shutdown", Nested: hcldec.ObjectSpec((*FlatFinalShutdown)(nil).HCL2Spec())},
 		"audit":                      &hcldec.BlockSpec{TypeName: "audit", Nested: hcldec.ObjectSpec((*FlatAudit)(nil).HCL2Spec())},
 	}
 	return s

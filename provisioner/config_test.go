@@ -48,7 +48,7 @@ func TestPreparePlanKeepsTheFixedOrder(t *testing.T) {
 		want string
 	}{
 		{map[string]interface{}{"steps": []string{"authorized_keys", "wait_for_boot", "shell_history"}}, "wait_for_boot,shell_history,authorized_keys"},
-		{map[string]interface{}{"skip_steps": []string{"update_packages", "verify", "logs", "caches"}}, "wait_for_boot,stop_services,mail_queue,machine_identity,access_policy,shell_history,credentials,authorized_keys,secret_scan,audit"},
+		{map[string]interface{}{"skip_steps": []string{"update_packages", "verify", "logs", "caches"}}, "wait_for_boot,stop_services,mail_queue,machine_identity,access_policy,shell_history,credentials,authorized_keys,secret_scan,free_space,final_shutdown,audit"},
 		{map[string]interface{}{"steps": []string{"audit", "secret_scan", "machine_identity"}}, "machine_identity,secret_scan,audit"},
 	} {
 		p, err := prepare(tc.raw)
@@ -112,6 +112,9 @@ func TestPrepareRejectsBadInput(t *testing.T) {
 		{"max_file_size", map[string]interface{}{"secret_scan": map[string]interface{}{"max_file_size": "1 MB"}}, []string{`secret_scan.max_file_size: "1 MB" is not a size`}},
 		{"max_file_size zero", map[string]interface{}{"secret_scan": map[string]interface{}{"max_file_size": "0"}}, []string{"secret_scan.max_file_size", "too small"}},
 		{"on_finding", map[string]interface{}{"audit": map[string]interface{}{"on_finding": "ignore"}}, []string{`audit.on_finding: "ignore" is not allowed`}},
+		{"free_space mode", map[string]interface{}{"free_space": map[string]interface{}{"mode": "shred"}}, []string{`free_space.mode: "shred" is not allowed; use one of "zero", "discard", "both"`}},
+		{"free_space paths", map[string]interface{}{"free_space": map[string]interface{}{"paths": []string{"var", "/srv/*"}}}, []string{`free_space.paths[0]: "var" is not an absolute path`, `free_space.paths[1]: "/srv/*" contains glob characters`}},
+		{"final_shutdown remove_users", map[string]interface{}{"final_shutdown": map[string]interface{}{"remove_users": []string{"root", "-x"}}}, []string{`final_shutdown.remove_users[0]: root cannot be removed`, `final_shutdown.remove_users[1]: "-x" is not a user name`}},
 		{"skip_checks", map[string]interface{}{"audit": map[string]interface{}{"skip_checks": []string{"everything"}}}, []string{`audit.skip_checks[0]: "everything" is not allowed`}},
 		{"audit services", map[string]interface{}{"audit": map[string]interface{}{"services": []string{"$(reboot)"}}}, []string{"audit.services[0]"}},
 		{"all at once", map[string]interface{}{

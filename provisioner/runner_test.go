@@ -136,7 +136,7 @@ func TestProvisionFullRun(t *testing.T) {
 		}
 	}
 	if got := strings.Join(order, ","); got != "probe,wait_for_boot,update_packages,wait_for_boot,verify,stop_services,mail_queue,"+
-		"machine_identity,access_policy,logs,caches,shell_history,credentials,authorized_keys,secret_scan,audit" {
+		"machine_identity,access_policy,logs,caches,shell_history,credentials,authorized_keys,secret_scan,free_space,final_shutdown,audit" {
 		t.Errorf("order %s", got)
 	}
 	for _, s := range rep.Steps {

@@ -58,14 +58,14 @@ build_macs=$(cat "$R"/sys/class/net/*/address 2>/dev/null | tr 'A-F' 'a-f' | gre
 # program prints (atomically, owner and mode kept: write_file).
 keep_lines() {
 	[ -f "$1" ] && [ ! -L "$1" ] || return 0
-	_kept=$(AMIH_MACS=$build_macs awk "$2" "$1"; echo x)
+	_kept=$(amih_macs=$build_macs awk "$2" "$1"; echo x)
 	_kept=${_kept%x}
 	[ "${_kept}x" != "$(cat "$1"; echo x)" ] || return 0
 	# write_file adds the last newline itself.
 	write_file "$1" "${_kept%"$nl"}"
 }
 # shellcheck disable=SC2016 # awk's $0, not the shell's
-not_build_mac='BEGIN { n = split(ENVIRON["AMIH_MACS"], m, "\n"); for (i = 1; i <= n; i++) mac[m[i]] = 1 }
+not_build_mac='BEGIN { n = split(ENVIRON["amih_macs"], m, "\n"); for (i = 1; i <= n; i++) mac[m[i]] = 1 }
 	{ l = tolower($0) }
 	!(l ~ /^[ \t]*(cloned-)?mac-address[ \t]*=/ && (substr(l, index(l, "=") + 1) in mac)) { print }'
 for f in "$R"/etc/NetworkManager/system-connections/*; do
@@ -82,10 +82,10 @@ if [ "$AMIH_RESET_HOSTNAME" = 1 ] && [ -e "$R/etc/hostname" ]; then
 	# goes with it: an instance would resolve a name it does not have.
 	old_name=$(head -n 1 "$R/etc/hostname" 2>/dev/null)
 	if [ -n "$old_name" ] && [ "$old_name" != localhost ]; then
-		AMIH_NAME=$old_name
-		export AMIH_NAME
+		amih_name=$old_name
+		export amih_name
 		# shellcheck disable=SC2016 # awk's fields, not the shell's
-		keep_lines "$R/etc/hosts" '!($1 == "127.0.1.1" && index(" " $2 " " $3 " " $4 " " $5 " " $6 " " $7 " ", " " ENVIRON["AMIH_NAME"] " "))'
+		keep_lines "$R/etc/hosts" '!($1 == "127.0.1.1" && index(" " $2 " " $3 " " $4 " " $5 " " $6 " " $7 " ", " " ENVIRON["amih_name"] " "))'
 	fi
 	write_file "$R/etc/hostname" localhost
 fi

@@ -1,0 +1,106 @@
+# shellcheck shell=sh
+# final_shutdown: what the build's own final shutdown writes must not reach
+# the image. Two phases of one script:
+#   install  (the step, during the build): write AMIH_SHUTDOWN_SCRIPT (this
+#            script again, with AMIH_PHASE=shutdown) and a unit into /run (in
+#            memory: neither reaches the image) and start the unit;
+#   shutdown (the unit's ExecStop, at the build's final shutdown, after the
+#            network, sshd, the user sessions, utmp/wtmpdb, the random seed
+#            and the journal's move to /run have stopped): overwrite and
+#            remove what they wrote.
+# inputs: AMIH_PHASE (install | shutdown), AMIH_SHUTDOWN_SCRIPT (install),
+#         AMIH_KEEP_JOURNAL (1 or 0), AMIH_REMOVE_USERS (one user per line)
+unit=ami-hygiene-final-shutdown.service
+unit_file=$AMIH_ROOT/run/systemd/system/$unit
+script_file=$AMIH_ROOT/run/ami-hygiene/final-shutdown.sh
+
+# The units whose stop writes what this one removes: systemd stops this one
+# after all of them (it is ordered before them).
+writers="systemd-journal-flush.service systemd-random-seed.service systemd-update-utmp.service wtmpdb-update-boot.service
+networking.service NetworkManager.service systemd-networkd.service dhcpcd.service wicked.service
+ssh.service sshd.service user.slice systemd-logind.service systemd-user-sessions.service
+cloud-init.service cloud-final.service"
+
+# cloud_init_sudoers: the sudo rule cloud-init wrote for its default user
+# (the build's user), when cloud-init writes it again on every new instance.
+cloud_init_sudoers() {
+	_rule=$AMIH_ROOT/etc/sudoers.d/90-cloud-init-users
+	[ -f "$_rule" ] && [ ! -L "$_rule" ] && head -n 3 "$_rule" | grep -q 'Created by cloud-init' && cloud_init_runs && echo "$_rule"
+}
+
+# passwd_home USER: USER's home directory, when USER is in /etc/passwd.
+passwd_home() { awk -F: -v u="$1" '$1 == u { print $6; found = 1 } END { exit !found }' "$AMIH_ROOT/etc/passwd"; }
+
+# remove_user USER: USER and its home (overwritten first), at the shutdown.
+remove_user() {
+	_home=$(passwd_home "$1") || return 0
+	if [ -n "$_home" ] && [ -d "$AMIH_ROOT$_home" ] && [ ! -L "$AMIH_ROOT$_home" ]; then overwrite_tree "$AMIH_ROOT$_home"; fi
+	rec change remove-user "$1"
+	userdel -r "$1" 2>/dev/null || userdel -r -f "$1" || deluser --remove-home "$1" || rec warn "could not remove user $1"
+}
+
+if [ "${AMIH_PHASE:-}" = shutdown ]; then
+	# Every file goes overwritten first (lib.sh overwrite).
+	amih_overwrite=1
+	each_lease remove_file
+	remove_file "$AMIH_ROOT/var/lib/systemd/random-seed"
+	for f in /var/log/wtmp /var/log/btmp /var/log/lastlog /var/log/wtmp.db /var/log/wtmp.db-journal \
+		/var/lib/lastlog/lastlog2.db /var/lib/lastlog/lastlog2.db-journal; do
+		truncate_file "$AMIH_ROOT$f"
+	done
+	# The journal has moved to /run (systemd-journal-flush's stop): every
+	# file under /var/log/journal goes, the folder stays (with
+	# Storage=auto, its existence keeps the journal persistent).
+	if [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -d "$AMIH_ROOT/var/log/journal" ] && [ ! -L "$AMIH_ROOT/var/log/journal" ]; then
+		for entry in "$AMIH_ROOT"/var/log/journal/* "$AMIH_ROOT"/var/log/journal/.[!.]*; do
+			if [ -e "$entry" ] || [ -L "$entry" ]; then remove_tree "$entry" "$AMIH_ROOT/var/log/journal"; fi
+		done
+	fi
+	rule=$(cloud_init_sudoers) && remove_file "$rule"
+	each_line "${AMIH_REMOVE_USERS:-}" remove_user
+	sync
+	exit 0
+fi
+
+# The install phase.
+if ! have systemctl || [ ! -d "$AMIH_ROOT/run/systemd/system" ]; then
+	rec warn "not systemd: what the final shutdown writes (DHCP lease, login records, journal, random seed) stays in the image"
+	exit 0
+fi
+for user in ${AMIH_REMOVE_USERS:-}; do
+	if ! passwd_home "$user" >/dev/null; then
+		rec info "remove_users: $user does not exist"
+	elif [ "$(awk -F: -v u="$user" '$1 == u { print $3 }' "$AMIH_ROOT/etc/passwd")" = 0 ]; then
+		fail "remove_users: $user has uid 0"
+	fi
+done
+rec info "at the final shutdown: remove the DHCP leases, systemd's random seed, the login records$([ "$AMIH_KEEP_JOURNAL" = 1 ] || echo ", the journal")$(cloud_init_sudoers >/dev/null && echo ", cloud-init's sudo rule for the build user (90-cloud-init-users; each instance's cloud-init writes its own)")$([ -z "${AMIH_REMOVE_USERS:-}" ] || printf ', the users %s' "$(printf '%s' "$AMIH_REMOVE_USERS" | tr '\n' ' ' | sed 's/ $//')")"
+
+unit_text="[Unit]
+Description=ami-hygiene: remove what the build's final shutdown writes
+DefaultDependencies=no
+After=local-fs.target
+RequiresMountsFor=/var/log /var/lib
+Conflicts=shutdown.target
+Before=shutdown.target $(printf '%s' "$writers" | tr '\n' ' ')
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+ExecStop=/bin/sh /run/ami-hygiene/final-shutdown.sh
+TimeoutStopSec=5min"
+
+if [ -f "$unit_file" ] && [ "$(cat "$unit_file")" = "$unit_text" ] && [ -f "$script_file" ] &&
+	[ "$(cat "$script_file"; echo x)" = "${AMIH_SHUTDOWN_SCRIPT}x" ] && systemctl is-active --quiet "$unit"; then
+	exit 0
+fi
+rec change install "/run/systemd/system/$unit" "in memory, never in the image: runs at the final shutdown"
+dry_run && exit 0
+mkdir -p "${unit_file%/*}" "${script_file%/*}" || fail "cannot create folders in /run"
+# umask 077: the script is root's alone.
+(umask 077 && printf '%s' "$AMIH_SHUTDOWN_SCRIPT" >"$script_file") || fail "cannot write $script_file"
+printf '%s\n' "$unit_text" >"$unit_file" || fail "cannot write $unit_file"
+systemctl daemon-reload || fail "systemctl daemon-reload failed"
+# Never restart it: its stop is the cleanup, which must wait for the end.
+systemctl is-active --quiet "$unit" || systemctl start "$unit" || fail "cannot start $unit"

@@ -1,0 +1,73 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type FinalShutdown
+//go:generate go tool packer-sdc struct-markdown
+
+package provisioner
+
+import "fmt"
+
+// FinalShutdown configures the `final_shutdown` step: what the build's own
+// final shutdown writes must not reach the image. Stopping the instance (the
+// builder's last act before the snapshot) writes a DHCP lease (the network's
+// stop releases it), the session's logout and the shutdown in the login
+// records, systemd's random seed, and the journal of the shutdown. This step
+// installs a unit in `/run` (in memory: neither the unit nor its script ever
+// reaches the image) that systemd stops after every unit that writes those
+// (the network, sshd, the user sessions, `systemd-update-utmp`, `wtmpdb`,
+// `systemd-random-seed`, and `systemd-journal-flush`, whose stop moves the
+// journal to `/run`); its stop overwrites and removes the leases and the
+// random seed, empties the login records, removes every journal file under
+// `/var/log/journal` (the folder stays), the sudo rule cloud-init wrote for
+// the build's user (`/etc/sudoers.d/90-cloud-init-users`, only when
+// cloud-init runs again at the next boot: each instance's cloud-init writes
+// its own for its default user), and the users in `remove_users`. Nothing
+// happens until the final shutdown: a reboot later in the build would run it
+// too (do not reboot after this provisioner). Guests without systemd are
+// told what stays. `skip_steps = ["final_shutdown"]` turns it off.
+type FinalShutdown struct {
+	// Keep the journal files (the shutdown's journal then reaches the
+	// image). Default `false`.
+	KeepJournal bool `mapstructure:"keep_journal"`
+	// Users the build created for itself, removed with their home
+	// (`userdel -r`, the home overwritten first) at the final shutdown, when
+	// no session of theirs is left: the user the build connects as may be
+	// one. `root` and any user with uid 0 are refused.
+	RemoveUsers []string `mapstructure:"remove_users"`
+}
+
+var finalShutdownStep = stepDef{
+	Name:    "final_shutdown",
+	Title:   "remove what the final shutdown writes",
+	Secrets: true,
+	Touches: []string{
+		"now: /run/systemd/system/ami-hygiene-final-shutdown.service and /run/ami-hygiene/final-shutdown.sh (in memory, never in the image), started",
+		"at the final shutdown: the DHCP leases (as `machine_identity`), /var/lib/systemd/random-seed, /var/log/wtmp, btmp, lastlog, wtmp.db, /var/lib/lastlog/lastlog2.db (emptied), every file under /var/log/journal (unless `keep_journal`)",
+		"at the final shutdown: /etc/sudoers.d/90-cloud-init-users when cloud-init wrote it and runs again at the next boot",
+		"at the final shutdown: the users in `remove_users`, with their home",
+	},
+	configOf: func(c *Config) stepConfig { return &c.FinalShutdown },
+}
+
+func (s *FinalShutdown) prepare(v *validator, attr string) {
+	for i, u := range s.RemoveUsers {
+		name := fmt.Sprintf("%s.remove_users[%d]", attr, i)
+		v.userName(name, u)
+		if u == "root" {
+			v.add(name, "root cannot be removed")
+		}
+	}
+}
+
+func (s *FinalShutdown) env() []envVar {
+	shutdown := []envVar{
+		{"AMIH_PHASE", "shutdown"},
+		{"AMIH_DRY_RUN", "0"},
+		{"AMIH_KEEP_JOURNAL", flag(s.KeepJournal)},
+		{"AMIH_REMOVE_USERS", lines(s.RemoveUsers)},
+	}
+	return []envVar{
+		{"AMIH_PHASE", "install"},
+		{"AMIH_KEEP_JOURNAL", flag(s.KeepJournal)},
+		{"AMIH_REMOVE_USERS", lines(s.RemoveUsers)},
+		{"AMIH_SHUTDOWN_SCRIPT", scriptBody(shutdown, finalShutdownStep.script())},
+	}
+}
