@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,14 +35,37 @@ func TestChecklist(t *testing.T) {
       as_user       = "alice"
       expect_output = "^alice$"
     }`
-	// The same block a second time in the same build (the connection
-	// outlives the launch key): the idempotence run.
-	tmpl := Template{Dirty: true, Hygiene: hygieneBody(blocks)}
+	blocks += `
+    machine_identity { reset_hostname = true }
+    final_shutdown { remove_users = ["builder"] }`
+	// The first run leaves free_space out; the disk is then read on the host
+	// (the guest synced first): what its blocks hold without the step. The
+	// same block a second time in the same build (the connection outlives
+	// the launch key) is the idempotence run, with free_space.
+	beforeRaw := filepath.Join(bed.Dir, "before-free-space.raw")
+	tmpl := Template{Dirty: true, Hygiene: hygieneBody(blocks + `
+    skip_steps = ["free_space"]`)}
 	if tmpl.Hygiene != "-" {
-		tmpl.Provisioners = "\n  provisioner \"ami-hygiene\" {\n    report_path = \"report-again.json\"\n" + blocks + "\n  }\n"
+		tmpl.Provisioners = fmt.Sprintf(`
+  provisioner "shell" {
+    inline = ["sync"]
+  }
+  provisioner "shell-local" {
+    inline = ["qemu-img convert -U -O raw '%s' '%s'"]
+  }
+  provisioner "ami-hygiene" {
+    report_path = "report-again.json"
+%s
+  }
+`, bed.VM.Overlay, beforeRaw, blocks)
 	}
 	run := bed.MustBuild(tmpl)
 	state := bed.Inspect(inspectScript())
+	var before map[string]int
+	if tmpl.Hygiene != "-" {
+		before = countMarkers(t, beforeRaw, blockSecrets)
+		os.Remove(beforeRaw)
+	}
 
 	if n := atoi(first(state, "boots")); n != 2 {
 		t.Errorf("the guest booted %d times; want 2 (the first boot and one reboot)", n)
@@ -117,7 +141,7 @@ func TestChecklist(t *testing.T) {
 	}
 	removed := reportTargets(report, "remove")
 	for _, f := range removable {
-		if !has(removed, f) {
+		if !has(removed, f) && !has(removed, f+"/") {
 			t.Errorf("the report does not list %s as removed", f)
 		}
 	}
@@ -159,8 +183,20 @@ func TestChecklist(t *testing.T) {
 		t.Errorf("the report does not list the truncated dpkg.log or the locked empty password")
 	}
 
-	secondRunChangesNothing(t, bed.Report("report-again.json"))
+	for _, key := range []string{"leftover14", "swap_off"} {
+		if len(state[key]) > 0 {
+			t.Errorf("leftovers (%s): %v", key, state[key])
+		}
+	}
+	again := bed.Report("report-again.json")
+	secondRunChangesNothing(t, again)
+	if !has(reportTargets(again, "zero"), "/") || !has(reportTargets(again, "clear-swap"), "/swapfile") {
+		t.Errorf("free_space did not zero / and clear /swapfile: %v %v", reportTargets(again, "zero"), reportTargets(again, "clear-swap"))
+	}
 	cloneProof(t, bed)
+	if before != nil {
+		imageProof(t, bed, before)
+	}
 }
 
 // secondRunChangesNothing: the second run of the whole checklist changes
@@ -185,6 +221,10 @@ func secondRunChangesNothing(t *testing.T, report *provisioner.Report) {
 			verb, target := act.Verb, act.Target
 			if step.Name == "logs" && ((verb == "truncate" || verb == "vacuum") && strings.HasPrefix(target, "/var/log/") || verb == "stop" && target == "auditd") {
 				own++
+				continue
+			}
+			// free_space clears the free space and the swap on every run.
+			if step.Name == "free_space" {
 				continue
 			}
 			t.Errorf("the second run changed something: %s: %s %s %v", step.Name, verb, target, act.Detail)
@@ -223,6 +263,9 @@ echo "sshd=$(systemctl is-active ssh.service)"
 echo "enabled_cron=$(systemctl is-enabled cron.service)"
 echo "enabled_e2e-app=$(systemctl is-enabled e2e-app.service)"
 command -v wtmpdb >/dev/null && echo "wtmpdb_boots=$(wtmpdb last 2>/dev/null | grep -c 'system boot')"
+echo "swap=$(awk 'NR > 1 { print $1 }' /proc/swaps)"
+echo "admin_sudo=$(su admin -c 'sudo -n true' >/dev/null 2>&1 && echo yes || echo no)"
+echo "mac=$(cat /sys/class/net/ens2/address)"
 true`)
 		id, key := first(state, "machine_id"), first(state, "hostkey")
 		switch {
@@ -245,6 +288,14 @@ true`)
 			if st := first(state, "enabled_"+unit); st != "disabled" {
 				t.Errorf("%s: %s.service is %q, want disabled as in the image", c.Name, unit, st)
 			}
+		}
+		// The swap file free_space made again is the instance's swap; the
+		// default user cloud-init set up has sudo (its rule was removed from
+		// the image at the final shutdown and written again); the network
+		// came up on the instance's own MAC (SSH reached it).
+		if first(state, "swap") != "/swapfile" || first(state, "admin_sudo") != "yes" || first(state, "mac") == bed.VM.MAC {
+			t.Errorf("%s: swap %q (want /swapfile), admin's sudo %q, MAC %q (the build's was %s)", c.Name,
+				first(state, "swap"), first(state, "admin_sudo"), first(state, "mac"), bed.VM.MAC)
 		}
 		if first(state, "instance_id") != c.InstanceID || first(state, "cloud_init") != "done" || first(state, "sshd") != "active" {
 			t.Errorf("%s: cloud-init instance %q status %q (want %s, done), sshd %q", c.Name,
@@ -274,9 +325,9 @@ true`)
 // looks (docs/provisioners/ami-hygiene.mdx lists them): logs of the logins
 // and of sudo, lastlog2's database (Debian 13: pam_lastlog2 records the
 // login), sudo's timestamps, the test application's heartbeat, and
-// postfix's own queue runs.
+// postfix's own queue runs, and the kernel's swap file.
 var osChanges = []string{"/var/log/", "/var/lib/lastlog/", "/var/lib/sudo/", "/var/lib/systemd/timers/", "/var/lib/e2e/heartbeat",
-	"/var/spool/postfix/", "/var/lib/postfix/", "/var/lib/dhcp/"}
+	"/var/spool/postfix/", "/var/lib/postfix/", "/var/lib/dhcp/", "/swapfile"}
 
 func changedByTheOS(path string) bool {
 	for _, p := range osChanges {

@@ -60,9 +60,14 @@ diff /run/amih-before /run/amih-after | sed -n 's/^[<>] [0-9a-f]*  /changed=/p' 
 	}
 	would := reportTargets(report, "remove")
 	for _, f := range removable {
-		if !has(would, f) {
+		if !has(would, f) && !has(would, f+"/") {
 			t.Errorf("the dry-run report does not say it would remove %s", f)
 		}
+	}
+	if !has(reportTargets(report, "zero"), "/") || !has(reportTargets(report, "clear-swap"), "/swapfile") ||
+		len(reportTargets(report, "install")) != 1 {
+		t.Errorf("the dry-run report does not say it would zero /, clear the swap file and install the final shutdown's unit: %v %v %v",
+			reportTargets(report, "zero"), reportTargets(report, "clear-swap"), reportTargets(report, "install"))
 	}
 	if len(reportTargets(report, "reboot")) != 1 {
 		t.Errorf("the dry-run report does not say it would reboot")

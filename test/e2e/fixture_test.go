@@ -26,13 +26,16 @@ var (
 	// plantedSecrets are secret values dirty.sh writes into those files.
 	plantedSecrets = []string{"e2e-history-secret", "AKIAE2ETESTKEY000000", "e2eSecretKeyE2eSecretKeyE2eSecretKey0000",
 		"ZTJlOmUyZS1kb2NrZXItc2VjcmV0", "e2e-git-secret"}
+	// plantedLeftovers are the other leftovers dirty.sh plants (issue 14).
+	plantedLeftovers = []string{"/home/admin/.ssh/known_hosts", "/root/.ssh/known_hosts", "/root/.cache/pip",
+		"/home/alice/.cache/go-build", "/home/bob/.npm/_cacache", "/var/lib/rpm/__db.001"}
 	// removable is everything the checklist must remove.
-	removable = concat(plantedHistories, plantedCredentials, plantedKeys)
+	removable = concat(plantedHistories, plantedCredentials, plantedKeys, plantedLeftovers)
 	// canaries look like targets and must survive (planted by dirty.sh).
 	canaries = []string{"/srv/app/.bash_history", "/home/admin/history.txt", "/home/alice/.bash_history.d/keep",
 		"/home/admin/.ssh/authorized_keys.example", "/home/bob/.ssh/id_deploy.pub", "/root/.docker-config-example.json",
 		"/home/alice/notes/.bash_history", "/var/www/html/.bash_history", "/home/bob/authorized_keys",
-		"/home/admin/.ssh/authorized_keys2.bak", "/home/admin/.ssh/known_hosts", "/home/admin/.ssh/config",
+		"/home/admin/.ssh/authorized_keys2.bak", "/home/admin/.ssh/config",
 		"/home/admin/.aws/config", "/root/.npmrc", "/home/alice/.pypirc", "/home/bob/.docker/config.json",
 		"/opt/app/.git-credentials.sample", "/home/admin/.history_notes", "/etc/skel/.bash_history_template",
 		"/home/alice/.viminfo.d", "/srv/shared/zsh_history.txt", "/var/lib/e2e-svc/data.db",
@@ -69,6 +72,11 @@ done
 find /var/log -xdev -type f \( -name '*.gz' -o -name '*.[0-9]' \) | sed 's/^/rotated=/'
 ls /var/cache/apt/archives/*.deb /var/cache/apt/*.bin /etc/passwd- /etc/shadow- /etc/group- /etc/gshadow- 2>/dev/null | sed 's/^/leftover=/'
 echo "cloud_instances=$(ls /var/lib/cloud/instances 2>/dev/null | wc -l)"
+grep -q '^127\.0\.1\.1' /etc/hosts && echo "leftover14=/etc/hosts: $(grep '^127\.0\.1\.1' /etc/hosts)"
+grep -l 'mac-address' /etc/NetworkManager/system-connections/* 2>/dev/null | sed 's/^/leftover14=mac in /'
+grep -l '^HWADDR\|^UUID' /etc/sysconfig/network-scripts/ifcfg-* 2>/dev/null | sed 's/^/leftover14=hwaddr in /'
+ls /etc/network/interfaces.d/50-cloud-init* /etc/netplan/50-cloud-init.yaml 2>/dev/null | sed 's/^/leftover14=/'
+[ -f /swapfile ] && ! grep -q '^/swapfile ' /proc/swaps && echo "swap_off=/swapfile is not active"
 echo "enabled_cron=$(systemctl is-enabled cron.service)"
 echo "enabled_e2e-app=$(systemctl is-enabled e2e-app.service)"
 for f in ` + strings.Join(loginRecords, " ") + `; do [ -f "$f" ] && echo "login_$f=$(stat -c %s "$f")"; done

@@ -27,9 +27,11 @@ type VM struct {
 	Overlay string
 	SSHPort int
 	Serial  string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	once    sync.Once
+	// MAC is the address of its network card, its own.
+	MAC  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	once sync.Once
 }
 
 // NewOverlay makes a copy-on-write overlay of the image in dir.
@@ -65,6 +67,8 @@ func StartVM(img *Image, dir, overlay, seed string) (*VM, error) {
 		return nil, err
 	}
 	vm := &VM{Dir: dir, Overlay: overlay, SSHPort: port, Serial: filepath.Join(dir, filepath.Base(overlay)+".serial.log"), done: make(chan struct{})}
+	// Each VM its own MAC (from its port), as each instance of an image.
+	vm.MAC = fmt.Sprintf("52:54:00:e2:%02x:%02x", port>>8&0xff, port&0xff)
 	accel := []string{"-accel", "tcg,thread=multi", "-cpu", "max"}
 	if os.Getenv("AMIH_E2E_KVM") == "1" {
 		accel = []string{"-accel", "kvm", "-cpu", "host"}
@@ -81,7 +85,7 @@ func StartVM(img *Image, dir, overlay, seed string) (*VM, error) {
 		"-drive", "file="+overlay+",if=virtio,format=qcow2",
 		"-drive", "file="+seed+",if=virtio,format=raw,readonly=on",
 		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22", port),
-		"-device", "virtio-net-pci,netdev=n0",
+		"-device", "virtio-net-pci,netdev=n0,mac="+vm.MAC,
 		"-serial", "file:"+vm.Serial,
 		"-chardev", "socket,id=qmp,path="+vm.qmpPath()+",server=on,wait=off",
 		"-mon", "chardev=qmp,mode=control",

@@ -118,6 +118,49 @@ install_service e2e-smtp-sink "the mail relay, a sink on the guest's loopback" s
 # instance (a systemd "first boot" would apply the presets and enable it).
 systemctl disable cron.service
 
+# Secrets in the image's blocks (issue 14). A file the build itself deletes
+# (synced first, so that its blocks were written): only clearing the free
+# space removes it.
+echo 'BUILD_TOKEN=e2e-deleted-secret' > /root/build.env
+sync
+rm -f /root/build.env
+# A swap file that holds a secret past its header (as swapped-out build
+# memory would), active and in fstab.
+if [ ! -f /swapfile ]; then
+	dd if=/dev/zero of=/swapfile bs=1M count=32 status=none
+	chmod 600 /swapfile
+	printf 'e2e-swapped-secret' | dd of=/swapfile bs=1 seek=1048576 conv=notrunc status=none
+	mkswap -L e2e-swap /swapfile >/dev/null
+	echo '/swapfile none swap sw 0 0' >> /etc/fstab
+	sync
+fi
+swapon /swapfile 2>/dev/null || true
+# A line in the journal (and, on Debian 12, in syslog).
+logger -t e2e "e2e-journal-secret"
+journalctl --flush 2>/dev/null || true
+
+# Leftovers the other tools remove (issue 14): the build's name in
+# /etc/hosts, hosts the build talked to, build caches, RPM's database
+# environment, profiles pinned to the build's MAC, a user the build made
+# for itself.
+grep -q '^127\.0\.1\.1' /etc/hosts || echo "127.0.1.1 $(hostname)" >> /etc/hosts
+sed -i "s/^127\.0\.1\.1.*/127.0.1.1 $(hostname)/" /etc/hosts
+hostname > /etc/hostname
+install -d -m 700 /root/.ssh
+echo 'git.e2e.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e' > /root/.ssh/known_hosts
+for d in /root/.cache/pip/http /home/alice/.cache/go-build/00 /home/bob/.npm/_cacache/index-v5; do
+	mkdir -p "$d" && echo cached > "$d/entry"
+done
+mkdir -p /var/lib/rpm && echo env > /var/lib/rpm/__db.001
+mac=$(cat /sys/class/net/ens2/address)
+install -d -m 700 /etc/NetworkManager/system-connections
+printf '[connection]\nid=build\ntype=ethernet\n[ethernet]\nmac-address=%s\n[ipv4]\nmethod=auto\n' "$mac" > /etc/NetworkManager/system-connections/build.nmconnection
+chmod 600 /etc/NetworkManager/system-connections/build.nmconnection
+mkdir -p /etc/sysconfig/network-scripts
+printf 'DEVICE=eth9\nHWADDR=%s\nUUID=5e3f0c2a-1111-4222-8333-444455556666\nONBOOT=no\n' "$mac" > /etc/sysconfig/network-scripts/ifcfg-eth9
+id builder >/dev/null 2>&1 || useradd -m -s /bin/bash builder
+echo 'build output' > /home/builder/build.log
+
 # A reboot is required, as after a kernel or libc upgrade.
 touch /var/run/reboot-required
 echo "e2e: guest made dirty"
