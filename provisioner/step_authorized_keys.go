@@ -8,7 +8,8 @@ import "fmt"
 // AuthorizedKeys configures the `authorized_keys` step: remove
 // `~/.ssh/authorized_keys` and `~/.ssh/authorized_keys2` of root and every
 // passwd user, and every `AuthorizedKeysFile` location sshd is configured
-// with (from `sshd -T`). This is the last step that changes anything: the
+// with (from `sshd -T`). Only `free_space`, `final_shutdown` (which touch
+// nothing a connection needs) and the read-only checks come after it: the
 // build goes on over the SSH connection that is already open, which sshd
 // never authenticates again, so removing the key that opened it is safe; the
 // plugin never reboots or reconnects after this step. Instances made from

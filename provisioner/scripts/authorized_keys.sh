@@ -3,7 +3,8 @@
 # every passwd user, and every AuthorizedKeysFile location sshd uses.
 # inputs: AMIH_KEEP_USERS (one user per line)
 #
-# This is the last step that changes anything: the build goes on over the SSH
+# Only free_space, final_shutdown (nothing a connection needs) and the
+# read-only checks come after it: the build goes on over the SSH
 # connection that is already open, which sshd never checks again.
 
 configured=$(authorized_key_files)
