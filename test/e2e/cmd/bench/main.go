@@ -16,6 +16,9 @@
 //	P4  secret scan: the plugin's scanner vs one `grep -rIlE` with the same
 //	    rules over a generated tree of 100k files, on this machine. Ratio.
 //	P5  peak RSS of the plugin process during P1.
+//	P8  clearing free space: seconds per GiB of the plugin's free_space
+//	    (mode "zero") vs one plain `dd` of zeros to the same disk, on the
+//	    same guest. Ratio.
 //
 // Both sides run the very same guest scripts (provisioner.StepScripts), so
 // the figures compare orchestration, not work. BENCH_ROUNDS (default 3)
@@ -25,6 +28,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -97,7 +101,7 @@ func run() error {
 		}
 		rounds = n
 	}
-	only := map[string]bool{"P1": true, "P2": true, "P4": true}
+	only := map[string]bool{"P1": true, "P2": true, "P4": true, "P8": true}
 	if v := os.Getenv("BENCH_ONLY"); v != "" {
 		only = map[string]bool{}
 		for _, p := range strings.Split(v, ",") {
@@ -112,7 +116,7 @@ func run() error {
 	if err := os.MkdirAll(b.dir, 0o755); err != nil {
 		return err
 	}
-	if only["P1"] || only["P2"] {
+	if only["P1"] || only["P2"] || only["P8"] {
 		if b.img, err = e2e.EnsureImage(os.Stdout, e2e.Suite()); err != nil {
 			return err
 		}
@@ -126,7 +130,7 @@ func run() error {
 		for _, p := range []struct {
 			name string
 			fn   func(r int, side string) error
-		}{{"P1", b.p1}, {"P2", b.p2}, {"P4", b.p4}} {
+		}{{"P1", b.p1}, {"P2", b.p2}, {"P4", b.p4}, {"P8", b.p8}} {
 			if !only[p.name] {
 				continue
 			}
@@ -432,6 +436,81 @@ func (b *bench) p4(r int, side string) error {
 	return nil
 }
 
+// p8 times clearing the free space of a fresh guest: the plugin's
+// free_space step (zeros only, the swap left out: the same work as dd),
+// timed by the report, or one dd of zeros into a file until the disk is
+// full, then removed and synced, timed on the guest. Seconds per GiB
+// written.
+func (b *bench) p8(r int, side string) error {
+	dir := filepath.Join(b.dir, fmt.Sprintf("p8-r%d-%s", r, side))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	key, err := e2e.NewKey(dir, "key")
+	if err != nil {
+		return err
+	}
+	overlay, err := e2e.NewOverlay(b.img, dir, "guest")
+	if err != nil {
+		return err
+	}
+	seed, err := e2e.NoCloudSeed(dir, "iid-bench", key)
+	if err != nil {
+		return err
+	}
+	vm, err := e2e.StartVM(b.img, dir, overlay, seed)
+	if err != nil {
+		return err
+	}
+	defer vm.Kill()
+	tmpl := e2e.Template{SSHPort: vm.SSHPort, Key: key}
+	if side == "plugin" {
+		tmpl.Hygiene = `    steps = ["free_space"]
+    report_path = "report.json"
+    free_space {
+      mode = "zero"
+      swap = false
+    }`
+	} else {
+		tmpl.Hygiene = "-"
+		tmpl.AfterDirty = []string{`s=$(date +%s.%N); dd if=/dev/zero of=/var/tmp/p8-fill bs=1048576 conv=fsync 2>/dev/null; n=$(stat -c %s /var/tmp/p8-fill); rm -f /var/tmp/p8-fill; sync; echo "p8-dd $n $s $(date +%s.%N)"`}
+	}
+	run := e2e.RunPacker(dir, tmpl.Render(), nil, 60*time.Minute)
+	if run.Err != nil {
+		return fmt.Errorf("packer build: %v\n%s", run.Err, e2e.TailLines(run.Output, 30))
+	}
+	var bytes, seconds float64
+	if side == "plugin" {
+		data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+		if err != nil {
+			return err
+		}
+		var rep provisioner.Report
+		if err := json.Unmarshal(data, &rep); err != nil {
+			return err
+		}
+		for _, st := range rep.Steps {
+			if st.Name == "free_space" {
+				bytes, seconds = float64(st.Counts["zeroed_bytes"]), st.DurationSeconds
+			}
+		}
+	} else {
+		var start, end float64
+		for _, line := range strings.Split(run.Output, "\n") {
+			if i := strings.Index(line, "p8-dd "); i >= 0 {
+				fmt.Sscanf(line[i:], "p8-dd %f %f %f", &bytes, &start, &end)
+			}
+		}
+		seconds = end - start
+	}
+	if bytes < 1<<28 || seconds <= 0 {
+		return fmt.Errorf("%s: %0.f bytes in %.1f s: no measure", side, bytes, seconds)
+	}
+	name := map[string]string{"plugin": "P8 plugin free_space (s/GiB)", "shell": "P8 dd (s/GiB)"}[side]
+	b.add(name, seconds/(bytes/(1<<30)))
+	return nil
+}
+
 // secretEvery: one file in secretEvery holds a secret.
 const secretEvery = 5000
 
@@ -474,6 +553,7 @@ var targets = map[string]string{
 	"P3 plugin (s)":            "<= 1",
 	"P4 ratio plugin/grep":     "<= 1.3",
 	"P5 plugin peak RSS (MiB)": "<= 64",
+	"P8 ratio plugin/dd":       "<= 1.1",
 }
 
 // table renders median, min and max of every metric, the paired ratios
@@ -483,6 +563,7 @@ func (b *bench) table(rounds int, took time.Duration) string {
 		{"P1 ratio plugin/shell", "P1 plugin build (s)", "P1 shell build (s)"},
 		{"P2 ratio plugin/shell", "P2 plugin build (s)", "P2 shell build (s)"},
 		{"P4 ratio plugin/grep", "P4 plugin scanner (s)", "P4 grep -rIlE (s)"},
+		{"P8 ratio plugin/dd", "P8 plugin free_space (s/GiB)", "P8 dd (s/GiB)"},
 	}
 	for _, p := range pairs {
 		x, y := b.samples[p[1]], b.samples[p[2]]
