@@ -74,6 +74,15 @@ func TestHostileInputEveryField(t *testing.T) {
 		{"secret_scan.max_file_size", "", "", func(s string) map[string]interface{} {
 			return map[string]interface{}{"secret_scan": map[string]interface{}{"max_file_size": s}}
 		}, ""},
+		{"free_space.paths[0]", "free_space", "AMIH_PATHS", func(s string) map[string]interface{} {
+			return map[string]interface{}{"free_space": map[string]interface{}{"paths": []string{s}}}
+		}, ""},
+		{"free_space.mode", "free_space", "AMIH_MODE", func(s string) map[string]interface{} {
+			return map[string]interface{}{"free_space": map[string]interface{}{"mode": s}}
+		}, ""},
+		{"final_shutdown.remove_users[0]", "final_shutdown", "AMIH_REMOVE_USERS", func(s string) map[string]interface{} {
+			return map[string]interface{}{"final_shutdown": map[string]interface{}{"remove_users": []string{s}}}
+		}, ""},
 		{"access_policy.permit_root_login", "access_policy", "AMIH_PERMIT_ROOT_LOGIN", func(s string) map[string]interface{} {
 			return map[string]interface{}{"access_policy": map[string]interface{}{"permit_root_login": s}}
 		}, ""},
