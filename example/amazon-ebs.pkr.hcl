@@ -100,6 +100,16 @@ build {
     secret_scan {
       allow = ["/srv/app/test/fixtures/*"]
     }
+    # Zeros over the free space (EBS snapshots keep freed blocks as they
+    # are) and the swap cleared.
+    free_space {
+      mode = "both"
+    }
+    # At the final shutdown, after the network, sshd and the journal have
+    # stopped: a user the team setup made for the build goes too.
+    final_shutdown {
+      remove_users = ["deploy"]
+    }
     audit {
       on_finding = "fail"
     }
