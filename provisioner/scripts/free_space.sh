@@ -7,21 +7,30 @@
 # The filesystem is full while the zeros are written; the file is removed
 # (also by the EXIT trap, whatever happens) and synced at once.
 
-# filesystems: "SOURCE<TAB>MOUNT POINT" (the mount point escaped as
-# mount_table says) of every filesystem to clear, each device once.
+# filesystems: "STATE<TAB>MOUNT POINT" (the mount point escaped as
+# mount_table says) of every filesystem to clear: each writable filesystem
+# of a block device (not a loop device) once, or the listed mount points.
+# STATE is "ok", or "skip" for a listed one that is not such a filesystem
+# (a tmpfs filled with zeros would fill the memory).
 filesystems() {
 	mount_table | awk -F '\t' -v paths="${AMIH_PATHS:-}" '
 		BEGIN { n = split(paths, p, "\n"); for (i = 1; i <= n; i++) if (p[i] != "") want[p[i]] = 1 }
 		{
 			split($3, opt, ",")
-			if (paths != "") { if (!($4 in want) || done[$4]++) next; print $1 "\t" $4; next }
-			if ($1 !~ /^\/dev\// || $1 ~ /^\/dev\/loop/ || opt[1] != "rw" || seen[$1]++) next
-			print $1 "\t" $4
+			ok = $1 ~ /^\/dev\// && $1 !~ /^\/dev\/loop/ && opt[1] == "rw"
+			if (paths != "") { if (($4 in want) && !done[$4]++) print (ok ? "ok" : "skip") "\t" $4; next }
+			if (ok && !seen[$1]++) print "ok\t" $4
 		}'
 }
 
-# kib_free DIR: KiB available in DIR's filesystem (df -P).
-kib_free() { df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 + 0 }'; }
+# kib_free DIR: KiB free in DIR's filesystem, the blocks reserved for root
+# included (stat -f: root's dd fills those too, and they hold old data as
+# any other free block); df's "available" where stat cannot tell.
+kib_free() {
+	_free=$(stat -f -c '%f %S' "$1" 2>/dev/null | awk 'NF == 2 { printf "%d\n", $1 * $2 / 1024 }')
+	[ -n "$_free" ] || _free=$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 + 0 }')
+	echo "${_free:-0}"
+}
 
 # zero_fill MOUNT-POINT (as the guest sees it): fill its free space with
 # zeros through one temporary file, bounded by the free space found first
@@ -69,10 +78,13 @@ discard() {
 clear_filesystem() {
 	_mount=$(printf '%b' "${1#*"$tab"}.")
 	_mount=${_mount%.}
-	if [ ! -d "$AMIH_ROOT$_mount" ]; then
-		rec warn "$_mount is not a mounted filesystem: left alone"
+	if [ "${1%%"$tab"*}" = skip ]; then
+		rec warn "$_mount is not a writable filesystem of a block device: left alone"
 		return 0
 	fi
+	# A file bind-mounted from a disk (a container's /etc/hosts) is no
+	# filesystem to fill.
+	[ -d "$AMIH_ROOT$_mount" ] || return 0
 	case $AMIH_MODE in zero | both) zero_fill "$_mount" ;; esac
 	case $AMIH_MODE in discard | both) discard "$_mount" ;; esac
 }
