@@ -48,10 +48,16 @@ if [ "${AMIH_PHASE:-}" = shutdown ]; then
 		/var/lib/lastlog/lastlog2.db /var/lib/lastlog/lastlog2.db-journal; do
 		truncate_file "$AMIH_ROOT$f"
 	done
-	# The journal has moved to /run (systemd-journal-flush's stop): every
-	# file under /var/log/journal goes, the folder stays (with
-	# Storage=auto, its existence keeps the journal persistent).
+	# The journal moves to /run first: systemd-journal-flush's stop does that
+	# only when /var/log/journal is on a filesystem of its own
+	# (--smart-relinquish-var), and journald, finding its file deleted,
+	# would make a new one. Then every file under /var/log/journal goes, the
+	# folder stays (with Storage=auto, its existence keeps the journal
+	# persistent on the instances).
 	if [ "$AMIH_KEEP_JOURNAL" != 1 ] && [ -d "$AMIH_ROOT/var/log/journal" ] && [ ! -L "$AMIH_ROOT/var/log/journal" ]; then
+		if [ -z "$AMIH_ROOT" ] && have journalctl; then
+			journalctl --relinquish-var >/dev/null 2>&1 || rec warn "journalctl --relinquish-var failed (systemd before 243?): journald may write to /var/log/journal after this"
+		fi
 		for entry in "$AMIH_ROOT"/var/log/journal/* "$AMIH_ROOT"/var/log/journal/.[!.]*; do
 			if [ -e "$entry" ] || [ -L "$entry" ]; then remove_tree "$entry" "$AMIH_ROOT/var/log/journal"; fi
 		done
