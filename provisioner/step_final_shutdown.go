@@ -13,10 +13,11 @@ import "fmt"
 // installs a unit in `/run` (in memory: neither the unit nor its script ever
 // reaches the image) that systemd stops after every unit that writes those
 // (the network, sshd, the user sessions, `systemd-update-utmp`, `wtmpdb`,
-// `systemd-random-seed`, and `systemd-journal-flush`, whose stop moves the
-// journal to `/run`); its stop overwrites and removes the leases and the
-// random seed, empties the login records, removes every journal file under
-// `/var/log/journal` (the folder stays), the sudo rule cloud-init wrote for
+// `systemd-random-seed`, `systemd-journal-flush`); its stop overwrites and
+// removes the leases and the random seed, empties the login records, moves
+// the journal to `/run` (`journalctl --relinquish-var`, systemd 243 and
+// later) and removes every journal file under `/var/log/journal` (the
+// folder stays), the sudo rule cloud-init wrote for
 // the build's user (`/etc/sudoers.d/90-cloud-init-users`, only when
 // cloud-init runs again at the next boot: each instance's cloud-init writes
 // its own for its default user), and the users in `remove_users`. Nothing
