@@ -1,3 +1,5 @@
+//go:generate go run ../internal/genschema ../docs/report.schema.json
+
 package provisioner
 
 import (
@@ -62,7 +64,7 @@ const (
 type StepResult struct {
 	Name            string         `json:"name"`
 	Title           string         `json:"title"`
-	Status          Status         `json:"status"`
+	Status          Status         `json:"status" jsonschema:"enum=ok,enum=changed,enum=would-change,enum=skipped,enum=failed"`
 	DurationSeconds float64        `json:"duration_seconds"`
 	Actions         []Action       `json:"actions"`
 	Counts          map[string]int `json:"counts,omitempty"`
@@ -110,9 +112,10 @@ type Report struct {
 	DryRun        bool      `json:"dry_run"`
 	Started       time.Time `json:"started"`
 	Finished      time.Time `json:"finished"`
-	Status        string    `json:"status"`
+	// Status is the run's: succeeded or failed.
+	Status string `json:"status" jsonschema:"enum=succeeded,enum=failed"`
 	// Verdict is the audit's: clean, findings, not-audited or dry-run.
-	Verdict string `json:"verdict"`
+	Verdict string `json:"verdict" jsonschema:"enum=clean,enum=findings,enum=not-audited,enum=dry-run"`
 	// Findings are those of every checking step (secret_scan, audit).
 	Findings []Finding    `json:"findings"`
 	Guest    GuestFacts   `json:"guest"`

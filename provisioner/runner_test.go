@@ -12,6 +12,8 @@ import (
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/reportschema"
 )
 
 // provision prepares raw and runs Provision against a fake guest.
@@ -40,6 +42,10 @@ func provisionRun(t *testing.T, raw map[string]interface{}, g *fakeGuest) (*fake
 	data, rerr := os.ReadFile(filepath.Join(dir, "report.json"))
 	if rerr != nil {
 		t.Fatalf("no report: %v", rerr)
+	}
+	// Every report follows the published schema (docs/report.schema.json).
+	if verr := reportschema.Validate(filepath.Join(dir, "report.json")); verr != nil {
+		t.Error(verr)
 	}
 	// Lists are [] when empty, never null: report readers iterate them.
 	if strings.Contains(string(data), ": null") {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/reportschema"
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/provisioner"
 )
 
@@ -204,9 +205,13 @@ func WaitSSH(vm *VM, key *Key, timeout time.Duration) error {
 	}
 }
 
-// Report reads the plugin's JSON report.
+// Report reads the plugin's JSON report, which must follow the published
+// schema (docs/report.schema.json).
 func (b *Bed) Report(name string) *provisioner.Report {
 	b.t.Helper()
+	if err := reportschema.Validate(filepath.Join(b.Dir, name)); err != nil {
+		b.t.Error(err)
+	}
 	data, err := os.ReadFile(filepath.Join(b.Dir, name))
 	if err != nil {
 		b.t.Fatalf("report: %v", err)
