@@ -2,7 +2,8 @@
 // (provisioner.Report), generated from the Go types and their doc comments,
 // so that the schema and the code share one source.
 //
-// Usage: go run ./internal/genschema FILE
+// Usage (from provisioner/, as its go:generate line does): go run
+// ../internal/genschema FILE
 package main
 
 import (
@@ -20,13 +21,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: genschema FILE")
 		os.Exit(2)
 	}
-	r := &jsonschema.Reflector{
-		// Every field the plugin writes without omitempty is required;
-		// nothing else may appear.
-		RequiredFromJSONSchemaTags: false,
-		DoNotReference:             false,
-	}
-	if err := r.AddGoComments("github.com/ami-hygiene/packer-plugin-ami-hygiene", "./provisioner"); err != nil {
+	// Every field the plugin writes without omitempty is required, and
+	// nothing else may appear (the reflector's defaults).
+	r := &jsonschema.Reflector{}
+	// The doc comments of the provisioner package, read from its folder (the
+	// working directory of go generate).
+	if err := r.AddGoComments("github.com/ami-hygiene/packer-plugin-ami-hygiene/provisioner", "."); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
