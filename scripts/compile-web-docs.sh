@@ -15,12 +15,22 @@ strip_front_matter() {
 strip_front_matter "$src/README.md" >"$dst/README.md"
 strip_front_matter "$src/provisioners/ami-hygiene.mdx" >"$dst/components/provisioner/ami-hygiene/README.md"
 cat >"$dst/metadata.hcl" <<'HCL'
-# For full specification on the configuration of this file visit:
+# The integration's card on the Packer integrations portal. For the full
+# specification of this file see
 # https://github.com/hashicorp/integration-template#metadata-configuration
 integration {
   name        = "AMI Hygiene"
-  description = "Runs the checklist of a good golden image inside the build and proves the result with a report."
+  description = "Runs the checklist of a good golden image inside the build, in a fixed safe order, and proves the result with a report."
   identifier  = "packer/ami-hygiene/ami-hygiene"
+  docs {
+    process_docs    = true
+    readme_location = "./README.md"
+    external_url    = "https://github.com/ami-hygiene/packer-plugin-ami-hygiene"
+  }
+  license {
+    type = "MPL-2.0"
+    url  = "https://github.com/ami-hygiene/packer-plugin-ami-hygiene/blob/main/LICENSE"
+  }
   component {
     type = "provisioner"
     name = "AMI Hygiene"
