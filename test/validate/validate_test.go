@@ -44,6 +44,8 @@ func TestExamplesValidate(t *testing.T) {
 		args []string
 	}{
 		{"example", []string{"amazon-ebs.pkr.hcl"}},
+		// The legacy JSON form: each block an object, verify a list.
+		{"example/legacy", []string{"amazon-ebs.json"}},
 		{"example/local", []string{"-var", "ssh_port=2222", "-var", "ssh_private_key_file=" + key, "demo.pkr.hcl"}},
 	} {
 		out, err := validate(t, filepath.Join(repoRoot(), tc.dir), tc.args...)
@@ -170,5 +172,26 @@ func TestNoneCommunicatorIsNeverClean(t *testing.T) {
 	}
 	if rep.Status != "failed" || rep.Verdict == "clean" {
 		t.Errorf("report status %q, verdict %q", rep.Status, rep.Verdict)
+	}
+}
+
+// TestLegacyJSONBadInput: a legacy JSON template with bad input fails
+// `packer validate` naming the attribute, as an HCL one does.
+func TestLegacyJSONBadInput(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "example", "legacy", "amazon-ebs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(data), `"mode": "both"`, `"mode": "shred"`, 1)
+	if bad == string(data) {
+		t.Fatal("the example has no free_space mode to break")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := validate(t, dir, "bad.json")
+	if err == nil || !strings.Contains(out, `free_space.mode: "shred" is not allowed`) {
+		t.Errorf("packer validate of a bad JSON template: %v\n%s", err, out)
 	}
 }
