@@ -44,7 +44,8 @@ type MachineIdentity struct {
 	CloudInitClean config.Trilean `mapstructure:"cloud_init_clean"`
 	// Write `localhost` into `/etc/hostname`, so that each instance takes
 	// the name its cloud or DHCP gives it, and remove the build's name from
-	// `/etc/hosts` (Debian's `127.0.1.1 <hostname>` line). Default `false`: images for
+	// `/etc/hosts` (Debian's `127.0.1.1 <hostname>` line); the running build
+	// is named `localhost` too (its old name no longer resolves). Default `false`: images for
 	// fixed hosts may mean to keep theirs, and cloud-init sets the hostname
 	// of cloud instances anyway.
 	ResetHostname bool `mapstructure:"reset_hostname"`
@@ -70,7 +71,7 @@ var machineIdentityStep = stepDef{
 		"cloud-init's state and logs (`cloud-init clean --logs --seed`: /var/lib/cloud/*, /var/log/cloud-init*.log), unless `cloud_init_clean = false`",
 		"/etc/ssh/ssh_host_* (only when something regenerates them at boot), unless `remove_host_keys = false`; then /run/ami-hygiene/no-reconnect (in memory, gone at the next boot: no reboot in the rest of the build)",
 		"with `ensure_host_keys`: /etc/systemd/system/ami-hygiene-ssh-host-keys.service and its multi-user.target.wants link",
-		"with `reset_hostname`: /etc/hostname, and the `127.0.1.1` line of /etc/hosts that names the build's hostname",
+		"with `reset_hostname`: /etc/hostname, the `127.0.1.1` line of /etc/hosts that names the build's hostname, and the running system's hostname (`localhost` for the rest of the build, so that sudo still resolves it)",
 		"/var/lib/rpm/__db.* (RPM's database environment, made again by the next rpm command)",
 		"`mac-address=`/`cloned-mac-address=` lines naming a MAC of the build's own interfaces in /etc/NetworkManager/system-connections/*; `HWADDR=` and `UUID=` lines of /etc/sysconfig/network-scripts/ifcfg-* and /etc/sysconfig/network/ifcfg-* (not `ifcfg-lo`)",
 		"cloud-init's network configuration, when cloud-init runs at the next boot and renders the network (its list for `cloud-init clean --configs network`): /etc/netplan/50-cloud-init.yaml, /etc/network/interfaces.d/50-cloud-init(.cfg), /etc/NetworkManager/conf.d/99-cloud-init.conf, /etc/NetworkManager/conf.d/30-cloud-init-ip6-addr-gen-mode.conf, /etc/NetworkManager/system-connections/cloud-init-*.nmconnection, /etc/systemd/network/10-cloud-init-*.network",

@@ -88,6 +88,16 @@ if [ "$AMIH_RESET_HOSTNAME" = 1 ] && [ -e "$R/etc/hostname" ]; then
 		keep_lines "$R/etc/hosts" '!($1 == "127.0.1.1" && index(" " $2 " " $3 " " $4 " " $5 " " $6 " " $7 " ", " " ENVIRON["amih_name"] " "))'
 	fi
 	write_file "$R/etc/hostname" localhost
+	# The running system takes the name too: with its /etc/hosts line gone,
+	# the build's old name would no longer resolve, and every later sudo
+	# would say "unable to resolve host" and mail root about it (into the
+	# image's /var/mail/root).
+	if [ -z "$R" ] && [ "$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)" != localhost ]; then
+		rec change hostname "the running system" localhost
+		if ! dry_run; then
+			hostname localhost 2>/dev/null || printf 'localhost\n' >/proc/sys/kernel/hostname || rec warn "could not rename the running system: sudo may complain that it cannot resolve its old name"
+		fi
+	fi
 fi
 
 # cloud-init: forget this instance, so that the next one runs cloud-init
