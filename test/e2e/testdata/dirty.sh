@@ -121,7 +121,9 @@ systemctl disable cron.service
 # Secrets in the image's blocks (issue 14). A file the build itself deletes
 # (synced first, so that its blocks were written): only clearing the free
 # space removes it.
-echo 'BUILD_TOKEN=e2e-deleted-secret' > /root/build.env
+# 4 MiB of it, so that blocks of it are still free (not yet reused by the
+# build's later writes) when the test reads the disk before free_space.
+yes 'BUILD_TOKEN=e2e-deleted-secret' | head -c 4194304 > /root/build.env
 sync
 rm -f /root/build.env
 # A swap file that holds a secret past its header (as swapped-out build
