@@ -140,3 +140,35 @@ func TestScriptsFreeSpaceSwapInUse(t *testing.T) {
 		}
 	})
 }
+
+// TestScriptsFreeSpaceExt4Reserve: ext4's reserved clusters (which no one
+// may allocate, root neither, and whose free blocks keep old data) are 0
+// while the zeros are written and set back afterwards; the fill's bound
+// counts them. Another filesystem type's reserve is not touched.
+func TestScriptsFreeSpaceExt4Reserve(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		freeSpaceGuest(g)
+		g.file("sys/fs/ext4/vdc/reserved_clusters", "4096\n")
+		g.file("sys/fs/ext4/vdd/reserved_clusters", "4096\n")
+		// dd notes the reserve it runs with, then writes 1 MiB of zeros.
+		g.shim("dd", `for a; do case $a in of=*) of=${a#of=} ;; count=*) count=${a#count=} ;; esac; done
+case $of in *"with space"*) cat "$ROOT/sys/fs/ext4/vdc/reserved_clusters" >>"$STATE/resv-during"; echo "$count" >>"$STATE/count" ;; esac
+head -c 1048576 /dev/zero >"$of"`)
+		res := g.run("free_space.sh", envVar{"AMIH_MODE", "zero"}, envVar{"AMIH_PATHS", "/srv/with space\n/srv/nodiscard"}, envVar{"AMIH_SWAP", "0"})
+		if res.code != 0 {
+			t.Fatalf("code %d\n%s", res.code, res.other)
+		}
+		during, _ := os.ReadFile(filepath.Join(g.state, "resv-during"))
+		count, _ := os.ReadFile(filepath.Join(g.state, "count"))
+		if string(during) != "0\n" || g.read("sys/fs/ext4/vdc/reserved_clusters") != "4096\n" {
+			t.Errorf("reserved clusters during the fill %q, after %q; want 0, then 4096", during, g.read("sys/fs/ext4/vdc/reserved_clusters"))
+		}
+		// stat's 3 MiB free, +1, + 4096 clusters of 4 KiB (16 MiB).
+		if string(count) != "20\n" {
+			t.Errorf("dd count %q, want 20 (MiB)", count)
+		}
+		if g.read("sys/fs/ext4/vdd/reserved_clusters") != "4096\n" {
+			t.Errorf("the reserve of an xfs filesystem was touched")
+		}
+	})
+}

@@ -7,20 +7,30 @@
 # The filesystem is full while the zeros are written; the file is removed
 # (also by the EXIT trap, whatever happens) and synced at once.
 
-# filesystems: "STATE<TAB>MOUNT POINT" (the mount point escaped as
-# mount_table says) of every filesystem to clear: each writable filesystem
-# of a block device (not a loop device) once, or the listed mount points.
-# STATE is "ok", or "skip" for a listed one that is not such a filesystem
-# (a tmpfs filled with zeros would fill the memory).
+# filesystems: "STATE<TAB>TYPE<TAB>SOURCE<TAB>MOUNT POINT" (the mount point
+# escaped as mount_table says) of every filesystem to clear: each writable
+# filesystem of a block device (not a loop device) once, or the listed
+# mount points. STATE is "ok", or "skip" for a listed one that is not such
+# a filesystem (a tmpfs filled with zeros would fill the memory).
 filesystems() {
 	mount_table | awk -F '\t' -v paths="${AMIH_PATHS:-}" '
 		BEGIN { n = split(paths, p, "\n"); for (i = 1; i <= n; i++) if (p[i] != "") want[p[i]] = 1 }
 		{
 			split($3, opt, ",")
 			ok = $1 ~ /^\/dev\// && $1 !~ /^\/dev\/loop/ && opt[1] == "rw"
-			if (paths != "") { if (($4 in want) && !done[$4]++) print (ok ? "ok" : "skip") "\t" $4; next }
-			if (ok && !seen[$1]++) print "ok\t" $4
+			line = $2 "\t" $1 "\t" $4
+			if (paths != "") { if (($4 in want) && !done[$4]++) print (ok ? "ok" : "skip") "\t" line; next }
+			if (ok && !seen[$1]++) print "ok\t" line
 		}'
+}
+
+# ext4_reserve SOURCE: the sysfs file of ext4's reserved clusters for the
+# filesystem on SOURCE (the kernel's name of the device: /dev/mapper/x is
+# dm-N there), when it exists and can be written.
+ext4_reserve() {
+	_dev=$(readlink -f "$AMIH_ROOT$1" 2>/dev/null || printf '%s' "$AMIH_ROOT$1")
+	_f=$AMIH_ROOT/sys/fs/ext4/${_dev##*/}/reserved_clusters
+	[ -f "$_f" ] && [ -w "$_f" ] && printf '%s' "$_f"
 }
 
 # kib_free DIR: KiB free in DIR's filesystem, the blocks reserved for root
@@ -32,10 +42,13 @@ kib_free() {
 	echo "${_free:-0}"
 }
 
-# zero_fill MOUNT-POINT (as the guest sees it): fill its free space with
-# zeros through one temporary file, bounded by the free space found first
-# (a filesystem that keeps growing cannot keep it going), then remove the
-# file and sync.
+# zero_fill MOUNT-POINT (as the guest sees it) TYPE SOURCE: fill its free
+# space with zeros through one temporary file, bounded by the free space
+# found first (a filesystem that keeps growing cannot keep it going), then
+# remove the file and sync. ext4 keeps clusters that nobody may allocate,
+# root neither (reserved_clusters: 2% of the filesystem, at most 4096
+# clusters), and those free blocks keep what they held: it is set to 0 for
+# the time of the fill, then set back.
 zero_fill() {
 	_dir=$AMIH_ROOT$1
 	_kib=$(kib_free "$_dir")
@@ -46,12 +59,20 @@ zero_fill() {
 		return 0
 	}
 	_zero=$amih_tmp
+	_resv_file='' _resv=''
+	if [ "$2" = ext4 ] && _resv_file=$(ext4_reserve "$3"); then
+		_resv=$(cat "$_resv_file")
+		echo 0 >"$_resv_file" 2>/dev/null || _resv_file=
+	fi
 	# dd stops at the end of the free space ("No space left on device"):
 	# that is how it ends, not a failure.
-	dd if=/dev/zero of="$_zero" bs=1048576 count=$((_kib / 1024 + 1)) conv=fsync 2>/dev/null
+	dd if=/dev/zero of="$_zero" bs=1048576 count=$((_kib / 1024 + 1 + ${_resv:-0} / 256)) conv=fsync 2>/dev/null
 	_written=$(wc -c <"$_zero" | tr -d ' ')
 	rm -f -- "$_zero"
 	sync
+	if [ -n "$_resv_file" ]; then
+		echo "$_resv" >"$_resv_file" || rec warn "could not set ext4's reserved clusters of $1 back to $_resv (until the next boot)"
+	fi
 	zeroed=$((zeroed + _written))
 	if [ "$_written" -lt $((_kib * 512)) ]; then
 		rec warn "wrote zeros over only $((_written / 1048576)) MiB of the $((_kib / 1024)) MiB free in $1"
@@ -76,16 +97,21 @@ discard() {
 }
 
 clear_filesystem() {
-	_mount=$(printf '%b' "${1#*"$tab"}.")
+	_state=${1%%"$tab"*}
+	_rest=${1#*"$tab"}
+	_type=${_rest%%"$tab"*}
+	_rest=${_rest#*"$tab"}
+	_source=${_rest%%"$tab"*}
+	_mount=$(printf '%b' "${_rest#*"$tab"}.")
 	_mount=${_mount%.}
-	if [ "${1%%"$tab"*}" = skip ]; then
+	if [ "$_state" = skip ]; then
 		rec warn "$_mount is not a writable filesystem of a block device: left alone"
 		return 0
 	fi
 	# A file bind-mounted from a disk (a container's /etc/hosts) is no
 	# filesystem to fill.
 	[ -d "$AMIH_ROOT$_mount" ] || return 0
-	case $AMIH_MODE in zero | both) zero_fill "$_mount" ;; esac
+	case $AMIH_MODE in zero | both) zero_fill "$_mount" "$_type" "$_source" ;; esac
 	case $AMIH_MODE in discard | both) discard "$_mount" ;; esac
 }
 
@@ -96,7 +122,7 @@ if [ -n "${AMIH_PATHS:-}" ]; then
 	# cleared through another filesystem.
 	while IFS= read -r want; do
 		[ -n "$want" ] || continue
-		printf '%s\n' "$listed" | cut -f 2- | grep -qxF -- "$(amih_field "$want")" ||
+		printf '%s\n' "$listed" | cut -f 4- | grep -qxF -- "$(amih_field "$want")" ||
 			rec warn "$want is not a mount point: left alone (paths lists mount points)"
 	done <<PATHS
 $AMIH_PATHS
