@@ -15,7 +15,9 @@ import (
 // into all its free space through one temporary file, which is then removed
 // and synced (`zero`), and/or asks the device to discard its free blocks with
 // `fstrim` (`discard`). The filesystem is full for the time the file is
-// written. Each active swap file or partition of the image is turned off,
+// written; on ext4 even the clusters it keeps from everyone
+// (`reserved_clusters`, at most 4096) are filled, and its setting is put
+// back afterwards. Each active swap file or partition of the image is turned off,
 // overwritten with zeros, made again with its own UUID and label
 // (`mkswap`) and turned on again. `skip_steps = ["free_space"]` turns the
 // step off. See "What overwriting and clearing free space guarantee" in the
