@@ -6,16 +6,17 @@
 #            memory: neither reaches the image) and start the unit;
 #   shutdown (the unit's ExecStop, at the build's final shutdown, after the
 #            network, sshd, the user sessions, utmp/wtmpdb, the random seed
-#            and the journal's move to /run have stopped): overwrite and
-#            remove what they wrote.
+#            and the journal's flush unit have stopped): move the journal to
+#            /run, overwrite and remove what they wrote.
 # inputs: AMIH_PHASE (install | shutdown), AMIH_SHUTDOWN_SCRIPT (install),
 #         AMIH_KEEP_JOURNAL (1 or 0), AMIH_REMOVE_USERS (one user per line)
 unit=ami-hygiene-final-shutdown.service
 unit_file=$AMIH_ROOT/run/systemd/system/$unit
 script_file=$AMIH_ROOT/run/ami-hygiene/final-shutdown.sh
 
-# The units whose stop writes what this one removes: systemd stops this one
-# after all of them (it is ordered before them).
+# The units whose stop writes what this one removes (and cloud-init's, which
+# run sessions of their own): systemd stops this one after all of them (it
+# is ordered before them; a unit the image lacks is ignored).
 writers="systemd-journal-flush.service systemd-random-seed.service systemd-update-utmp.service wtmpdb-update-boot.service
 networking.service NetworkManager.service systemd-networkd.service dhcpcd.service wicked.service
 ssh.service sshd.service user.slice systemd-logind.service systemd-user-sessions.service
