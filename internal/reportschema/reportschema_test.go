@@ -29,7 +29,9 @@ func TestValidate(t *testing.T) {
 		{"as written", func(s string) string { return s }, true},
 		{"unknown step status", func(s string) string { return strings.Replace(s, `"status":"ok"`, `"status":"done"`, 1) }, false},
 		{"unknown verdict", func(s string) string { return strings.Replace(s, `"verdict":"clean"`, `"verdict":"fine"`, 1) }, false},
-		{"unknown field", func(s string) string { return strings.Replace(s, `{"schema_version"`, `{"extra":1,"schema_version"`, 1) }, false},
+		{"unknown field", func(s string) string {
+			return strings.Replace(s, `{"schema_version"`, `{"extra":1,"schema_version"`, 1)
+		}, false},
 		{"missing verdict", func(s string) string { return strings.Replace(s, `"verdict":"clean",`, ``, 1) }, false},
 		{"null list", func(s string) string { return strings.Replace(s, `"findings":[]`, `"findings":null`, 1) }, false},
 	} {
