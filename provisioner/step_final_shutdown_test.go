@@ -131,3 +131,21 @@ func TestScriptsFinalShutdownCleanup(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptsFinalShutdownForeignHome: a listed user whose passwd home is
+// not its own (here /srv/data, owned by another uid) is removed without its
+// home being overwritten: the files there keep their content.
+func TestScriptsFinalShutdownForeignHome(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd+"svc:x:1003:1003::/srv/data:/bin/sh\n")
+		g.file("srv/data/keep.db", "data of the system")
+		g.shim("userdel", `sed -i "/^$2:/d" "$ROOT/etc/passwd"`)
+		res := g.run("final_shutdown.sh", envVar{"AMIH_PHASE", "shutdown"}, envVar{"AMIH_KEEP_JOURNAL", "1"}, envVar{"AMIH_REMOVE_USERS", "svc"})
+		if res.code != 0 || !equal(res.targets("remove-user"), []string{"svc"}) {
+			t.Fatalf("code %d, removed %v\n%s", res.code, res.targets("remove-user"), res.other)
+		}
+		if got := g.read("srv/data/keep.db"); got != "data of the system" {
+			t.Errorf("a home the user does not own was overwritten: %q", got)
+		}
+	})
+}

@@ -33,9 +33,16 @@ cloud_init_sudoers() {
 passwd_home() { awk -F: -v u="$1" '$1 == u { print $6; found = 1 } END { exit !found }' "$AMIH_ROOT/etc/passwd"; }
 
 # remove_user USER: USER and its home (overwritten first), at the shutdown.
+# The home is guest data: only a folder that is not / and that USER owns is
+# overwritten (a home of / or /srv, shared or the system's, is not USER's
+# to clear).
 remove_user() {
 	_home=$(passwd_home "$1") || return 0
-	if [ -n "$_home" ] && [ -d "$AMIH_ROOT$_home" ] && [ ! -L "$AMIH_ROOT$_home" ]; then overwrite_tree "$AMIH_ROOT$_home"; fi
+	_uid=$(awk -F: -v u="$1" '$1 == u { print $3; exit }' "$AMIH_ROOT/etc/passwd")
+	if [ -n "$_home" ] && [ "$_home" != / ] && [ -d "$AMIH_ROOT$_home" ] && [ ! -L "$AMIH_ROOT$_home" ] &&
+		[ -n "$(find "$AMIH_ROOT$_home" -prune -user "$_uid" 2>/dev/null)" ]; then
+		overwrite_tree "$AMIH_ROOT$_home"
+	fi
 	rec change remove-user "$1"
 	userdel -r "$1" 2>/dev/null || userdel -r -f "$1" || deluser --remove-home "$1" || rec warn "could not remove user $1"
 }
