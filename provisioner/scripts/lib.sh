@@ -156,6 +156,14 @@ seen_once() {
 amih_overwrite=${AMIH_OVERWRITE:-0}
 amih_overwritten=0
 
+# on_block_device PATH: PATH lies on a filesystem of a block device (df's
+# source is a /dev path): a tmpfs or a network filesystem is not in the
+# image, and nothing there is worth overwriting.
+on_block_device() {
+	case $(df -P "$1" 2>/dev/null | awk 'NR == 2 { print $1 }') in /dev/*) return 0 ;; esac
+	return 1
+}
+
 # overwrite FILE: when amih_overwrite is 1, write zeros over every byte of
 # FILE in place and sync them, before FILE is removed or emptied. Only a
 # regular file (never through a link) with no other name (a hard link's
@@ -171,7 +179,7 @@ overwrite() {
 		rec info "did not overwrite $(shown "$1") before removing it: another name (a hard link) keeps its content"
 		return 0
 	fi
-	case $(df -P "$1" 2>/dev/null | awk 'NR == 2 { print $1 }') in /dev/*) ;; *) return 0 ;; esac
+	on_block_device "$1" || return 0
 	_size=$(wc -c <"$1" | tr -d ' ')
 	# dd writes exactly the bytes head gives it, in place (notrunc), and
 	# syncs them (fsync) before the file goes.
@@ -303,7 +311,7 @@ remove_tree() {
 overwrite_tree() {
 	amih_overwritten=0
 	[ "$amih_overwrite" = 1 ] && ! dry_run || return 0
-	case $(df -P "$1" 2>/dev/null | awk 'NR == 2 { print $1 }') in /dev/*) ;; *) return 0 ;; esac
+	on_block_device "$1" || return 0
 	amih_overwritten=$(find "$1" -xdev -type f -links 1 -size +0 -exec sh -c '
 		n=0
 		for f; do
