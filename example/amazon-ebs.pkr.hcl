@@ -18,8 +18,50 @@ variable "region" {
   default = "eu-west-1"
 }
 
+# The variables below keep their defaults on AWS. They exist so that the same
+# template runs against an EC2 API emulator and local guests (the plugin's own
+# amazon-ebs test does: README, "amazon-ebs without an AWS account").
+
+variable "ec2_endpoint" {
+  type        = string
+  default     = ""
+  description = "An EC2 API endpoint other than AWS's (an emulator); empty for AWS."
+}
+
+variable "source_amis" {
+  type        = map(string)
+  default     = {}
+  description = "A source AMI id per source name (ubuntu, al2023); a source without one finds its AMI by its filter."
+}
+
+variable "ssh_host" {
+  type        = string
+  default     = ""
+  description = "The address Packer connects to; empty for the instance's own."
+}
+
+variable "ssh_ports" {
+  type        = map(number)
+  default     = {}
+  description = "The SSH port per source name; 22 for a source without one."
+}
+
+variable "ssh_keypair_name" {
+  type        = string
+  default     = ""
+  description = "An existing EC2 key pair, with ssh_private_key_file; empty for a temporary key pair."
+}
+
+variable "ssh_private_key_file" {
+  type    = string
+  default = ""
+}
+
 locals {
   stamp = formatdate("YYYYMMDDhhmmss", timestamp())
+  # Against an emulator there are no real credentials to check and no
+  # instance metadata service.
+  emulated = var.ec2_endpoint != ""
 }
 
 source "amazon-ebs" "ubuntu" {
@@ -27,17 +69,32 @@ source "amazon-ebs" "ubuntu" {
   instance_type = "t3.small"
   ssh_username  = "ubuntu"
   ami_name      = "golden-ubuntu-noble-${local.stamp}"
-  source_ami_filter {
-    filters = {
-      name                = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
-      root-device-type    = "ebs"
-      virtualization-type = "hvm"
+  source_ami    = lookup(var.source_amis, "ubuntu", "")
+  dynamic "source_ami_filter" {
+    for_each = lookup(var.source_amis, "ubuntu", "") == "" ? [1] : []
+    content {
+      filters = {
+        name                = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
+        root-device-type    = "ebs"
+        virtualization-type = "hvm"
+      }
+      owners      = ["099720109477"] # Canonical
+      most_recent = true
     }
-    owners      = ["099720109477"] # Canonical
-    most_recent = true
   }
+  # The temporary key's line is removed from authorized_keys too (the
+  # ami-hygiene authorized_keys step has emptied them already).
+  ssh_clear_authorized_keys = true
+  ssh_host                  = var.ssh_host
+  ssh_port                  = lookup(var.ssh_ports, "ubuntu", 22)
+  ssh_keypair_name          = var.ssh_keypair_name
+  ssh_private_key_file      = var.ssh_private_key_file
   # The SDK cannot cancel a hung SSH call: bound every read and write.
   ssh_read_write_timeout = "5m"
+
+  custom_endpoint_ec2        = var.ec2_endpoint
+  skip_credential_validation = local.emulated
+  skip_metadata_api_check    = local.emulated
 }
 
 source "amazon-ebs" "al2023" {
@@ -45,16 +102,32 @@ source "amazon-ebs" "al2023" {
   instance_type = "t3.small"
   ssh_username  = "ec2-user"
   ami_name      = "golden-al2023-${local.stamp}"
-  source_ami_filter {
-    filters = {
-      name                = "al2023-ami-2023.*-x86_64"
-      root-device-type    = "ebs"
-      virtualization-type = "hvm"
+  source_ami    = lookup(var.source_amis, "al2023", "")
+  dynamic "source_ami_filter" {
+    for_each = lookup(var.source_amis, "al2023", "") == "" ? [1] : []
+    content {
+      filters = {
+        name                = "al2023-ami-2023.*-x86_64"
+        root-device-type    = "ebs"
+        virtualization-type = "hvm"
+      }
+      owners      = ["amazon"]
+      most_recent = true
     }
-    owners      = ["amazon"]
-    most_recent = true
   }
+  # The temporary key's line is removed from authorized_keys too (the
+  # ami-hygiene authorized_keys step has emptied them already).
+  ssh_clear_authorized_keys = true
+  ssh_host                  = var.ssh_host
+  ssh_port                  = lookup(var.ssh_ports, "al2023", 22)
+  ssh_keypair_name          = var.ssh_keypair_name
+  ssh_private_key_file      = var.ssh_private_key_file
+  # The SDK cannot cancel a hung SSH call: bound every read and write.
   ssh_read_write_timeout = "5m"
+
+  custom_endpoint_ec2        = var.ec2_endpoint
+  skip_credential_validation = local.emulated
+  skip_metadata_api_check    = local.emulated
 }
 
 build {
@@ -65,11 +138,12 @@ build {
     inline = [
       "sudo mkdir -p /srv/app",
       "echo 'deployed by the team setup' | sudo tee /srv/app/VERSION",
+      "id deploy >/dev/null 2>&1 || sudo useradd --create-home deploy",
     ]
   }
 
   # The golden-image checklist, in its fixed order; each source writes its
-  # own report (ami-hygiene-report-<build name>.json).
+  # own report (ami-hygiene-report-amazon-ebs.ubuntu.json, ...-amazon-ebs.al2023.json).
   provisioner "ami-hygiene" {
     wait_for_boot {
       boot_timeout = "15m"
@@ -114,5 +188,11 @@ build {
       on_finding = "fail"
     }
     junit_path = "reports/ami-hygiene-${source.name}.xml"
+  }
+
+  # The AMI ids, for the pipeline's next stage.
+  post-processor "manifest" {
+    output     = "packer-manifest.json"
+    strip_path = true
   }
 }

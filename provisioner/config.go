@@ -46,9 +46,11 @@ type Config struct {
 	// every other step 10m. Reboots are bounded by `reboot_timeout`.
 	StepTimeouts map[string]string `mapstructure:"step_timeouts"`
 	// Where to write the JSON report, on the machine running Packer. Default:
-	// `ami-hygiene-report-<build name>.json` in the current directory (or
-	// `ami-hygiene-report.json` when Packer gives no build name), so that
-	// several sources in one build each write their own file.
+	// `ami-hygiene-report-<build name>.json` in the current directory, the
+	// build named as Packer prints it (`ami-hygiene-report-amazon-ebs.ubuntu.json`
+	// for `source.amazon-ebs.ubuntu`; `ami-hygiene-report.json` when Packer
+	// gives no build name), so that several sources in one build each write
+	// their own file.
 	ReportPath string `mapstructure:"report_path"`
 	// Where to write the same results as JUnit XML, for CI systems. Default:
 	// no JUnit file.
@@ -173,7 +175,7 @@ func (c *Config) prepare() (runOptions, []stepDef, error) {
 		dryRun:        c.DryRun,
 		rebootTimeout: v.wait("update_packages.reboot_timeout", c.UpdatePackages.RebootTimeout, "15m"),
 		useSudo:       c.UseSudo,
-		build:         c.PackerBuildName,
+		build:         buildName(c.PackerBuildName, c.PackerBuilderType),
 		reportPath:    c.ReportPath,
 		junitPath:     c.JUnitPath,
 		deadlines:     c.stepDeadlines(v),
@@ -181,7 +183,7 @@ func (c *Config) prepare() (runOptions, []stepDef, error) {
 	v.localPath("report_path", c.ReportPath)
 	v.localPath("junit_path", c.JUnitPath)
 	if opts.reportPath == "" {
-		opts.reportPath = defaultReportPath(c.PackerBuildName)
+		opts.reportPath = defaultReportPath(opts.build)
 	}
 	if err := v.err(); err != nil {
 		return runOptions{}, nil, err
@@ -222,6 +224,17 @@ func (c *Config) plan() []stepDef {
 		}
 	}
 	return plan
+}
+
+// buildName is the build as Packer prints it: `amazon-ebs.ubuntu` for
+// source.amazon-ebs.ubuntu, whose PACKER_BUILD_NAME is `ubuntu` alone (two
+// sources of one name and different builders are two builds); a legacy JSON
+// builder's name is kept as it is when it is the type or starts with it.
+func buildName(name, builder string) string {
+	if name == "" || builder == "" || name == builder || strings.HasPrefix(name, builder+".") {
+		return name
+	}
+	return builder + "." + name
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

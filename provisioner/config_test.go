@@ -61,13 +61,29 @@ func TestPreparePlanKeepsTheFixedOrder(t *testing.T) {
 	}
 }
 
+// TestPrepareReportNameCarriesTheBuild: Packer gives a provisioner the
+// source's name alone (PACKER_BUILD_NAME is "ubuntu" for
+// source.amazon-ebs.ubuntu; a legacy JSON builder's name defaults to its
+// type): the report carries the build as Packer prints it, so that two
+// sources of the same name and different builders write two reports.
 func TestPrepareReportNameCarriesTheBuild(t *testing.T) {
-	p, err := prepare(map[string]interface{}{"packer_build_name": "amazon-ebs.ubuntu"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.options.reportPath != "ami-hygiene-report-amazon-ebs.ubuntu.json" {
-		t.Errorf("report_path = %q", p.options.reportPath)
+	for _, tc := range []struct{ name, builder, build, path string }{
+		{"ubuntu", "amazon-ebs", "amazon-ebs.ubuntu", "ami-hygiene-report-amazon-ebs.ubuntu.json"},
+		{"ubuntu", "googlecompute", "googlecompute.ubuntu", "ami-hygiene-report-googlecompute.ubuntu.json"},
+		{"amazon-ebs", "amazon-ebs", "amazon-ebs", "ami-hygiene-report-amazon-ebs.json"},
+		{"amazon-ebs.ubuntu", "amazon-ebs", "amazon-ebs.ubuntu", "ami-hygiene-report-amazon-ebs.ubuntu.json"},
+		{"guest", "", "guest", "ami-hygiene-report-guest.json"},
+		{"", "", "", "ami-hygiene-report.json"},
+		{"../../etc/x y", "null", "null.../../etc/x y", "ami-hygiene-report-null...-..-etc-x-y.json"},
+	} {
+		p, err := prepare(map[string]interface{}{"packer_build_name": tc.name, "packer_builder_type": tc.builder})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.options.build != tc.build || p.options.reportPath != tc.path {
+			t.Errorf("%q of %q: build %q, report_path %q; want %q, %q", tc.name, tc.builder,
+				p.options.build, p.options.reportPath, tc.build, tc.path)
+		}
 	}
 }
 

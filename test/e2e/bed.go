@@ -39,7 +39,10 @@ type Bed struct {
 	Dir string
 	VM  *VM
 	Key *Key
-	run *PackerRun
+	// Users are more users with sudo and the launch key, beside the image's
+	// default user admin: the default users of other AMIs (ubuntu, ec2-user).
+	Users []string
+	run   *PackerRun
 }
 
 // NewBed boots a fresh overlay of the image with a new key; userData adds
@@ -47,16 +50,26 @@ type Bed struct {
 // it); on failure it prints the tails of the serial console and of the
 // Packer log.
 func NewBed(t testing.TB, name string, userData ...string) *Bed {
+	return newBed(t, name, nil, nil, userData...)
+}
+
+// NewBedWithUsers is NewBed with the launch key given (nil: a new one) and
+// more users that have sudo and that key, as the default user of another
+// AMI has (ubuntu, ec2-user).
+func NewBedWithUsers(t testing.TB, name string, key *Key, users ...string) *Bed {
+	return newBed(t, name, key, users)
+}
+
+func newBed(t testing.TB, name string, key *Key, users []string, userData ...string) *Bed {
 	img := guestImage(t)
-	dir := filepath.Join(repoRoot(), "test", "e2e", ".work", name+"-"+time.Now().Format("150405"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	dir := workDir(t, name)
+	if key == nil {
+		var err error
+		if key, err = NewKey(dir, "build-key"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	key, err := NewKey(dir, "build-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &Bed{t: t, Dir: dir, Key: key}
+	b := &Bed{t: t, Dir: dir, Key: key, Users: users}
 	overlay, err := NewOverlay(img, dir, name)
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +114,18 @@ func (b *Bed) Clones(n int) []*Clone {
 
 func (b *Bed) boot(img *Image, overlay, name, instanceID string, key *Key, userData ...string) *VM {
 	t := b.t
+	if len(b.Users) > 0 {
+		pub, err := os.ReadFile(key.Public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := "users:\n  - default\n"
+		for _, u := range b.Users {
+			lines += fmt.Sprintf("  - name: %s\n    shell: /bin/bash\n    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    ssh_authorized_keys:\n      - %s\n",
+				u, strings.TrimSpace(string(pub)))
+		}
+		userData = append(userData, lines)
+	}
 	seed, err := NoCloudSeed(b.Dir, instanceID, key, userData...)
 	if err != nil {
 		t.Fatal(err)
@@ -122,11 +147,6 @@ func (b *Bed) boot(img *Image, overlay, name, instanceID string, key *Key, userD
 		}
 		if err := vm.Shutdown(2 * time.Minute); err != nil {
 			t.Logf("shutdown: %v", err)
-		}
-		// A passing run leaves nothing behind; a failing one keeps its
-		// overlay, logs and report for a look (test/e2e/.work is ignored).
-		if !t.Failed() && os.Getenv("AMIH_E2E_KEEP") != "1" {
-			os.RemoveAll(b.Dir)
 		}
 	})
 	t.Logf("%s: qemu started, ssh on 127.0.0.1:%d, serial %s", name, vm.SSHPort, vm.Serial)
@@ -209,16 +229,22 @@ func WaitSSH(vm *VM, key *Key, timeout time.Duration) error {
 // schema (docs/report.schema.json).
 func (b *Bed) Report(name string) *provisioner.Report {
 	b.t.Helper()
-	if err := reportschema.Validate(filepath.Join(b.Dir, name)); err != nil {
-		b.t.Error(err)
+	return readReport(b.t, filepath.Join(b.Dir, name))
+}
+
+// readReport reads a report, which must follow the published schema.
+func readReport(t testing.TB, path string) *provisioner.Report {
+	t.Helper()
+	if err := reportschema.Validate(path); err != nil {
+		t.Error(err)
 	}
-	data, err := os.ReadFile(filepath.Join(b.Dir, name))
+	data, err := os.ReadFile(path)
 	if err != nil {
-		b.t.Fatalf("report: %v", err)
+		t.Fatalf("report: %v", err)
 	}
 	var r provisioner.Report
 	if err := json.Unmarshal(data, &r); err != nil {
-		b.t.Fatalf("report: %v", err)
+		t.Fatalf("report %s: %v", path, err)
 	}
 	return &r
 }
@@ -239,4 +265,19 @@ func TailLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// workDir makes a folder for a test's own files under test/e2e/.work; it
+// is removed when the test passes (kept for a look when it fails).
+func workDir(t testing.TB, name string) string {
+	dir := filepath.Join(repoRoot(), "test", "e2e", ".work", name+"-"+time.Now().Format("150405"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() && os.Getenv("AMIH_E2E_KEEP") != "1" {
+			os.RemoveAll(dir)
+		}
+	})
+	return dir
 }

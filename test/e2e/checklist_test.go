@@ -67,69 +67,10 @@ func TestChecklist(t *testing.T) {
 		os.Remove(beforeRaw)
 	}
 
-	if n := atoi(first(state, "boots")); n != 2 {
-		t.Errorf("the guest booted %d times; want 2 (the first boot and one reboot)", n)
-	}
-	// The logs step empties /var/log/apt/history.log: nothing left to
-	// upgrade (3 packages were, see AMIH_E2E_NO_HYGIENE) and the report's
-	// upgrade actions prove the upgrade.
-	if p := first(state, "pending"); p != "0" {
-		t.Errorf("%s packages still upgradable", p)
-	}
 	if a := first(state, "app"); a == "active" {
 		t.Errorf("e2e-app.service is still active")
 	}
-	if q := first(state, "queue"); !strings.Contains(q, "empty") {
-		t.Errorf("mail queue: %q", q)
-	}
-	if m := first(state, "mailbox"); m != "0" {
-		t.Errorf("/var/mail/admin size %s, want 0", m)
-	}
-	for _, f := range removable {
-		if has(state["present"], f) {
-			t.Errorf("%s is still on the guest", f)
-		}
-	}
-	if left := without(state["authkeys"], canaries); len(left) > 0 {
-		t.Errorf("authorized_keys left: %v", left)
-	}
-	if left := without(state["history"], canaries); len(left) > 0 {
-		t.Errorf("history files left: %v", left)
-	}
-	for _, f := range canaries {
-		if !has(state["present"], f) {
-			t.Errorf("canary %s was removed", f)
-		}
-	}
-	// Clone-safe: identity reset, leftovers gone, access locked.
-	if id := first(state, "machine_id"); id != "" {
-		t.Errorf("/etc/machine-id is %q, want an empty file", id)
-	}
-	for _, unit := range []string{"cron", "e2e-app"} {
-		if st := first(state, "enabled_"+unit); st != "disabled" {
-			t.Errorf("%s.service is %q in the image, want disabled", unit, st)
-		}
-	}
-	for _, rec := range loginRecords {
-		if size := first(state, "login_"+rec); size != "" && size != "0" {
-			t.Errorf("login record %s is %s bytes in the image, want empty", rec, size)
-		}
-	}
-	if len(state["hostkey"]) > 0 {
-		t.Errorf("host keys left: %v", state["hostkey"])
-	}
-	if first(state, "dropin") != "2" || first(state, "pw_root") != "!" || first(state, "pw_carol") != "!" {
-		t.Errorf("access policy: sshd drop-in lines %s, root password %q, carol's empty password %q",
-			first(state, "dropin"), first(state, "pw_root"), first(state, "pw_carol"))
-	}
-	for _, key := range []string{"tmp", "rotated", "leftover"} {
-		if len(state[key]) > 0 {
-			t.Errorf("leftovers (%s): %v", key, state[key])
-		}
-	}
-	if n := first(state, "cloud_instances"); n != "0" {
-		t.Errorf("cloud-init still knows %s instance(s)", n)
-	}
+	guestIsClean(t, state, "cron", "e2e-app")
 
 	// The report agrees with what the guest shows.
 	report := bed.Report("report.json")
@@ -183,11 +124,6 @@ func TestChecklist(t *testing.T) {
 		t.Errorf("the report does not list the truncated dpkg.log or the locked empty password")
 	}
 
-	for _, key := range []string{"leftover14", "swap_off"} {
-		if len(state[key]) > 0 {
-			t.Errorf("leftovers (%s): %v", key, state[key])
-		}
-	}
 	again := bed.Report("report-again.json")
 	secondRunChangesNothing(t, again)
 	if !has(reportTargets(again, "zero"), "/") || !has(reportTargets(again, "clear-swap"), "/swapfile") {
@@ -196,6 +132,79 @@ func TestChecklist(t *testing.T) {
 	cloneProof(t, bed)
 	if before != nil {
 		imageProof(t, bed, before)
+	}
+}
+
+// guestIsClean: on the guest as inspectScript read it, after the dirty
+// fixture and a full checklist, everything the fixture planted is gone, the
+// canaries stayed, and the image is clone-safe; the units in disabled are
+// disabled in it.
+func guestIsClean(t *testing.T, state map[string][]string, disabled ...string) {
+	t.Helper()
+	if n := atoi(first(state, "boots")); n != 2 {
+		t.Errorf("the guest booted %d times; want 2 (the first boot and one reboot)", n)
+	}
+	// The logs step empties /var/log/apt/history.log: nothing left to
+	// upgrade (3 packages were, see AMIH_E2E_NO_HYGIENE) and the report's
+	// upgrade actions prove the upgrade.
+	if p := first(state, "pending"); p != "0" {
+		t.Errorf("%s packages still upgradable", p)
+	}
+	if q := first(state, "queue"); !strings.Contains(q, "empty") {
+		t.Errorf("mail queue: %q", q)
+	}
+	if m := first(state, "mailbox"); m != "0" {
+		t.Errorf("/var/mail/admin size %s, want 0", m)
+	}
+	for _, f := range removable {
+		if has(state["present"], f) {
+			t.Errorf("%s is still on the guest", f)
+		}
+	}
+	if left := without(state["authkeys"], canaries); len(left) > 0 {
+		t.Errorf("authorized_keys left: %v", left)
+	}
+	if left := without(state["history"], canaries); len(left) > 0 {
+		t.Errorf("history files left: %v", left)
+	}
+	for _, f := range canaries {
+		if !has(state["present"], f) {
+			t.Errorf("canary %s was removed", f)
+		}
+	}
+	// Clone-safe: identity reset, leftovers gone, access locked.
+	if id := first(state, "machine_id"); id != "" {
+		t.Errorf("/etc/machine-id is %q, want an empty file", id)
+	}
+	for _, unit := range disabled {
+		if st := first(state, "enabled_"+unit); st != "disabled" {
+			t.Errorf("%s.service is %q in the image, want disabled", unit, st)
+		}
+	}
+	for _, rec := range loginRecords {
+		if size := first(state, "login_"+rec); size != "" && size != "0" {
+			t.Errorf("login record %s is %s bytes in the image, want empty", rec, size)
+		}
+	}
+	if len(state["hostkey"]) > 0 {
+		t.Errorf("host keys left: %v", state["hostkey"])
+	}
+	if first(state, "dropin") != "2" || first(state, "pw_root") != "!" || first(state, "pw_carol") != "!" {
+		t.Errorf("access policy: sshd drop-in lines %s, root password %q, carol's empty password %q",
+			first(state, "dropin"), first(state, "pw_root"), first(state, "pw_carol"))
+	}
+	for _, key := range []string{"tmp", "rotated", "leftover"} {
+		if len(state[key]) > 0 {
+			t.Errorf("leftovers (%s): %v", key, state[key])
+		}
+	}
+	if n := first(state, "cloud_instances"); n != "0" {
+		t.Errorf("cloud-init still knows %s instance(s)", n)
+	}
+	for _, key := range []string{"leftover14", "swap_off"} {
+		if len(state[key]) > 0 {
+			t.Errorf("leftovers (%s): %v", key, state[key])
+		}
 	}
 }
 

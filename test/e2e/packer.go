@@ -103,16 +103,22 @@ type PackerRun struct {
 // there, with the isolated plugin folder the Makefile installed into.
 func RunPacker(dir string, tmpl string, out io.Writer, timeout time.Duration) PackerRun {
 	path := filepath.Join(dir, "template.pkr.hcl")
-	run := PackerRun{Dir: dir, Log: filepath.Join(dir, "packer.log")}
 	if err := os.WriteFile(path, []byte(tmpl), 0o644); err != nil {
-		run.Err = err
-		return run
+		return PackerRun{Dir: dir, Err: err}
 	}
+	return RunPackerArgs(dir, []string{"build", "-color=false", path}, nil, out, timeout)
+}
+
+// RunPackerArgs runs the pinned Packer with the arguments in dir, with the
+// isolated plugin folder the Makefile installed into and env added to the
+// environment; PACKER_LOG=1 goes to dir/packer.log.
+func RunPackerArgs(dir string, args, env []string, out io.Writer, timeout time.Duration) PackerRun {
+	run := PackerRun{Dir: dir, Log: filepath.Join(dir, "packer.log")}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, packerBinary(), "build", "-color=false", path)
+	cmd := exec.CommandContext(ctx, packerBinary(), args...)
 	cmd.Dir = dir
-	cmd.Env = append(testenv.Env(), "PACKER_LOG=1", "PACKER_LOG_PATH="+run.Log)
+	cmd.Env = append(append(testenv.Env(), "PACKER_LOG=1", "PACKER_LOG_PATH="+run.Log), env...)
 	var buf strings.Builder
 	w := io.Writer(&buf)
 	if out != nil {

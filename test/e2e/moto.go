@@ -1,0 +1,208 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Moto is moto's EC2 API emulator (moto_server, from this machine's image)
+// on a loopback port, recording every request it serves. The amazon-ebs
+// builder talks to it through `custom_endpoint_ec2`; nothing reaches AWS.
+type Moto struct {
+	Endpoint  string
+	Region    string
+	recording string
+	cmd       *exec.Cmd
+}
+
+// MotoCredentials are the dummy credentials every client of the emulator
+// uses (moto checks no signature).
+var MotoCredentials = []string{"AWS_ACCESS_KEY_ID=AKIAE2EMOTOEMULATOR0", "AWS_SECRET_ACCESS_KEY=e2e-moto-not-a-secret"}
+
+// StartMoto starts moto_server on a free loopback port; the test's cleanup
+// stops it. A machine without moto_server fails the test, saying so.
+func StartMoto(t testing.TB, dir, region string) *Moto {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		t.Fatalf("moto_server (python3 moto[server], part of this machine's image) is not on PATH: %v", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Region: region,
+		recording: filepath.Join(dir, "moto-requests.jsonl")}
+	logf, err := os.Create(filepath.Join(dir, "moto.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	m.cmd.Env = append(os.Environ(), "MOTO_ENABLE_RECORDING=True", "MOTO_RECORDER_FILEPATH="+m.recording)
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := m.cmd.Start(); err != nil {
+		t.Fatalf("moto_server: %v", err)
+	}
+	t.Cleanup(func() {
+		m.cmd.Process.Kill()
+		m.cmd.Wait()
+		logf.Close()
+	})
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		if _, err := m.Call("DescribeRegions", nil); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("moto_server did not answer on %s: %v (log: %s)", m.Endpoint, err, logf.Name())
+		}
+	}
+	t.Logf("moto_server: EC2 API on %s", m.Endpoint)
+	return m
+}
+
+// Call sends one EC2 Query API request and returns the XML answer. The
+// Authorization header only carries the region (moto's state is per region).
+func (m *Moto) Call(action string, params url.Values) ([]byte, error) {
+	form := url.Values{"Action": {action}, "Version": {"2016-11-15"}}
+	for k, v := range params {
+		form[k] = v
+	}
+	req, err := http.NewRequest(http.MethodPost, m.Endpoint+"/", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAE2EMOTOEMULATOR0/20260101/"+m.Region+
+		"/ec2/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s: %s", action, resp.Status, body)
+	}
+	return body, nil
+}
+
+// ImportKeyPair imports the public key as an EC2 key pair.
+func (m *Moto) ImportKeyPair(name string, key *Key) error {
+	pub, err := os.ReadFile(key.Public)
+	if err != nil {
+		return err
+	}
+	_, err = m.Call("ImportKeyPair", url.Values{"KeyName": {name},
+		"PublicKeyMaterial": {base64.StdEncoding.EncodeToString(pub)}})
+	return err
+}
+
+// MotoImage is an AMI as DescribeImages gives it.
+type MotoImage struct {
+	ID    string `xml:"imageId"`
+	Name  string `xml:"name"`
+	State string `xml:"imageState"`
+	Owner string `xml:"imageOwnerId"`
+}
+
+// Images lists the images DescribeImages gives for the parameters.
+func (m *Moto) Images(params url.Values) ([]MotoImage, error) {
+	body, err := m.Call("DescribeImages", params)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Images []MotoImage `xml:"imagesSet>item"`
+	}
+	err = xml.Unmarshal(body, &resp)
+	return resp.Images, err
+}
+
+// MotoInstance is an instance as DescribeInstances gives it.
+type MotoInstance struct {
+	ID      string `xml:"instanceId"`
+	ImageID string `xml:"imageId"`
+	State   string `xml:"instanceState>name"`
+	KeyName string `xml:"keyName"`
+}
+
+// Instances lists every instance the emulator knows, terminated ones too.
+func (m *Moto) Instances() ([]MotoInstance, error) {
+	body, err := m.Call("DescribeInstances", nil)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Instances []MotoInstance `xml:"reservationSet>item>instancesSet>item"`
+	}
+	err = xml.Unmarshal(body, &resp)
+	return resp.Instances, err
+}
+
+// MotoRequest is one request the emulator served, in the order served.
+type MotoRequest struct {
+	Action string
+	Params url.Values
+	// At is when the client signed it (X-Amz-Date, to the second).
+	At time.Time
+}
+
+// Requests reads the emulator's recording.
+func (m *Moto) Requests() ([]MotoRequest, error) {
+	f, err := os.Open(m.recording)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []MotoRequest
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var rec struct {
+			Headers map[string]string `json:"headers"`
+			Body    string            `json:"body"`
+			Encoded bool              `json:"body_encoded"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return nil, fmt.Errorf("moto recording: %v", err)
+		}
+		body := rec.Body
+		if rec.Encoded {
+			raw, err := base64.StdEncoding.DecodeString(body)
+			if err != nil {
+				return nil, fmt.Errorf("moto recording: %v", err)
+			}
+			body = string(raw)
+		}
+		params, err := url.ParseQuery(body)
+		if err != nil || params.Get("Action") == "" {
+			continue // not an EC2 Query API call (moto's own API)
+		}
+		req := MotoRequest{Action: params.Get("Action"), Params: params}
+		for k, v := range rec.Headers {
+			if strings.EqualFold(k, "X-Amz-Date") {
+				req.At, _ = time.Parse("20060102T150405Z", v)
+			}
+		}
+		out = append(out, req)
+	}
+	return out, sc.Err()
+}
