@@ -46,15 +46,16 @@ variable "ssh_ports" {
   description = "The SSH port per source name; 22 for a source without one."
 }
 
-variable "ssh_keypair_name" {
-  type        = string
-  default     = ""
-  description = "An existing EC2 key pair, with ssh_private_key_file; empty for a temporary key pair."
+variable "ssh_keypair_names" {
+  type        = map(string)
+  default     = {}
+  description = "An existing EC2 key pair per source name, with its ssh_private_key_files entry; a source without one gets a temporary key pair."
 }
 
-variable "ssh_private_key_file" {
-  type    = string
-  default = ""
+variable "ssh_private_key_files" {
+  type        = map(string)
+  default     = {}
+  description = "The private key of ssh_keypair_names, per source name."
 }
 
 locals {
@@ -87,8 +88,8 @@ source "amazon-ebs" "ubuntu" {
   ssh_clear_authorized_keys = true
   ssh_host                  = var.ssh_host
   ssh_port                  = lookup(var.ssh_ports, "ubuntu", 22)
-  ssh_keypair_name          = var.ssh_keypair_name
-  ssh_private_key_file      = var.ssh_private_key_file
+  ssh_keypair_name          = lookup(var.ssh_keypair_names, "ubuntu", "")
+  ssh_private_key_file      = lookup(var.ssh_private_key_files, "ubuntu", "")
   # The SDK cannot cancel a hung SSH call: bound every read and write.
   ssh_read_write_timeout = "5m"
 
@@ -120,8 +121,8 @@ source "amazon-ebs" "al2023" {
   ssh_clear_authorized_keys = true
   ssh_host                  = var.ssh_host
   ssh_port                  = lookup(var.ssh_ports, "al2023", 22)
-  ssh_keypair_name          = var.ssh_keypair_name
-  ssh_private_key_file      = var.ssh_private_key_file
+  ssh_keypair_name          = lookup(var.ssh_keypair_names, "al2023", "")
+  ssh_private_key_file      = lookup(var.ssh_private_key_files, "al2023", "")
   # The SDK cannot cancel a hung SSH call: bound every read and write.
   ssh_read_write_timeout = "5m"
 

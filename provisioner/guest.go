@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,6 +93,34 @@ type guest struct {
 	comm packersdk.Communicator
 	ui   packersdk.Ui
 	sudo bool
+	// spent is the guest's own time on the scripts run since the last
+	// takeSpent (their completion records' uptimes).
+	spent time.Duration
+}
+
+// uptimeReading is the shape of a /proc/uptime reading.
+var uptimeReading = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,9})?$`)
+
+// takeSpent returns the guest's time on the scripts since the last call.
+func (g *guest) takeSpent() time.Duration {
+	d := g.spent
+	g.spent = 0
+	return d
+}
+
+// guestSpan is the time between two of the guest's /proc/uptime readings,
+// or 0 when they are not two readings at most limit apart (a guest without
+// /proc/uptime, or a record that lies).
+func guestSpan(start, end string, limit time.Duration) time.Duration {
+	if !uptimeReading.MatchString(start) || !uptimeReading.MatchString(end) {
+		return 0
+	}
+	s, err1 := strconv.ParseFloat(start, 64)
+	e, err2 := strconv.ParseFloat(end, 64)
+	if err1 != nil || err2 != nil || e < s || e-s > limit.Seconds() {
+		return 0
+	}
+	return time.Duration((e - s) * float64(time.Second))
 }
 
 // errDisconnected reports a script cut by a lost connection.
@@ -120,7 +149,10 @@ func (g *guest) execute(ctx context.Context, body string, deadline time.Duration
 			return
 		}
 		if r.Kind == "done" {
-			completed = completed || r.field(0) == token
+			if r.field(0) == token && !completed {
+				completed = true
+				g.spent += guestSpan(r.field(2), r.field(3), deadline+deadlineGrace)
+			}
 			return
 		}
 		for i := range r.Fields {

@@ -62,18 +62,22 @@ const (
 // StepResult is what one step did. It holds paths, names and counts only,
 // never file contents or secrets.
 type StepResult struct {
-	Name            string         `json:"name"`
-	Title           string         `json:"title"`
-	Status          Status         `json:"status" jsonschema:"enum=ok,enum=changed,enum=would-change,enum=skipped,enum=failed"`
-	DurationSeconds float64        `json:"duration_seconds"`
-	Actions         []Action       `json:"actions"`
-	Counts          map[string]int `json:"counts,omitempty"`
-	Checks          []Check        `json:"checks,omitempty"`
-	Findings        []Finding      `json:"findings,omitempty"`
-	Info            []string       `json:"info,omitempty"`
-	Warnings        []string       `json:"warnings,omitempty"`
-	SkipReason      string         `json:"skip_reason,omitempty"`
-	Error           string         `json:"error,omitempty"`
+	Name            string  `json:"name"`
+	Title           string  `json:"title"`
+	Status          Status  `json:"status" jsonschema:"enum=ok,enum=changed,enum=would-change,enum=skipped,enum=failed"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	// GuestSeconds is the part of DurationSeconds the guest itself spent
+	// running the step's scripts (their start and end on the guest's clock);
+	// the rest is the connection, the plugin and any reboot.
+	GuestSeconds float64        `json:"guest_seconds"`
+	Actions      []Action       `json:"actions"`
+	Counts       map[string]int `json:"counts,omitempty"`
+	Checks       []Check        `json:"checks,omitempty"`
+	Findings     []Finding      `json:"findings,omitempty"`
+	Info         []string       `json:"info,omitempty"`
+	Warnings     []string       `json:"warnings,omitempty"`
+	SkipReason   string         `json:"skip_reason,omitempty"`
+	Error        string         `json:"error,omitempty"`
 
 	rebootReason string
 }

@@ -161,7 +161,11 @@ func (r *checklistRunner) step(ctx context.Context, def stepDef) (res StepResult
 	start := time.Now()
 	cfg := def.configOf(r.config)
 	res = StepResult{Name: def.Name, Title: def.Title, Actions: []Action{}}
-	defer func() { res.DurationSeconds = time.Since(start).Seconds() }()
+	r.guest.takeSpent()
+	defer func() {
+		res.DurationSeconds = time.Since(start).Seconds()
+		res.GuestSeconds = r.guest.takeSpent().Seconds()
+	}()
 	if s, ok := cfg.(skipper); ok {
 		if reason := s.skipReason(); reason != "" {
 			res.Status, res.SkipReason = StatusSkipped, reason

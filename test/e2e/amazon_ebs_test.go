@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -25,8 +26,11 @@ var amazonEBSSources = []struct{ name, user string }{{"ubuntu", "ubuntu"}, {"al2
 // `packer build -parallel-builds=2`, with the real amazon-ebs builder
 // (packer-plugin-amazon v1.8.0 from `make tools`) against moto's EC2
 // emulator on a loopback port. Each source's instance is a dirty local guest
-// of its own, reached through ssh_host and ssh_port; the builder's key pair
-// is the build key, imported into the emulator. amazon-ebs then stops the
+// of its own, reached through ssh_host and ssh_port. ubuntu's key pair is
+// the build key, imported into the emulator (ssh_keypair_name and
+// ssh_private_key_file); al2023 gets amazon-ebs's temporary key pair, which
+// the test hands to its guest as EC2 hands an instance its launch key, so
+// that ssh_clear_authorized_keys runs for real. amazon-ebs then stops the
 // instance, creates the AMI and terminates the instance in the emulator;
 // the guests are read through the guest agent.
 func TestAmazonEBS(t *testing.T) {
@@ -84,27 +88,36 @@ func TestAmazonEBS(t *testing.T) {
 		"-var", fmt.Sprintf("source_amis={ubuntu = %q}", ubuntu[0].ID),
 		"-var", "ssh_host=127.0.0.1",
 		"-var", fmt.Sprintf("ssh_ports={ubuntu = %d, al2023 = %d}", beds["ubuntu"].VM.SSHPort, beds["al2023"].VM.SSHPort),
-		"-var", "ssh_keypair_name=amih-e2e",
-		"-var", "ssh_private_key_file=" + key.Private,
+		"-var", `ssh_keypair_names={ubuntu = "amih-e2e"}`,
+		"-var", fmt.Sprintf("ssh_private_key_files={ubuntu = %q}", key.Private),
 		template}
 	// Dummy credentials; the SDK's waiters poll every second, not every 15;
 	// no metadata service. Every HTTP(S) request that is not for the
 	// loopback emulator goes to a closed port: nothing leaves this machine.
 	env := append([]string{"AWS_POLL_DELAY_SECONDS=1", "AWS_EC2_METADATA_DISABLED=true",
 		"HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=http://127.0.0.1:9", "NO_PROXY=127.0.0.1"}, MotoCredentials...)
+	launched := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() { launched <- handLaunchKey(moto, beds["al2023"].VM, "ec2-user", stop) }()
 	start := time.Now()
 	run := RunPackerArgs(dir, args, env, streamTo(), 60*time.Minute)
+	close(stop)
+	if err := <-launched; err != nil {
+		t.Errorf("al2023's temporary key pair: %v", err)
+	}
 	t.Logf("packer build (amazon-ebs, 2 sources, -parallel-builds=2) finished in %s (err: %v)", time.Since(start).Round(time.Second), run.Err)
 	if run.Err != nil {
 		log, _ := os.ReadFile(run.Log)
 		t.Fatalf("packer build failed: %v\n%s\n---- packer log (tail) ----\n%s", run.Err, TailLines(run.Output, 80), TailLines(string(log), 60))
 	}
 
-	artifacts := manifestArtifacts(t, filepath.Join(dir, "packer-manifest.json"))
-	requests, err := moto.Requests()
-	if err != nil {
-		t.Fatal(err)
+	// amazon-ebs's own cleanup of its temporary key ran after the plugin
+	// (which had removed every authorized_keys already) and the build went on.
+	if !strings.Contains(run.Output, "amazon-ebs.al2023: Trying to remove ephemeral keys from authorized_keys files") {
+		t.Errorf("amazon-ebs did not clean its temporary key on al2023 (ssh_clear_authorized_keys)")
 	}
+	artifacts := manifestArtifacts(t, filepath.Join(dir, "packer-manifest.json"))
+	requests := moto.Requests()
 	instances, err := moto.Instances()
 	if err != nil {
 		t.Fatal(err)
@@ -147,23 +160,70 @@ func TestAmazonEBS(t *testing.T) {
 			if instance == "" || stop < 0 || create < 0 || terminate < 0 || !(stop < create && create < terminate) {
 				t.Fatalf("instance %q: StopInstances #%d, CreateImage #%d, TerminateInstances #%d (want all, in this order)", instance, stop, create, terminate)
 			}
-			finished := report.Finished.Truncate(time.Second)
-			if at := requests[stop].At; at.Before(finished) {
+			if at := requests[stop].At; !at.After(report.Finished) {
 				t.Errorf("StopInstances at %s, before the plugin finished (%s)", at, report.Finished)
 			}
 			if at := requests[create].At; at.Before(requests[stop].At) {
 				t.Errorf("CreateImage at %s, before StopInstances (%s)", at, requests[stop].At)
 			}
 			for _, in := range instances {
-				if in.ID == instance && (in.State != "terminated" || in.KeyName != "amih-e2e") {
-					t.Errorf("instance %s: state %q, key pair %q (want terminated by the builder's cleanup, amih-e2e)", in.ID, in.State, in.KeyName)
+				if in.ID == instance && (in.State != "terminated" || (in.KeyName == "amih-e2e") != (src.name == "ubuntu")) {
+					t.Errorf("instance %s: state %q, key pair %q (want terminated by the builder's cleanup; amih-e2e for ubuntu only)", in.ID, in.State, in.KeyName)
 				}
 			}
-			t.Logf("%s: report finished %s, StopInstances %s, CreateImage %s -> %s", src.name,
-				report.Finished.Format(time.RFC3339), requests[stop].At.Format(time.RFC3339), requests[create].At.Format(time.RFC3339), ami)
+			t.Logf("%s: report finished %s, then StopInstances +%s, CreateImage +%s -> %s", src.name,
+				report.Finished.Format(time.RFC3339Nano), requests[stop].At.Sub(report.Finished).Round(time.Millisecond),
+				requests[create].At.Sub(report.Finished).Round(time.Millisecond), ami)
 		})
 	}
 }
+
+// launchKey is the shape of an OpenSSH public key line.
+var launchKey = regexp.MustCompile(`^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp256) [A-Za-z0-9+/]+={0,2}$`)
+
+// handLaunchKey waits for amazon-ebs's temporary key pair (packer_*) in the
+// emulator and adds its public key to the user's authorized_keys on the
+// guest, as cloud-init does with the key EC2 gives an instance at launch. It
+// gives up when stop closes.
+func handLaunchKey(moto *Moto, vm *VM, user string, stop <-chan struct{}) error {
+	for {
+		pairs, err := moto.KeyPairs()
+		if err != nil {
+			return err
+		}
+		for _, p := range pairs {
+			if !strings.HasPrefix(p.Name, "packer_") {
+				continue
+			}
+			pub := strings.TrimSpace(p.PublicKey)
+			if f := strings.Fields(pub); len(f) >= 2 {
+				pub = f[0] + " " + f[1]
+			}
+			if !launchKey.MatchString(pub) {
+				return fmt.Errorf("key pair %s: not a public key: %q", p.Name, p.PublicKey)
+			}
+			script := fmt.Sprintf(`set -e
+home=$(getent passwd %[1]s | cut -d: -f6)
+install -d -m 700 -o %[1]s -g %[1]s "$home/.ssh"
+printf '%%s %%s\n' %[2]s %[3]s >> "$home/.ssh/authorized_keys"
+chown %[1]s: "$home/.ssh/authorized_keys"
+chmod 600 "$home/.ssh/authorized_keys"
+`, user, shellQuote(pub), shellQuote(p.Name))
+			if out, code, err := vm.Exec(script, time.Minute); err != nil || code != 0 {
+				return fmt.Errorf("adding %s to %s's authorized_keys: exit %d, %v: %s", p.Name, user, code, err, out)
+			}
+			return nil
+		}
+		select {
+		case <-stop:
+			return fmt.Errorf("no temporary key pair appeared in the emulator")
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// shellQuote quotes s as one sh word.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // findRequest is the index of the first request of the action whose
 // parameter is value, or -1.

@@ -3,31 +3,38 @@
 package e2e
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
 // Moto is moto's EC2 API emulator (moto_server, from this machine's image)
-// on a loopback port, recording every request it serves. The amazon-ebs
-// builder talks to it through `custom_endpoint_ec2`; nothing reaches AWS.
+// on a loopback port, behind a loopback proxy of the test's that records
+// every request with this machine's clock (the clock of the plugin's
+// report). The amazon-ebs builder talks to the proxy through
+// `custom_endpoint_ec2`; nothing reaches AWS.
 type Moto struct {
-	Endpoint  string
-	Region    string
-	recording string
-	cmd       *exec.Cmd
+	Endpoint string // the proxy
+	Region   string
+	server   string // moto_server itself
+	cmd      *exec.Cmd
+
+	mu       sync.Mutex
+	requests []MotoRequest
 }
 
 // MotoCredentials are the dummy credentials every client of the emulator
@@ -46,20 +53,31 @@ func StartMoto(t testing.TB, dir, region string) *Moto {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Region: region,
-		recording: filepath.Join(dir, "moto-requests.jsonl")}
+	m := &Moto{Region: region, server: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	logf, err := os.Create(filepath.Join(dir, "moto.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	m.cmd.Env = append(os.Environ(), "MOTO_ENABLE_RECORDING=True", "MOTO_RECORDER_FILEPATH="+m.recording)
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := m.cmd.Start(); err != nil {
 		t.Fatalf("moto_server: %v", err)
 	}
+	target, _ := url.Parse(m.server)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Endpoint = "http://" + listener.Addr().String()
+	front := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.record(r)
+		proxy.ServeHTTP(w, r)
+	})}
+	go front.Serve(listener)
 	t.Cleanup(func() {
+		front.Close()
 		m.cmd.Process.Kill()
 		m.cmd.Wait()
 		logf.Close()
@@ -161,48 +179,51 @@ func (m *Moto) Instances() ([]MotoInstance, error) {
 type MotoRequest struct {
 	Action string
 	Params url.Values
-	// At is when the client signed it (X-Amz-Date, to the second).
+	// At is when the proxy received it, on this machine's clock.
 	At time.Time
 }
 
-// Requests reads the emulator's recording.
-func (m *Moto) Requests() ([]MotoRequest, error) {
-	f, err := os.Open(m.recording)
+// record keeps an EC2 Query API request (its form body, put back for the
+// proxy).
+func (m *Moto) record(r *http.Request) {
+	at := time.Now()
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	params, err := url.ParseQuery(string(body))
+	if err != nil || params.Get("Action") == "" {
+		return // not an EC2 Query API call
+	}
+	m.mu.Lock()
+	m.requests = append(m.requests, MotoRequest{Action: params.Get("Action"), Params: params, At: at})
+	m.mu.Unlock()
+}
+
+// Requests are the EC2 API requests served so far, in order.
+func (m *Moto) Requests() []MotoRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]MotoRequest(nil), m.requests...)
+}
+
+// KeyPair is an EC2 key pair with its public key.
+type KeyPair struct {
+	Name      string `xml:"keyName"`
+	PublicKey string `xml:"publicKey"`
+}
+
+// KeyPairs lists the key pairs with their public keys.
+func (m *Moto) KeyPairs() ([]KeyPair, error) {
+	body, err := m.Call("DescribeKeyPairs", url.Values{"IncludePublicKey": {"true"}})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var out []MotoRequest
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var rec struct {
-			Headers map[string]string `json:"headers"`
-			Body    string            `json:"body"`
-			Encoded bool              `json:"body_encoded"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return nil, fmt.Errorf("moto recording: %v", err)
-		}
-		body := rec.Body
-		if rec.Encoded {
-			raw, err := base64.StdEncoding.DecodeString(body)
-			if err != nil {
-				return nil, fmt.Errorf("moto recording: %v", err)
-			}
-			body = string(raw)
-		}
-		params, err := url.ParseQuery(body)
-		if err != nil || params.Get("Action") == "" {
-			continue // not an EC2 Query API call (moto's own API)
-		}
-		req := MotoRequest{Action: params.Get("Action"), Params: params}
-		for k, v := range rec.Headers {
-			if strings.EqualFold(k, "X-Amz-Date") {
-				req.At, _ = time.Parse("20060102T150405Z", v)
-			}
-		}
-		out = append(out, req)
+	var resp struct {
+		Pairs []KeyPair `xml:"keySet>item"`
 	}
-	return out, sc.Err()
+	err = xml.Unmarshal(body, &resp)
+	return resp.Pairs, err
 }
