@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -66,6 +67,7 @@ func StartMoto(t testing.TB, dir, region string) *Moto {
 	}
 	target, _ := url.Parse(m.server)
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0) // moto_server starting: Call retries
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +124,15 @@ func (m *Moto) Call(action string, params url.Values) ([]byte, error) {
 	return body, nil
 }
 
+// describe sends one request and decodes its XML answer into resp.
+func (m *Moto) describe(action string, params url.Values, resp any) error {
+	body, err := m.Call(action, params)
+	if err != nil {
+		return err
+	}
+	return xml.Unmarshal(body, resp)
+}
+
 // ImportKeyPair imports the public key as an EC2 key pair.
 func (m *Moto) ImportKeyPair(name string, key *Key) error {
 	pub, err := os.ReadFile(key.Public)
@@ -143,14 +154,10 @@ type MotoImage struct {
 
 // Images lists the images DescribeImages gives for the parameters.
 func (m *Moto) Images(params url.Values) ([]MotoImage, error) {
-	body, err := m.Call("DescribeImages", params)
-	if err != nil {
-		return nil, err
-	}
 	var resp struct {
 		Images []MotoImage `xml:"imagesSet>item"`
 	}
-	err = xml.Unmarshal(body, &resp)
+	err := m.describe("DescribeImages", params, &resp)
 	return resp.Images, err
 }
 
@@ -164,14 +171,10 @@ type MotoInstance struct {
 
 // Instances lists every instance the emulator knows, terminated ones too.
 func (m *Moto) Instances() ([]MotoInstance, error) {
-	body, err := m.Call("DescribeInstances", nil)
-	if err != nil {
-		return nil, err
-	}
 	var resp struct {
 		Instances []MotoInstance `xml:"reservationSet>item>instancesSet>item"`
 	}
-	err = xml.Unmarshal(body, &resp)
+	err := m.describe("DescribeInstances", nil, &resp)
 	return resp.Instances, err
 }
 
@@ -217,13 +220,9 @@ type KeyPair struct {
 
 // KeyPairs lists the key pairs with their public keys.
 func (m *Moto) KeyPairs() ([]KeyPair, error) {
-	body, err := m.Call("DescribeKeyPairs", url.Values{"IncludePublicKey": {"true"}})
-	if err != nil {
-		return nil, err
-	}
 	var resp struct {
 		Pairs []KeyPair `xml:"keySet>item"`
 	}
-	err = xml.Unmarshal(body, &resp)
+	err := m.describe("DescribeKeyPairs", url.Values{"IncludePublicKey": {"true"}}, &resp)
 	return resp.Pairs, err
 }

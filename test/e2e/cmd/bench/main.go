@@ -35,7 +35,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -493,12 +492,8 @@ func (b *bench) p8(r int, side string) error {
 	}
 	var bytes, seconds float64
 	if side == "plugin" {
-		data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+		rep, err := readReport(filepath.Join(dir, "report.json"))
 		if err != nil {
-			return err
-		}
-		var rep provisioner.Report
-		if err := json.Unmarshal(data, &rep); err != nil {
 			return err
 		}
 		for _, st := range rep.Steps {

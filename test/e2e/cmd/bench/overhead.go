@@ -145,12 +145,8 @@ var bootID = regexp.MustCompile(`^[0-9a-f-]{32,36}$`)
 // the new boot). Also per step: its duration minus its guest_seconds (and
 // the downtime, for the step that rebooted).
 func (b *bench) p7(vm *e2e.VM, dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	rep, err := readReport(filepath.Join(dir, "report.json"))
 	if err != nil {
-		return err
-	}
-	var rep provisioner.Report
-	if err := json.Unmarshal(data, &rep); err != nil {
 		return err
 	}
 	ids := rep.Guest.BootIDs
@@ -195,4 +191,17 @@ journalctl --merge _BOOT_ID=%s _SYSTEMD_UNIT=ssh.service -o short-unix --no-page
 	b.add("P7 plugin run (s)", plugin)
 	b.add("P7 plugin overhead per build (s)", plugin-guest)
 	return nil
+}
+
+// readReport reads a plugin report.
+func readReport(path string) (*provisioner.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep provisioner.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &rep, nil
 }
