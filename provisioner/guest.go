@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -94,8 +95,9 @@ type guest struct {
 	ui   packersdk.Ui
 	sudo bool
 	// spent is the guest's own time on the scripts run since the last
-	// takeSpent (their completion records' uptimes).
-	spent time.Duration
+	// takeSpent (their completion records' uptimes), in nanoseconds: a
+	// script abandoned at its deadline may still print its record later.
+	spent atomic.Int64
 }
 
 // uptimeReading is the shape of a /proc/uptime reading.
@@ -103,9 +105,7 @@ var uptimeReading = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,9})?$`)
 
 // takeSpent returns the guest's time on the scripts since the last call.
 func (g *guest) takeSpent() time.Duration {
-	d := g.spent
-	g.spent = 0
-	return d
+	return time.Duration(g.spent.Swap(0))
 }
 
 // guestSpan is the time between two of the guest's /proc/uptime readings,
@@ -151,7 +151,7 @@ func (g *guest) execute(ctx context.Context, body string, deadline time.Duration
 		if r.Kind == "done" {
 			if r.field(0) == token && !completed {
 				completed = true
-				g.spent += guestSpan(r.field(2), r.field(3), deadline+deadlineGrace)
+				g.spent.Add(int64(guestSpan(r.field(2), r.field(3), deadline+deadlineGrace)))
 			}
 			return
 		}
