@@ -31,7 +31,9 @@ type FinalShutdown struct {
 	// Users the build created for itself, removed with their home
 	// (`userdel -r`, the home overwritten first) at the final shutdown, when
 	// no session of theirs is left: the user the build connects as may be
-	// one. `root` and any user with uid 0 are refused.
+	// one. A home that is not the user's own (`/`, or a folder another user
+	// owns) is neither overwritten nor removed. `root` and any user with uid
+	// 0 are refused.
 	RemoveUsers []string `mapstructure:"remove_users"`
 }
 

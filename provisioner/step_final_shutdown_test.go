@@ -1,8 +1,10 @@
 package provisioner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -86,7 +88,8 @@ func TestScriptsFinalShutdownCleanup(t *testing.T) {
 	for _, cloudInit := range []bool{true, false} {
 		t.Run(map[bool]string{true: "cloud-init runs again", false: "cloud-init disabled"}[cloudInit], func(t *testing.T) {
 			forEachShell(t, func(t *testing.T, g *guestTree) {
-				g.file("etc/passwd", passwd+"builder:x:1002:1002::/home/builder:/bin/bash\n")
+				// builder owns its home: the tree's files are the test's user's.
+				g.file("etc/passwd", passwd+fmt.Sprintf("builder:x:%d:%d::/home/builder:/bin/bash\n", os.Getuid(), os.Getgid()))
 				g.file("home/builder/build.log", "secret build output")
 				g.file("home/alice/keep", "x")
 				g.file("var/lib/dhcp/dhclient.ens2.leases", "lease { fixed-address 10.0.2.15; }")
@@ -102,7 +105,7 @@ func TestScriptsFinalShutdownCleanup(t *testing.T) {
 				if !cloudInit {
 					g.file("etc/cloud/cloud-init.disabled", "")
 				}
-				g.shim("userdel", `sed -i "/^$2:/d" "$ROOT/etc/passwd"; rm -rf "$ROOT/home/$2"`)
+				g.shim("userdel", `eval "u=\${$#}"; sed -i "/^$u:/d" "$ROOT/etc/passwd"; [ "$1" != -r ] || rm -rf "$ROOT/home/$u"`)
 				res := g.run("final_shutdown.sh", envVar{"AMIH_PHASE", "shutdown"}, envVar{"AMIH_KEEP_JOURNAL", "0"}, envVar{"AMIH_REMOVE_USERS", "builder"})
 				if res.code != 0 {
 					t.Fatalf("code %d\n%s", res.code, res.other)
@@ -139,13 +142,20 @@ func TestScriptsFinalShutdownForeignHome(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
 		g.file("etc/passwd", passwd+"svc:x:1003:1003::/srv/data:/bin/sh\n")
 		g.file("srv/data/keep.db", "data of the system")
-		g.shim("userdel", `sed -i "/^$2:/d" "$ROOT/etc/passwd"`)
+		g.shim("userdel", `eval "u=\${$#}"; sed -i "/^$u:/d" "$ROOT/etc/passwd"`)
 		res := g.run("final_shutdown.sh", envVar{"AMIH_PHASE", "shutdown"}, envVar{"AMIH_KEEP_JOURNAL", "1"}, envVar{"AMIH_REMOVE_USERS", "svc"})
 		if res.code != 0 || !equal(res.targets("remove-user"), []string{"svc"}) {
 			t.Fatalf("code %d, removed %v\n%s", res.code, res.targets("remove-user"), res.other)
 		}
 		if got := g.read("srv/data/keep.db"); got != "data of the system" {
 			t.Errorf("a home the user does not own was overwritten: %q", got)
+		}
+		// Nor removed: no userdel -r (or -f, which removes a home another
+		// user shares), no deluser --remove-home.
+		for _, c := range g.calls() {
+			if f := strings.Fields(c); (f[0] == "userdel" || f[0] == "deluser") && (slices.Contains(f, "-r") || slices.Contains(f, "-f") || slices.Contains(f, "--remove-home")) {
+				t.Errorf("a home the user does not own was given to %q", c)
+			}
 		}
 	})
 }

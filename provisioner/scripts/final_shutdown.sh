@@ -29,22 +29,27 @@ cloud_init_sudoers() {
 	[ -f "$_rule" ] && [ ! -L "$_rule" ] && head -n 3 "$_rule" | grep -q 'Created by cloud-init' && cloud_init_runs && echo "$_rule"
 }
 
-# passwd_home USER: USER's home directory, when USER is in /etc/passwd.
-passwd_home() { awk -F: -v u="$1" '$1 == u { print $6; found = 1 } END { exit !found }' "$AMIH_ROOT/etc/passwd"; }
+# passwd_field USER N: field N of USER's /etc/passwd line, when USER is in
+# it; passwd_home USER: its home directory.
+passwd_field() { awk -F: -v u="$1" -v n="$2" '$1 == u { print $n; found = 1; exit } END { exit !found }' "$AMIH_ROOT/etc/passwd"; }
+passwd_home() { passwd_field "$1" 6; }
 
-# remove_user USER: USER and its home (overwritten first), at the shutdown.
-# The home is guest data: only a folder that is not / and that USER owns is
-# overwritten (a home of / or /srv, shared or the system's, is not USER's
-# to clear).
+# remove_user USER: USER, and its home (overwritten first) when that is its
+# own. The home is guest data: only a folder that is not / and that USER owns
+# is USER's (a home of / or /srv, shared or the system's, is neither
+# overwritten nor removed: userdel without -r, never -f).
 remove_user() {
 	_home=$(passwd_home "$1") || return 0
-	_uid=$(awk -F: -v u="$1" '$1 == u { print $3; exit }' "$AMIH_ROOT/etc/passwd")
+	_uid=$(passwd_field "$1" 3)
 	if [ -n "$_home" ] && [ "$_home" != / ] && [ -d "$AMIH_ROOT$_home" ] && [ ! -L "$AMIH_ROOT$_home" ] &&
 		[ -n "$(find "$AMIH_ROOT$_home" -prune -user "$_uid" 2>/dev/null)" ]; then
 		overwrite_tree "$AMIH_ROOT$_home"
+		rec change remove-user "$1"
+		userdel -r "$1" 2>/dev/null || deluser --remove-home "$1" || rec warn "could not remove user $1"
+	else
+		rec change remove-user "$1"
+		userdel "$1" 2>/dev/null || deluser "$1" || rec warn "could not remove user $1"
 	fi
-	rec change remove-user "$1"
-	userdel -r "$1" 2>/dev/null || userdel -r -f "$1" || deluser --remove-home "$1" || rec warn "could not remove user $1"
 }
 
 if [ "${AMIH_PHASE:-}" = shutdown ]; then
