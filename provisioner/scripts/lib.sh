@@ -56,11 +56,11 @@ amih_temps=
 # elsewhere) at its start and its end, in the completion record: the report's
 # guest_seconds, which tells the guest's work from the plugin's own cost.
 amih_started=
-read -r amih_started _ </proc/uptime 2>/dev/null || amih_started=
+read -r amih_started _ 2>/dev/null </proc/uptime || amih_started=
 amih_exit() {
 	_status=$?
 	_ended=
-	read -r _ended _ </proc/uptime 2>/dev/null || _ended=
+	read -r _ended _ 2>/dev/null </proc/uptime || _ended=
 	if [ -n "$amih_temps" ]; then
 		while IFS= read -r _t; do
 			[ -z "$_t" ] || rm -rf -- "$_t"

@@ -146,7 +146,7 @@ func TestAmazonEBS(t *testing.T) {
 			}
 			images, err := moto.Images(url.Values{"ImageId.1": {ami}})
 			if err != nil || len(images) != 1 || images[0].State != "available" || !strings.HasPrefix(images[0].Name, "golden-"+src.name+"-") {
-				t.Errorf("the emulator's image %s: %+v %v", ami, images, err)
+				t.Fatalf("the emulator's image %s: %+v %v", ami, images, err)
 			}
 			instance := ""
 			for _, req := range requests {
@@ -166,10 +166,18 @@ func TestAmazonEBS(t *testing.T) {
 			if at := requests[create].At; at.Before(requests[stop].At) {
 				t.Errorf("CreateImage at %s, before StopInstances (%s)", at, requests[stop].At)
 			}
+			found := false
 			for _, in := range instances {
-				if in.ID == instance && (in.State != "terminated" || (in.KeyName == "amih-e2e") != (src.name == "ubuntu")) {
+				if in.ID != instance {
+					continue
+				}
+				found = true
+				if in.State != "terminated" || (in.KeyName == "amih-e2e") != (src.name == "ubuntu") {
 					t.Errorf("instance %s: state %q, key pair %q (want terminated by the builder's cleanup; amih-e2e for ubuntu only)", in.ID, in.State, in.KeyName)
 				}
+			}
+			if !found {
+				t.Errorf("the emulator does not know instance %s", instance)
 			}
 			t.Logf("%s: report finished %s, then StopInstances +%s, CreateImage +%s -> %s", src.name,
 				report.Finished.Format(time.RFC3339Nano), requests[stop].At.Sub(report.Finished).Round(time.Millisecond),

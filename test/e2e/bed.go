@@ -238,15 +238,24 @@ func readReport(t testing.TB, path string) *provisioner.Report {
 	if err := reportschema.Validate(path); err != nil {
 		t.Error(err)
 	}
-	data, err := os.ReadFile(path)
+	r, err := ReadReport(path)
 	if err != nil {
 		t.Fatalf("report: %v", err)
 	}
+	return r
+}
+
+// ReadReport reads a plugin report (for the bench too).
+func ReadReport(path string) (*provisioner.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
 	var r provisioner.Report
 	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatalf("report %s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &r
+	return &r, nil
 }
 
 // streamTo is where Packer's output goes live: stdout, unless

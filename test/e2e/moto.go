@@ -31,12 +31,13 @@ import (
 type Moto struct {
 	Endpoint string // the proxy
 	Region   string
-	server   string // moto_server itself
-	cmd      *exec.Cmd
 
 	mu       sync.Mutex
 	requests []MotoRequest
 }
+
+// motoClient bounds every call of the test's own to the emulator.
+var motoClient = &http.Client{Timeout: 30 * time.Second}
 
 // MotoCredentials are the dummy credentials every client of the emulator
 // uses (moto checks no signature).
@@ -54,19 +55,18 @@ func StartMoto(t testing.TB, dir, region string) *Moto {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Moto{Region: region, server: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	m := &Moto{Region: region}
 	logf, err := os.Create(filepath.Join(dir, "moto.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := m.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
 		t.Fatalf("moto_server: %v", err)
 	}
-	target, _ := url.Parse(m.server)
-	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port)})
 	proxy.ErrorLog = log.New(io.Discard, "", 0) // moto_server starting: Call retries
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -80,8 +80,8 @@ func StartMoto(t testing.TB, dir, region string) *Moto {
 	go front.Serve(listener)
 	t.Cleanup(func() {
 		front.Close()
-		m.cmd.Process.Kill()
-		m.cmd.Wait()
+		cmd.Process.Kill()
+		cmd.Wait()
 		logf.Close()
 	})
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(300 * time.Millisecond) {
@@ -109,7 +109,7 @@ func (m *Moto) Call(action string, params url.Values) ([]byte, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAE2EMOTOEMULATOR0/20260101/"+m.Region+
 		"/ec2/aws4_request, SignedHeaders=host, Signature=0")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := motoClient.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -492,7 +492,7 @@ func (b *bench) p8(r int, side string) error {
 	}
 	var bytes, seconds float64
 	if side == "plugin" {
-		rep, err := readReport(filepath.Join(dir, "report.json"))
+		rep, err := e2e.ReadReport(filepath.Join(dir, "report.json"))
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ami-hygiene/packer-plugin-ami-hygiene/provisioner"
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/test/e2e"
 )
 
@@ -34,8 +32,7 @@ func (b *bench) p6(r int, side string) error {
 		if err != nil {
 			return err
 		}
-		ports := [2]int{vm.SSHPort, vm.SSHPort}
-		single[i], err = twoSourceBuild(dir, ports, key, "-only="+only)
+		single[i], err = twoSourceBuild(dir, [2]int{vm.SSHPort, vm.SSHPort}, [2]string{key.Private, key.Private}, "-only="+only)
 		vm.Kill()
 		if err != nil {
 			return err
@@ -69,8 +66,7 @@ func (b *bench) p6(r int, side string) error {
 			return err
 		}
 	}
-	// Each guest has its own launch key: a key file per source.
-	both, err := twoSourceBuildKeys(dir, [2]int{vms[0].SSHPort, vms[1].SSHPort}, keys, "-parallel-builds=2")
+	both, err := twoSourceBuild(dir, [2]int{vms[0].SSHPort, vms[1].SSHPort}, keys, "-parallel-builds=2")
 	if err != nil {
 		return err
 	}
@@ -84,15 +80,10 @@ func (b *bench) p6(r int, side string) error {
 	return nil
 }
 
-// twoSourceBuild runs the two-source template with one key for both.
-func twoSourceBuild(dir string, ports [2]int, key *e2e.Key, flag string) (float64, error) {
-	return twoSourceBuildKeys(dir, ports, [2]string{key.Private, key.Private}, flag)
-}
-
-// twoSourceBuildKeys runs `packer build flag` of the two-source template
-// (source a on ports[0] with keys[0], b on ports[1] with keys[1]) in dir and
-// returns its wall time.
-func twoSourceBuildKeys(dir string, ports [2]int, keys [2]string, flag string) (float64, error) {
+// twoSourceBuild runs `packer build flag` of the two-source template
+// (source a on ports[0] with keys[0], b on ports[1] with keys[1]; a single
+// build gives both its guest) in dir and returns its wall time.
+func twoSourceBuild(dir string, ports [2]int, keys [2]string, flag string) (float64, error) {
 	var src strings.Builder
 	for i, name := range []string{"a", "b"} {
 		fmt.Fprintf(&src, `source "null" %q {
@@ -145,7 +136,7 @@ var bootID = regexp.MustCompile(`^[0-9a-f-]{32,36}$`)
 // the new boot). Also per step: its duration minus its guest_seconds (and
 // the downtime, for the step that rebooted).
 func (b *bench) p7(vm *e2e.VM, dir string) error {
-	rep, err := readReport(filepath.Join(dir, "report.json"))
+	rep, err := e2e.ReadReport(filepath.Join(dir, "report.json"))
 	if err != nil {
 		return err
 	}
@@ -191,17 +182,4 @@ journalctl --merge _BOOT_ID=%s _SYSTEMD_UNIT=ssh.service -o short-unix --no-page
 	b.add("P7 plugin run (s)", plugin)
 	b.add("P7 plugin overhead per build (s)", plugin-guest)
 	return nil
-}
-
-// readReport reads a plugin report.
-func readReport(path string) (*provisioner.Report, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var rep provisioner.Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &rep, nil
 }
