@@ -22,7 +22,7 @@ import (
 // basicTools are the only host commands a script test can reach.
 var basicTools = []string{"awk", "sed", "grep", "rm", "cat", "head", "tail", "find", "sort", "tr",
 	"wc", "id", "basename", "dirname", "mktemp", "xargs", "cut", "ls", "sleep", "timeout", "touch",
-	"mkdir", "env", "uname", "expr", "printf", "test", "true", "false", "chmod", "sh", "ln", "cp", "getconf", "mv", "od", "setsid", "dd", "df"}
+	"mkdir", "env", "uname", "expr", "printf", "test", "true", "false", "chmod", "sh", "ln", "cp", "getconf", "mv", "od", "setsid", "dd", "df", "stat", "chown", "sync"}
 
 // testShell is one POSIX shell the scripts must run under.
 type testShell struct {

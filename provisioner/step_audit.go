@@ -8,11 +8,14 @@ import "fmt"
 // Audit configures the `audit` step: a read-only check of the finished
 // image, run last, whose findings are the report's verdict. Run it alone
 // (`steps = ["audit"]`) to audit an existing instance. It finds: any
-// authorized_keys file, any shell history, SSH host keys while the machine
-// id is reset, a machine id that is set, `PasswordAuthentication yes`, a
-// usable root password, an empty password, private keys and well-known
-// credential files in home directories, mail in the queue, and a listed
-// service still active.
+// authorized_keys file (but those of `authorized_keys.keep_users`), any
+// shell history, SSH host keys while the machine id is reset, a machine id
+// that is set, `PasswordAuthentication yes`, a usable root password, an
+// empty password, private keys and well-known credential files, mail in the
+// queue, a listed service still active, and a failure of the previous final
+// shutdown's cleanup. Keys, histories, private keys and credentials are
+// looked for in every home (passwd's and every folder under /home) and, by
+// name, in every local filesystem of the image, wherever they are.
 //
 // An instance launched from a clean image has its own machine id and its
 // launch key by design: audit one with `skip_checks = ["machine_id",
@@ -40,16 +43,22 @@ var auditStep = stepDef{
 	Title:   "audit the result",
 	Touches: []string{"nothing: it only reads"},
 	configOf: func(c *Config) stepConfig {
-		return &auditConfig{Audit: &c.Audit, stoppedServices: c.StopServices.Services}
+		return &auditConfig{Audit: &c.Audit, stoppedServices: c.StopServices.Services, keptUsers: c.AuthorizedKeys.KeepUsers}
 	},
 }
 
 // auditConfig is the audit block with what it takes from the rest of the
 // Config: the services stop_services stopped, checked when the block names
-// none.
+// none, and the users whose keys authorized_keys keeps (keep_users), whose
+// key files are no finding.
 type auditConfig struct {
 	*Audit
 	stoppedServices []string
+	keptUsers       []string
+}
+
+func (s *auditConfig) env() []envVar {
+	return append(s.Audit.env(), envVar{"AMIH_KEEP_USERS", lines(s.keptUsers)})
 }
 
 func (s *auditConfig) prepare(v *validator, attr string) {

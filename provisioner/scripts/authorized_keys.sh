@@ -55,5 +55,5 @@ remove_key_file() {
 	esac
 }
 
-each_line "$(user_homes all)" clean_user
+each_home all clean_user
 no_reconnect "authorized_keys removed the keys the build connects with"

@@ -47,7 +47,7 @@ clean_build_caches() {
 		if [ -e "$_home/$cache" ] || [ -L "$_home/$cache" ]; then remove_tree "$_home/$cache" "$_home"; fi
 	done
 }
-each_line "$(user_homes all)" clean_build_caches
+each_home all clean_build_caches
 
 # Backups of the account files that shadow-utils leaves behind: the
 # password hashes of shadow- and gshadow- are secrets, overwritten first

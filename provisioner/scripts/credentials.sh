@@ -33,7 +33,7 @@ remove_credential_tree() { remove_tree "$1/$2" "$1"; }
 # A listed path is the user's own: links on its way are followed.
 remove_listed_path() { remove_tree "$AMIH_ROOT$1" "$AMIH_ROOT/"; }
 
-each_line "$(user_homes all)" clean_home
+each_home all clean_home
 remove_file "$AMIH_ROOT/etc/chef/client.pem"
 remove_file "$AMIH_ROOT/etc/chef/validation.pem"
 each_line "${AMIH_PATHS:-}" remove_listed_path

@@ -59,6 +59,8 @@ amih_started=
 read -r amih_started _ 2>/dev/null </proc/uptime || amih_started=
 amih_exit() {
 	_status=$?
+	trap '' HUP INT TERM
+	at_exit
 	_ended=
 	read -r _ended _ 2>/dev/null </proc/uptime || _ended=
 	if [ -n "$amih_temps" ]; then
@@ -71,6 +73,17 @@ TEMPS
 	rec "done" "$amih_token" "$_status" "$amih_started" "$_ended"
 }
 trap amih_exit EXIT
+# dash and busybox sh run no EXIT trap when a signal ends them: TERM (the
+# step's deadline), INT and HUP (a cut session) exit through it, so that
+# temporary files go and at_exit undoes what a script changed for a while.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# at_exit: what a script must undo on every way out (free_space sets the
+# filesystems' reserves back); a script that needs it defines its own.
+# shellcheck disable=SC2317 # called by amih_exit, redefined by scripts
+at_exit() { :; }
 
 # temp_file [DIR]: set amih_tmp to a new private temporary file in DIR
 # (default ${TMPDIR:-/tmp}), removed when the script exits.
@@ -171,27 +184,55 @@ on_block_device() {
 	return 1
 }
 
+# file_facts FILE: set amih_links (its names), amih_size (its apparent size
+# in bytes) and amih_alloc (the bytes its blocks hold) of a regular file,
+# from one `ls -lnsd` (GNU and busybox print the same columns); false when
+# they cannot be read.
+file_facts() {
+	# shellcheck disable=SC2012 # only the leading numeric columns are read
+	_ff=$(ls -lnsd -- "$1" 2>/dev/null | head -n 1)
+	# Split on blanks whatever IFS the caller has set.
+	IFS=' ' read -r _ff_blocks _ff_mode _ff_links _ff_uid _ff_gid _ff_size _ff_rest <<FACTS
+$_ff
+FACTS
+	case $_ff_blocks$_ff_links$_ff_size in '' | *[!0-9]*) return 1 ;; esac
+	[ -n "$_ff_rest" ] || return 1
+	amih_alloc=$((_ff_blocks * 1024)) amih_links=$_ff_links amih_size=$_ff_size
+}
+
+# sparse: the file file_facts read has holes (its blocks hold less than its
+# size: /var/log/lastlog after a login by a uid of 10^9 is 300 GB to read,
+# a few KB on the disk). Writing zeros over it would fill the disk: it is
+# emptied or removed without them, and free_space clears what its few
+# blocks held.
+sparse() { [ "$amih_alloc" -lt "$amih_size" ]; }
+
 # overwrite FILE: when amih_overwrite is 1, write zeros over every byte of
 # FILE in place and sync them, before FILE is removed or emptied. Only a
 # regular file (never through a link) with no other name (a hard link's
-# other name would lose its content too), on a filesystem of a block device
-# (a tmpfs or a network filesystem is not part of the image). Never in dry
-# run. Sets amih_overwritten to the bytes overwritten.
+# other name would lose its content too), that is not sparse (sparse), on a
+# filesystem of a block device (a tmpfs or a network filesystem is not part
+# of the image). Never in dry run. Sets amih_overwritten to the bytes
+# overwritten.
 overwrite() {
 	amih_overwritten=0
 	[ "$amih_overwrite" = 1 ] || return 0
 	dry_run && return 0
 	[ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ] || return 0
-	if [ -z "$(find "$1" -prune -type f -links 1 2>/dev/null)" ]; then
+	file_facts "$1" || return 0
+	if [ "$amih_links" -gt 1 ]; then
 		rec info "did not overwrite $(shown "$1") before removing it: another name (a hard link) keeps its content"
 		return 0
 	fi
+	if sparse; then
+		rec info "did not overwrite $(shown "$1"): a sparse file ($amih_size bytes, $amih_alloc on the disk); free_space clears its blocks"
+		return 0
+	fi
 	on_block_device "$1" || return 0
-	_size=$(wc -c <"$1" | tr -d ' ')
 	# dd writes exactly the bytes head gives it, in place (notrunc), and
 	# syncs them (fsync) before the file goes.
-	if head -c "$_size" /dev/zero | dd of="$1" bs=65536 conv=notrunc,fsync 2>/dev/null; then
-		amih_overwritten=$_size
+	if head -c "$amih_size" /dev/zero | dd of="$1" bs=65536 conv=notrunc,fsync 2>/dev/null; then
+		amih_overwritten=$amih_size
 	else
 		rec warn "could not overwrite $(shown "$1") before removing it"
 	fi
@@ -313,18 +354,20 @@ remove_tree() {
 }
 
 # overwrite_tree DIR: overwrite every regular file of DIR with no other
-# name, on DIR's filesystem (find -xdev), as overwrite does one;
-# amih_overwritten is the sum of their bytes.
+# name that is not sparse, on DIR's filesystem (find -xdev), as overwrite
+# does one; amih_overwritten is the sum of their bytes.
 overwrite_tree() {
 	amih_overwritten=0
 	[ "$amih_overwrite" = 1 ] && ! dry_run || return 0
 	on_block_device "$1" || return 0
-	amih_overwritten=$(find "$1" -xdev -type f -links 1 -size +0 -exec sh -c '
-		n=0
-		for f; do
-			s=$(wc -c <"$f" | tr -d " ") && head -c "$s" /dev/zero | dd of="$f" bs=65536 conv=notrunc,fsync 2>/dev/null && n=$((n + s))
-		done
-		echo "$n"' sh {} + 2>/dev/null | awk '{ n += $1 } END { print n + 0 }')
+	_ot_sum=0
+	find_each overwrite_one "$1" -xdev -type f -links 1 -size +0
+	amih_overwritten=$_ot_sum
+}
+overwrite_one() {
+	_ot_was=$_ot_sum
+	overwrite "$1" 2>/dev/null
+	_ot_sum=$((_ot_was + amih_overwritten))
 }
 
 # find_each FUNCTION DIR FIND-EXPRESSION...: call FUNCTION PATH for every
@@ -346,12 +389,20 @@ find_each() {
 }
 
 # user_homes all|login: print "user<TAB>home" for root and every passwd
-# user whose home directory exists and is not a link (each home once; / and
-# /nonexistent are skipped). With `login`, only the homes of real users:
-# root, accounts with a login shell (not nologin, false, sync, shutdown or
-# halt) and accounts whose uid is between UID_MIN and UID_MAX of
-# /etc/login.defs (default 1000 and 60000) — not the homes of system
-# accounts such as daemon (/usr/sbin) or www-data (/var/www).
+# user whose home directory exists (each home once; / and /nonexistent are
+# skipped), then every other folder directly under /home (and under
+# useradd's HOME base of /etc/default/useradd), whether or not passwd still
+# names its user (userdel without -r leaves it): its user is the folder's
+# name. With `login`, only the homes of real users: root, accounts with a
+# login shell (not nologin, false, sync, shutdown or halt), accounts whose
+# uid is between UID_MIN and UID_MAX of /etc/login.defs (default 1000 and
+# 60000), and those other folders — not the homes of system accounts such
+# as daemon (/usr/sbin) or www-data (/var/www).
+# A passwd home that is a symbolic link (/home/u -> /data/home/u) is the
+# folder it leads to, when that folder is owned by the user, is not / and
+# is no other account's home, and lies in the image; otherwise the line is
+# "!<TAB>why" (each_home says it). Homes whose names hold a tab or a
+# newline are left to the audit's search of the whole image.
 user_homes() {
 	AMIH_LOGIN_DEFS=$AMIH_ROOT/etc/login.defs awk -F: -v which="$1" '
 		BEGIN {
@@ -366,11 +417,67 @@ user_homes() {
 		which == "login" && $1 != "root" && $7 ~ /(nologin|false|sync|shutdown|halt)$/ &&
 			!($3 + 0 >= uid_min && $3 + 0 <= uid_max) { next }
 		seen[$6]++ { next }
-		{ print $1 "\t" $6 }' "$AMIH_ROOT/etc/passwd" |
-		while IFS="$tab" read -r _user _home; do
-			[ -d "$AMIH_ROOT$_home" ] && [ ! -L "$AMIH_ROOT$_home" ] && printf '%s\t%s\n' "$_user" "$_home"
+		{ print $1 "\t" $3 "\t" $6 }' "$AMIH_ROOT/etc/passwd" |
+		while IFS="$tab" read -r _user _uid _home; do
+			if [ ! -L "$AMIH_ROOT$_home" ]; then
+				[ -d "$AMIH_ROOT$_home" ] && printf '%s\t%s\n' "$_user" "$_home"
+				continue
+			fi
+			if ! real_dir "$AMIH_ROOT$_home"; then
+				continue
+			fi
+			case $amih_real in
+			"$amih_real_root"/*) _to=${amih_real#"$amih_real_root"} ;;
+			*) _to=/ ;;
+			esac
+			if [ "$_to" = / ]; then
+				printf '!\tleft the home of %s alone: %s is a link that leads to / or out of the image\n' "$_user" "$_home"
+			elif [ -z "$(find "$amih_real" -prune -user "$_uid" 2>/dev/null)" ]; then
+				printf '!\tleft the home of %s alone: %s links to %s, a folder %s does not own\n' "$_user" "$_home" "$_to" "$_user"
+			elif awk -F: -v u="$_user" -v h="$_to" '$1 != u && $6 == h { found = 1 } END { exit !found }' "$AMIH_ROOT/etc/passwd"; then
+				printf '!\tleft the home of %s alone: %s links to %s, the home of another account\n' "$_user" "$_home" "$_to"
+			else
+				printf '%s\t%s\n' "$_user" "$_to"
+			fi
 		done
+	_bases=/home
+	_base=$(sed -n 's/^HOME=//p' "$AMIH_ROOT/etc/default/useradd" 2>/dev/null | tail -n 1)
+	case $_base in /?*) [ "${_base%/}" = /home ] || _bases="$_bases$nl${_base%/}" ;; esac
+	_known=$(awk -F: '{ print $6 }' "$AMIH_ROOT/etc/passwd")
+	while IFS= read -r _base; do
+		if [ ! -d "$AMIH_ROOT$_base" ] || [ -L "$AMIH_ROOT$_base" ]; then continue; fi
+		for _d in "$AMIH_ROOT$_base"/* "$AMIH_ROOT$_base"/.[!.]*; do
+			if [ ! -d "$_d" ] || [ -L "$_d" ]; then continue; fi
+			_home=${_d#"$AMIH_ROOT"}
+			case $_home in *"$tab"* | *"$nl"*) continue ;; esac
+			case $nl$_known$nl in *"$nl$_home$nl"*) continue ;; esac
+			printf '%s\t%s\n' "${_home##*/}" "$_home"
+		done
+	done <<BASES
+$_bases
+BASES
 	return 0
+}
+
+# each_home all|login FUNCTION [ARG...]: call FUNCTION ARG... USER<TAB>HOME
+# for every home user_homes lists; the homes it left alone are said once
+# per script.
+amih_homes_said=0
+each_home() {
+	_eh_list=$(user_homes "$1")
+	shift
+	while IFS= read -r _eh_line; do
+		case $_eh_line in
+		'') ;;
+		"!$tab"*)
+			[ "$amih_homes_said" = 1 ] || rec warn "${_eh_line#*"$tab"}"
+			;;
+		*) "$@" "$_eh_line" || return 1 ;;
+		esac
+	done <<HOMES
+$_eh_list
+HOMES
+	amih_homes_said=1
 }
 
 # unit_load_state UNIT: systemd's LoadState of UNIT (loaded, not-found, ...);
@@ -383,13 +490,55 @@ seconds_since_boot() { awk '{ printf "%d\n", $1 }' /proc/uptime; }
 # truncate_file PATH [TREE]: empty a non-empty regular file in place,
 # keeping its owner, mode and inode (a program holding it open keeps writing
 # to it); under remove_file's rule about TREE, overwritten first as there.
-truncate_file() {
-	if [ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ]; then
-		stays_inside "$@" || return 0
+# A file with another name (a hard link, e.g. a log shipper's archive) is
+# never emptied: that name would lose its content too. This name is
+# replaced by a new empty file of the same owner and mode, the other keeps
+# the content. What is emptied is noted for the final shutdown (empty_again).
+truncate_file() { empty_file truncate "$@"; }
+
+# empty_file VERB PATH [TREE]: truncate_file, its change record saying VERB.
+empty_file() {
+	_verb=$1
+	shift
+	[ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ] || return 0
+	stays_inside "$@" || return 0
+	if file_facts "$1" && [ "$amih_links" -gt 1 ]; then
+		rec change "$_verb" "$(shown "$1")" "another name (a hard link) keeps its content: this name was replaced by an empty file"
+		dry_run && return 0
+		# fail returns (1) only where the final shutdown redefines it.
+		replace_empty "$1" || fail "cannot replace $(shown "$1") by an empty file" || return 1
+	else
 		overwrite "$1"
-		change_overwritten truncate "$(shown "$1")"
-		dry_run || : >"$1" || fail "cannot truncate $(shown "$1")"
+		change_overwritten "$_verb" "$(shown "$1")"
+		dry_run && return 0
+		# `true`, not `:`: a redirection that fails on a special builtin
+		# ends dash and busybox sh before `fail` could say why.
+		true >"$1" || fail "cannot empty $(shown "$1")" || return 1
 	fi
+	[ "$amih_empty_again" = 0 ] || empty_again "$1"
+}
+
+# replace_empty PATH: put a new empty file of PATH's owner and mode in
+# PATH's place (renamed over it: the old inode keeps its other names).
+replace_empty() {
+	have stat || return 1
+	_ids=$(stat -c '%u:%g %a' -- "$1") || return 1
+	temp_file "${1%/*}" || return 1
+	chown "${_ids% *}" "$amih_tmp" 2>/dev/null
+	chmod "${_ids#* }" "$amih_tmp" && mv -f "$amih_tmp" "$1"
+}
+
+# amih_empty_again: 0 where what is emptied is not noted (the final
+# shutdown itself).
+amih_empty_again=1
+# empty_again PATH: note PATH in /run/ami-hygiene/emptied (in memory, never
+# in the image), whose files the final shutdown empties again when they
+# have grown since (what rsyslog and the mail system write after the logs
+# and mail_queue steps).
+empty_again() {
+	mkdir -p "$AMIH_ROOT/run/ami-hygiene" 2>/dev/null &&
+		amih_field "$(shown "$1")" >>"$AMIH_ROOT/run/ami-hygiene/emptied" 2>/dev/null &&
+		echo >>"$AMIH_ROOT/run/ami-hygiene/emptied"
 }
 
 # write_file PATH CONTENT: make PATH hold exactly CONTENT (a line is added

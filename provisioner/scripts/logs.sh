@@ -97,6 +97,15 @@ if [ -d "$lastlog2" ] && [ ! -L "$lastlog2" ]; then
 	done
 fi
 
+# wtmpdb (util-linux's successor of wtmp) keeps its database in
+# /var/lib/wtmpdb by default; Debian links /var/log/wtmp.db to it.
+wtmpdb=$AMIH_ROOT/var/lib/wtmpdb
+if [ -d "$wtmpdb" ] && [ ! -L "$wtmpdb" ]; then
+	for db in "$wtmpdb/wtmp.db" "$wtmpdb/wtmp.db-journal" "$wtmpdb/wtmp.db-wal" "$wtmpdb/wtmp.db-shm"; do
+		truncate_file "$db" "$wtmpdb"
+	done
+fi
+
 if [ "$restart_auditd" = 1 ]; then
 	start_auditd || rec warn "auditd did not start again"
 fi

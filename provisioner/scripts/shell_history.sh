@@ -17,5 +17,5 @@ clean_pattern() {
 }
 clean_home() { each_line "$amih_histories" clean_pattern "$AMIH_ROOT${1#*"$tab"}"; }
 clean_login_home() { each_line "${AMIH_EXTRA_PATTERNS:-}" clean_pattern "$AMIH_ROOT${1#*"$tab"}"; }
-each_line "$(user_homes all)" clean_home
-each_line "$(user_homes login)" clean_login_home
+each_home all clean_home
+each_home login clean_login_home

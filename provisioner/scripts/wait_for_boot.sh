@@ -147,7 +147,7 @@ busy() {
 			tr '\000' ' ' <"${comm%/comm}/cmdline" 2>/dev/null | grep -q 'unattended-upgrade-shutdown' && continue
 			echo "$name" && return 0
 			;;
-		apt | apt-get | aptitude | dpkg | dnf | yum | zypper | rpm | apk) echo "$name" && return 0 ;;
+		apt | apt-get | aptitude | dpkg | dnf | dnf5 | yum | zypper | rpm | apk) echo "$name" && return 0 ;;
 		esac
 	done
 	return 1
