@@ -26,8 +26,8 @@ type Audit struct {
 	OnFinding string `mapstructure:"on_finding"`
 	// Checks to leave out: `authorized_keys`, `shell_history`, `host_keys`,
 	// `machine_id`, `password_authentication`, `root_password`,
-	// `empty_password`, `private_keys`, `credentials`, `mail_queue`,
-	// `services`.
+	// `empty_password`, `private_keys`, `credentials`, `final_shutdown`,
+	// `mail_queue`, `services`.
 	SkipChecks []string `mapstructure:"skip_checks"`
 	// Services that must not be active. Default: the `services` of
 	// `stop_services`.
@@ -36,7 +36,7 @@ type Audit struct {
 
 // auditChecks are the checks of the audit step, in the order they run.
 var auditChecks = []string{"authorized_keys", "shell_history", "host_keys", "machine_id", "password_authentication",
-	"root_password", "empty_password", "private_keys", "credentials", "mail_queue", "services"}
+	"root_password", "empty_password", "private_keys", "credentials", "final_shutdown", "mail_queue", "services"}
 
 var auditStep = stepDef{
 	Name:    "audit",

@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +53,84 @@ func TestScriptsAudit(t *testing.T) {
 		}
 		if !slices.Contains(got, "machine_id") || slices.Contains(got, "host_keys") || slices.Contains(got, "authorized_keys") {
 			t.Errorf("a set machine id: findings %v", got)
+		}
+	})
+}
+
+// findingPaths lists a run's findings as "CHECK PATH".
+func findingPaths(r scriptRun) []string {
+	var out []string
+	for _, f := range r.kind("finding") {
+		out = append(out, f.field(0)+" "+f.field(1))
+	}
+	return sorted(out...)
+}
+
+// TestScriptsAuditWholeImage (issue 23): the audit finds key files,
+// histories, private keys and credentials wherever they are on the image's
+// local filesystems — in folders no cleaning step visits, in a home passwd
+// no longer names, behind a linked home — and names each path; an empty key
+// file, the keys of keep_users, a history on a tmpfs and what lies on
+// another filesystem's mount point are not findings there (the other
+// filesystem is searched on its own). On the old code only passwd homes
+// were looked at.
+func TestScriptsAuditWholeImage(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd+"carol:x:1002:1002::/home/carol:/bin/bash\n")
+		g.file("etc/machine-id", "uninitialized\n")
+		g.file("proc/mounts", "/dev/vda1 / ext4 rw 0 0\ntmpfs /run tmpfs rw 0 0\ntmpfs /scratch tmpfs rw 0 0\n/dev/vdb1 /data ext4 rw 0 0\n")
+		g.file("opt/x/.ssh/authorized_keys", "ssh-ed25519 AAAAC3Nza stray@key\n")
+		g.file("opt/empty/.ssh/authorized_keys", "# no key\n\n")
+		g.file("srv/y/.bash_history", "export TOKEN=1\n")
+		g.file("home/olduser/.bash_history", "ls\n")
+		g.file("home/olduser/.ssh/authorized_keys", "ssh-rsa AAAAB3 old@user\n")
+		g.file("data/home/carol/.aws/credentials", "[default]\n")
+		g.symlink("home/carol", filepath.Join(g.root, "data/home/carol"))
+		g.file("data/backup/.ssh/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+		g.file("scratch/.bash_history", "on a tmpfs\n")
+		g.file("home/admin/.ssh/authorized_keys", "ssh-ed25519 AAAAC3Nzb admin@ops\n")
+		res := g.run("audit.sh", envVar{"AMIH_SKIP_CHECKS", "password_authentication\nmail_queue\nroot_password\nempty_password"}, envVar{"AMIH_KEEP_USERS", "admin"})
+		want := sorted("authorized_keys /opt/x/.ssh/authorized_keys", "authorized_keys /home/olduser/.ssh/authorized_keys",
+			"shell_history /srv/y/.bash_history", "shell_history /home/olduser/.bash_history",
+			"credentials /data/home/carol/.aws/credentials", "private_keys /data/backup/.ssh/id_ed25519")
+		if got := findingPaths(res); !equal(got, want) {
+			t.Errorf("findings\n%v\nwant\n%v\n%s", got, want, res.other)
+		}
+	})
+}
+
+// TestScriptsLinkedAndOrphanHomes (issue 23): a passwd home that is a link
+// to a folder the user owns is cleaned there; one that leads to another
+// user's folder or to / is left alone, and the step says so; a folder under
+// /home whose user passwd no longer names is cleaned like any home. Every
+// other file of those homes stays. On the old code none was cleaned.
+func TestScriptsLinkedAndOrphanHomes(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd+"carol:x:1002:1002::/home/carol:/bin/bash\ndave:x:1003:1003::/home/dave:/bin/bash\neve:x:1004:1004::/home/eve:/bin/bash\n")
+		g.file("data/home/carol/.bash_history", "carol's\n")
+		g.file("data/home/carol/notes.txt", "keep\n")
+		g.chownTree("data/home/carol", 1002)
+		// Links name the guest's paths as the fake root holds them.
+		g.symlink("home/carol", filepath.Join(g.root, "data/home/carol"))
+		g.file("srv/shared/.bash_history", "not dave's\n")
+		g.symlink("home/dave", filepath.Join(g.root, "srv/shared"))
+		g.symlink("home/eve", g.root)
+		g.file("home/olduser/.bash_history", "old\n")
+		g.file("home/olduser/project/README", "keep\n")
+		res := g.run("shell_history.sh", envVar{"AMIH_EXTRA_PATTERNS", ""})
+		if res.code != 0 {
+			t.Fatalf("code %d\n%s", res.code, res.other)
+		}
+		g.allGone([]string{"data/home/carol/.bash_history", "home/olduser/.bash_history"})
+		g.allKept([]string{"data/home/carol/notes.txt", "home/olduser/project/README", "srv/shared/.bash_history"})
+		var warns string
+		for _, w := range res.kind("warn") {
+			warns += w.field(0) + "\n"
+		}
+		for _, want := range []string{"left the home of dave alone: /home/dave links to /srv/shared, a folder dave does not own", "left the home of eve alone: /home/eve is a link that leads to / or out of the image"} {
+			if !strings.Contains(warns, want) {
+				t.Errorf("no warning %q in\n%s", want, warns)
+			}
 		}
 	})
 }

@@ -48,9 +48,9 @@ build {
       services = ["e2e-app"]
     }
     verify {
-      name          = "debian 12"
+      name          = "debian"
       command       = ". /etc/os-release && echo $ID $VERSION_ID"
-      expect_output = "^debian 12$"
+      expect_output = "^debian [0-9]+$"
     }
     report_path = "ami-hygiene-report.json"
   }

@@ -12,15 +12,17 @@ R=$AMIH_ROOT
 # check NAME: true when the check is not skipped.
 check() { ! printf '%s\n' "${AMIH_SKIP_CHECKS:-}" | grep -qxF -- "$1"; }
 # found CHECK PATH [DETAIL]: a finding, once per check and path.
-found() { seen_once "$1$tab$2" && rec finding "$@"; }
+found() {
+	if seen_once "$1$tab$2"; then rec finding "$@"; fi
+}
 kept() { printf '%s\n' "${AMIH_KEEP_USERS:-}" | grep -qxF -- "$1"; }
 # kept_keys: the key files of keep_users (absolute, one a line).
 kept_keys=''
-kept_key_files() { kept "${1%%"$tab"*}" && kept_keys="$kept_keys$(authorized_key_paths "$configured" "$1")$nl"; }
+kept_key_files() {
+	if kept "${1%%"$tab"*}"; then kept_keys="$kept_keys$(authorized_key_paths "$configured" "$1")$nl"; fi
+}
 configured=$(authorized_key_files)
 each_home all kept_key_files
-# holds_key FILE: FILE has a line that is neither empty nor a comment.
-holds_key() { grep -q -v -E '^[[:space:]]*(#|$)' "$1" 2>/dev/null; }
 # regular FILE: FILE is a regular file or a symbolic link.
 regular() { [ -f "$1" ] || [ -L "$1" ]; }
 
@@ -185,6 +187,7 @@ MOUNTS
 		fi
 		;;
 	esac
+	return 0
 }
 key_hit() {
 	[ -f "$1" ] && check authorized_keys && holds_key "$1" || return 0
@@ -203,6 +206,13 @@ FILES
 }
 if check authorized_keys || check shell_history || check credentials || check private_keys; then
 	search_image
+fi
+
+# What the last final shutdown could not clean (final_shutdown notes it in
+# the image: the only thing that outlives the shutdown).
+failed=$R/var/lib/ami-hygiene/final-shutdown.failed
+if check final_shutdown && [ -f "$failed" ] && [ ! -L "$failed" ]; then
+	found final_shutdown /var/lib/ami-hygiene/final-shutdown.failed "$(head -c 2000 "$failed" | tr '\n' ';')"
 fi
 
 if check mail_queue; then

@@ -170,7 +170,7 @@ fi
 # has_key USER<TAB>HOME: USER has an authorized_keys file with a key.
 has_key() {
 	while IFS= read -r _kf; do
-		[ -f "$AMIH_ROOT$_kf" ] && grep -q -v -E '^[[:space:]]*(#|$)' "$AMIH_ROOT$_kf" 2>/dev/null && return 0
+		[ -f "$AMIH_ROOT$_kf" ] && holds_key "$AMIH_ROOT$_kf" && return 0
 	done <<FILES
 $(authorized_key_paths "$configured" "$1")
 FILES

@@ -633,6 +633,12 @@ holds_credentials() {
 	esac
 }
 
+# holds_key FILE: FILE has a line with a public key (its type, then its
+# base64 body; options may come first).
+holds_key() {
+	grep -q -E '(^|[[:space:]])(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp[0-9]+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)[[:space:]]+AAAA' "$1" 2>/dev/null
+}
+
 # private_key FILE: true when FILE starts with a private-key header.
 private_key() { head -c 100 "$1" 2>/dev/null | grep -q -- '-----BEGIN .*PRIVATE KEY-----'; }
 

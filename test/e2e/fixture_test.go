@@ -18,11 +18,13 @@ import (
 var (
 	plantedHistories = []string{"/root/.bash_history", "/root/.python_history", "/home/admin/.bash_history",
 		"/home/admin/.lesshst", "/home/alice/.bash_history", "/home/alice/.mysql_history",
-		"/home/bob/.bash_history", "/home/bob/.zsh_history", "/home/alice/.zsh_history"}
+		"/home/bob/.bash_history", "/home/bob/.zsh_history", "/home/alice/.zsh_history",
+		"/home/gone/.bash_history", "/srv/homes/dora/.bash_history"}
 	plantedCredentials = []string{"/root/.aws/credentials", "/home/admin/.docker/config.json",
-		"/home/alice/.git-credentials", "/home/bob/.ssh/id_deploy"}
+		"/home/alice/.git-credentials", "/home/bob/.ssh/id_deploy", "/home/gone/.aws/credentials", "/srv/homes/dora/.aws/credentials"}
 	plantedKeys = []string{"/root/.ssh/authorized_keys", "/home/admin/.ssh/authorized_keys",
-		"/home/alice/.ssh/authorized_keys", "/home/alice/.ssh/authorized_keys2", "/home/bob/.ssh/authorized_keys"}
+		"/home/alice/.ssh/authorized_keys", "/home/alice/.ssh/authorized_keys2", "/home/bob/.ssh/authorized_keys",
+		"/home/gone/.ssh/authorized_keys", "/srv/homes/dora/.ssh/authorized_keys"}
 	// plantedSecrets are secret values dirty.sh writes into those files.
 	plantedSecrets = []string{"e2e-history-secret", "AKIAE2ETESTKEY000000", "e2eSecretKeyE2eSecretKeyE2eSecretKey0000",
 		"ZTJlOmUyZS1kb2NrZXItc2VjcmV0", "e2e-git-secret"}
@@ -32,9 +34,9 @@ var (
 	// removable is everything the checklist must remove.
 	removable = concat(plantedHistories, plantedCredentials, plantedKeys, plantedLeftovers)
 	// canaries look like targets and must survive (planted by dirty.sh).
-	canaries = []string{"/srv/app/.bash_history", "/home/admin/history.txt", "/home/alice/.bash_history.d/keep",
+	canaries = []string{"/srv/app/bash_history", "/home/gone/project/README", "/srv/homes/dora/notes.txt", "/home/admin/history.txt", "/home/alice/.bash_history.d/keep",
 		"/home/admin/.ssh/authorized_keys.example", "/home/bob/.ssh/id_deploy.pub", "/root/.docker-config-example.json",
-		"/home/alice/notes/.bash_history", "/var/www/html/.bash_history", "/home/bob/authorized_keys",
+		"/home/alice/notes/bash_history", "/var/www/html/bash_history", "/home/bob/authorized_keys",
 		"/home/admin/.ssh/authorized_keys2.bak", "/home/admin/.ssh/config",
 		"/home/admin/.aws/config", "/root/.npmrc", "/home/alice/.pypirc", "/home/bob/.docker/config.json",
 		"/opt/app/.git-credentials.sample", "/home/admin/.history_notes", "/etc/skel/.bash_history_template",

@@ -59,14 +59,16 @@ ssh-keygen -q -t ed25519 -N '' -C deploy -f /home/bob/.ssh/id_deploy
 chown bob:bob /home/bob/.ssh/id_deploy /home/bob/.ssh/id_deploy.pub
 
 # Canaries that look like targets and must survive (canaries in e2e_test.go).
+# (History-named files outside the homes' top level are the audit's
+# findings now (issue 23): these look-alikes have no leading dot.)
 mkdir -p /srv/app /home/alice/.bash_history.d /home/alice/notes /var/www/html /opt/app /srv/shared /etc/skel
-echo keep > /srv/app/.bash_history
+echo keep > /srv/app/bash_history
 echo keep > /home/admin/history.txt
 echo keep > /home/alice/.bash_history.d/keep
 echo keep > /home/admin/.ssh/authorized_keys.example
 echo '{"credsStore":"pass"}' > /root/.docker-config-example.json
-echo keep > /home/alice/notes/.bash_history
-echo keep > /var/www/html/.bash_history
+echo keep > /home/alice/notes/bash_history
+echo keep > /var/www/html/bash_history
 echo keep > /home/bob/authorized_keys
 echo keep > /home/admin/.ssh/authorized_keys2.bak
 echo 'github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl' > /home/admin/.ssh/known_hosts
@@ -166,3 +168,25 @@ echo 'build output' > /home/builder/build.log
 # A reboot is required, as after a kernel or libc upgrade.
 touch /var/run/reboot-required
 echo "e2e: guest made dirty"
+
+# Issue 23: homes as the seed finds them. gone was removed without -r: its
+# folder stays under /home and passwd no longer names it. dora's passwd home
+# is a link to a folder of hers elsewhere. Each has a history, a key and a
+# credential (removable) and a file of its own (a canary).
+if [ ! -d /home/gone ]; then
+	useradd -m -s /bin/bash gone
+	install -d -o gone -g gone -m 700 /home/gone/.ssh /home/gone/.aws /home/gone/project
+	userdel gone
+fi
+echo 'e2e-history-secret gone' > /home/gone/.bash_history
+echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGone0000000000000000000000000000000000000000 gone@old' > /home/gone/.ssh/authorized_keys
+printf '[default]\naws_secret_access_key = e2e-gone-credential\n' > /home/gone/.aws/credentials
+echo keep > /home/gone/project/README
+id dora >/dev/null 2>&1 || useradd -M -d /home/dora -s /bin/bash dora
+install -d -o dora -g dora /srv/homes/dora /srv/homes/dora/.ssh /srv/homes/dora/.aws
+[ -L /home/dora ] || ln -s /srv/homes/dora /home/dora
+echo 'e2e-history-secret dora' > /srv/homes/dora/.bash_history
+echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDora0000000000000000000000000000000000000000 dora@laptop' > /srv/homes/dora/.ssh/authorized_keys
+printf '[default]\naws_secret_access_key = e2e-dora-credential\n' > /srv/homes/dora/.aws/credentials
+echo keep > /srv/homes/dora/notes.txt
+chown dora:dora /srv/homes/dora/.bash_history /srv/homes/dora/.ssh/authorized_keys /srv/homes/dora/.aws/credentials /srv/homes/dora/notes.txt
