@@ -20,7 +20,15 @@ import "fmt"
 // folder stays), the sudo rule cloud-init wrote for
 // the build's user (`/etc/sudoers.d/90-cloud-init-users`, only when
 // cloud-init runs again at the next boot: each instance's cloud-init writes
-// its own for its default user), and the users in `remove_users`. Nothing
+// its own for its default user), and the users in `remove_users`. It also
+// empties again every log and mailbox the `logs` and `mail_queue` steps
+// emptied and that has grown since (what rsyslog, syslog-ng and the mail
+// system wrote about the rest of the build and the shutdown: they stop
+// before it), and `/var/lib/wtmpdb/wtmp.db`. One failure does not stop the
+// rest: each is noted in `/var/lib/ami-hygiene/final-shutdown.failed` (the
+// only thing that outlives the shutdown), which the audit reports (check
+// `final_shutdown`) and the next build's install phase says and removes.
+// Nothing
 // happens until the final shutdown: a reboot later in the build would run it
 // too (do not reboot after this provisioner). Guests without systemd are
 // told what stays. `skip_steps = ["final_shutdown"]` turns it off.
@@ -28,12 +36,17 @@ type FinalShutdown struct {
 	// Keep the journal files (the shutdown's journal then reaches the
 	// image). Default `false`.
 	KeepJournal bool `mapstructure:"keep_journal"`
-	// Users the build created for itself, removed with their home
-	// (`userdel -r`, the home overwritten first) at the final shutdown, when
-	// no session of theirs is left: the user the build connects as may be
-	// one. A home that is not the user's own (`/`, or a folder another user
-	// owns) is neither overwritten nor removed. `root` and any user with uid
-	// 0 are refused.
+	// Users the build created for itself, removed at the final shutdown,
+	// when no session of theirs is left (the user the build connects as may
+	// be one): first the account (`userdel`, never `-r` or `-f`), then, only
+	// once it is gone, its home and its mailbox, overwritten first. A home
+	// is removed only when it is the user's alone: a folder other than `/`
+	// that the user owns, that is no other account's home and holds none,
+	// holds no file of another owner and no mounted filesystem; otherwise it
+	// stays and the step says why. `root` and any user with uid 0 are
+	// refused, and so is (at run time, before anything is touched) a list
+	// that holds the image's last SSH keys while cloud-init does not run to
+	// add an instance's key and no AuthorizedKeysCommand answers.
 	RemoveUsers []string `mapstructure:"remove_users"`
 }
 
