@@ -40,7 +40,11 @@ func TestCatalogueIsConsistent(t *testing.T) {
 		if !regexp.MustCompile("(?m)^\\| [0-9]+ +\\| `" + s.Name + "` *\\|").Match(docs) {
 			t.Errorf("%s: no row in the docs' overview table", s.Name)
 		}
-		if s.configOf(&Config{}) == nil {
+		// A missing configOf, or one that returns no block (a nil pointer in
+		// the interface is not == nil), is caught here, not by a panic later.
+		if s.configOf == nil {
+			t.Errorf("%s: no configOf", s.Name)
+		} else if cfg := s.configOf(&Config{}); cfg == nil || (reflect.ValueOf(cfg).Kind() == reflect.Pointer && reflect.ValueOf(cfg).IsNil()) {
 			t.Errorf("%s: no block", s.Name)
 		}
 		owned[s.script()] = true

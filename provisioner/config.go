@@ -24,8 +24,9 @@ type Config struct {
 	// Run only these steps (still in the fixed order). Names: `wait_for_boot`,
 	// `update_packages`, `verify`, `stop_services`, `mail_queue`,
 	// `machine_identity`, `access_policy`, `logs`, `caches`, `shell_history`,
-	// `credentials`, `authorized_keys`, `secret_scan`, `audit`. Cannot be
-	// combined with `skip_steps`. Default: every step.
+	// `credentials`, `authorized_keys`, `secret_scan`, `free_space`,
+	// `final_shutdown`, `audit`. Cannot be combined with `skip_steps`.
+	// Default: every step.
 	Steps []string `mapstructure:"steps"`
 	// Run every step but these. Cannot be combined with `steps`.
 	SkipSteps []string `mapstructure:"skip_steps"`
@@ -40,10 +41,11 @@ type Config struct {
 	// How long each step may run on the guest, by step name, e.g.
 	// `{ update_packages = "2h" }`. A step still running then is stopped
 	// (the guest's `timeout` ends its processes) and fails the build.
-	// Defaults: `update_packages` 1h, `secret_scan` 30m, `wait_for_boot`
-	// 5m more than `boot_timeout` and `min_uptime`, `verify` 5m more than
-	// its `command_timeout`s, `mail_queue` 5m more than `flush_timeout`,
-	// every other step 10m. Reboots are bounded by `reboot_timeout`.
+	// Defaults: `update_packages` 1h, `free_space` 1h, `secret_scan` 30m,
+	// `wait_for_boot` 5m more than `boot_timeout` and `min_uptime`, `verify`
+	// 5m more than its `command_timeout`s, `mail_queue` 5m more than
+	// `flush_timeout`, every other step 10m. Reboots are bounded by
+	// `reboot_timeout`.
 	StepTimeouts map[string]string `mapstructure:"step_timeouts"`
 	// Where to write the JSON report, on the machine running Packer. Default:
 	// `ami-hygiene-report-<build name>.json` in the current directory, the

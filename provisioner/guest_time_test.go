@@ -91,8 +91,14 @@ func TestReportGuestSeconds(t *testing.T) {
 	}
 	want := map[string]float64{"shell_history": 2.5, "credentials": 0}
 	for _, s := range rep.Steps {
-		if w, ok := want[s.Name]; ok && math.Abs(s.GuestSeconds-w) > 0.001 {
-			t.Errorf("%s: guest_seconds %v, want %v", s.Name, s.GuestSeconds, w)
+		if w, ok := want[s.Name]; ok {
+			delete(want, s.Name)
+			if math.Abs(s.GuestSeconds-w) > 0.001 {
+				t.Errorf("%s: guest_seconds %v, want %v", s.Name, s.GuestSeconds, w)
+			}
 		}
+	}
+	for name := range want {
+		t.Errorf("%s is missing from the report", name)
 	}
 }

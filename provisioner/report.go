@@ -26,7 +26,8 @@ const (
 
 // Action is one change a step made (or would make, in dry run).
 type Action struct {
-	// Verb is what was done: remove, upgrade, stop, disable, flush, purge, empty, reboot.
+	// Verb is what was done: one of actionVerbs (wire.go), listed in
+	// docs/report.md.
 	Verb string `json:"action"`
 	// Target is what it was done to: a path, a package, a service.
 	Target string `json:"target"`

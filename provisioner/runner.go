@@ -312,6 +312,16 @@ func (r *checklistRunner) fold(res *StepResult, rec record) {
 	case "error":
 		res.fail(rec.field(0))
 		r.ui.Error("  " + rec.field(0))
+	case "output":
+		// Judged with all the step's records (outputJudge).
+	default:
+		// A kind the wire does not declare (wire.go): a script and the
+		// plugin disagree, and nothing of it may vanish silently.
+		why := "undeclared"
+		if knownRecordKind(rec.Kind) {
+			why = "unhandled"
+		}
+		res.fail(fmt.Sprintf("the guest script printed an %s record kind %q", why, rec.Kind))
 	}
 }
 

@@ -5,10 +5,8 @@
 #
 #   amih:<kind><TAB><field><TAB><field>...
 #
-# kinds: fact KEY VALUE | change VERB TARGET [DETAIL] | info TEXT |
-#        finding CHECK TARGET [DETAIL] |
-#        warn TEXT | count NAME N | reboot REASON | output ID TEXT | error TEXT |
-#        done TOKEN STATUS (the last record: see amih_exit)
+# The kinds and the verbs of change records are declared once, in
+# provisioner/wire.go (recordKinds, actionVerbs).
 # Fields escape backslash, tab and newline as \\, \t and \n.
 # Anything else on stdout or stderr is shown to the user (control
 # characters escaped).
