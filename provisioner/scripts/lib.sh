@@ -396,10 +396,11 @@ find_each() {
 # uid is between UID_MIN and UID_MAX of /etc/login.defs (default 1000 and
 # 60000), and those other folders — not the homes of system accounts such
 # as daemon (/usr/sbin) or www-data (/var/www).
-# A passwd home that is a symbolic link (/home/u -> /data/home/u) is the
-# folder it leads to, when that folder is owned by the user, is not / and
-# is no other account's home, and lies in the image; otherwise the line is
-# "!<TAB>why" (each_home says it). Homes whose names hold a tab or a
+# A real user's passwd home that is a symbolic link (/home/u ->
+# /data/home/u) is the folder it leads to, when that folder is owned by the
+# user, is not / and is no other account's home, and lies in the image;
+# otherwise the line is "!<TAB>why" (each_home says it). A system account's
+# linked home (bin's /bin -> /usr/bin) is left out. Homes whose names hold a tab or a
 # newline are left to the audit's search of the whole image.
 user_homes() {
 	AMIH_LOGIN_DEFS=$AMIH_ROOT/etc/login.defs awk -F: -v which="$1" '
@@ -412,16 +413,18 @@ user_homes() {
 			}
 		}
 		$6 == "" || $6 == "/" || $6 ~ /^\/nonexistent/ { next }
-		which == "login" && $1 != "root" && $7 ~ /(nologin|false|sync|shutdown|halt)$/ &&
-			!($3 + 0 >= uid_min && $3 + 0 <= uid_max) { next }
+		{ real = $1 == "root" || $7 !~ /(nologin|false|sync|shutdown|halt)$/ || ($3 + 0 >= uid_min && $3 + 0 <= uid_max) }
+		which == "login" && !real { next }
 		seen[$6]++ { next }
-		{ print $1 "\t" $3 "\t" $6 }' "$AMIH_ROOT/etc/passwd" |
-		while IFS="$tab" read -r _user _uid _home; do
+		{ print $1 "\t" $3 "\t" real "\t" $6 }' "$AMIH_ROOT/etc/passwd" |
+		while IFS="$tab" read -r _user _uid _real _home; do
 			if [ ! -L "$AMIH_ROOT$_home" ]; then
 				[ -d "$AMIH_ROOT$_home" ] && printf '%s\t%s\n' "$_user" "$_home"
 				continue
 			fi
-			if ! real_dir "$AMIH_ROOT$_home"; then
+			# A system account's home that is a link (bin's /bin on a merged
+			# /usr) is the system's, not a home to clean.
+			if [ "$_real" != 1 ] || ! real_dir "$AMIH_ROOT$_home"; then
 				continue
 			fi
 			case $amih_real in
