@@ -64,11 +64,11 @@ func TestScriptsRemoveUserSharedHome(t *testing.T) {
 				g.file("home/shared/state.db", "ci's database")
 				g.chownTree("home/shared", 1005)
 			}, "home/shared/state.db"},
-		{"a file of another owner in it", "deploy:x:1005:1005::/home/deploy:/bin/sh\n",
+		{"a file of another account in it", "deploy:x:1005:1005::/home/deploy:/bin/sh\napp:x:998:998::/var/lib/app:/usr/sbin/nologin\n",
 			func(g *guestTree) {
 				g.file("home/deploy/opt/app.conf", "the app's")
 				g.chownTree("home/deploy", 1005)
-				g.chownTree("home/deploy/opt/app.conf", 0)
+				g.chownTree("home/deploy/opt/app.conf", 998)
 			}, "home/deploy/opt/app.conf"},
 	}
 	for _, c := range cases {
@@ -141,14 +141,19 @@ func TestScriptsRemoveUserMountInHome(t *testing.T) {
 	})
 }
 
-// TestScriptsRemoveUserOwnHome: a home that is the user's alone goes, with
-// its mailbox, overwritten first, after userdel (never -r or -f).
+// TestScriptsRemoveUserOwnHome: a home that is the user's alone (root's
+// files in it are the build's) goes, with its mailbox, overwritten first,
+// after userdel (never -r or -f). The e2e found the first version of the
+// guard leaving the build user's home in the image for a log root wrote.
 func TestScriptsRemoveUserOwnHome(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
 		g.file("etc/passwd", passwd+"deploy:x:1005:1005::/home/deploy:/bin/sh\n")
 		g.file("home/deploy/.bash_history", "export TOKEN=s3cret\n")
 		g.file("var/mail/deploy", "From root\n")
 		g.chownTree("home/deploy", 1005)
+		// What the build wrote there through sudo is root's: the home is
+		// still the user's own.
+		g.file("home/deploy/build.log", "build output\n")
 		g.chownTree("var/mail/deploy", 1005)
 		history := g.openBefore("home/deploy/.bash_history")
 		userdelShim(g, false)

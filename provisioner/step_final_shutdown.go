@@ -42,8 +42,9 @@ type FinalShutdown struct {
 	// once it is gone, its home and its mailbox, overwritten first. A home
 	// is removed only when it is the user's alone: a folder other than `/`
 	// that the user owns, that is no other account's home and holds none,
-	// holds no file of another owner and no mounted filesystem; otherwise it
-	// stays and the step says why. `root` and any user with uid 0 are
+	// holds no file of another account (root's are the build's own, written
+	// there through sudo) and no mounted filesystem; otherwise it stays and
+	// the step says why. `root` and any user with uid 0 are
 	// refused, and so is (at run time, before anything is touched) a list
 	// that holds the image's last SSH keys while cloud-init does not run to
 	// add an instance's key and no AuthorizedKeysCommand answers.

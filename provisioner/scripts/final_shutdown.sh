@@ -71,8 +71,8 @@ not_own_home() {
 		echo "it is the home of $_other too, or holds it"
 	elif holds_mount "$_real"; then
 		echo "a filesystem is mounted in it"
-	elif [ -n "$(find "$_h" -xdev ! -user "$2" -print 2>/dev/null | head -n 1)" ]; then
-		echo "it holds files of another owner"
+	elif [ -n "$(find "$_h" -xdev ! -user "$2" ! -user 0 -print 2>/dev/null | head -n 1)" ]; then
+		echo "it holds files of another account"
 	fi
 }
 
