@@ -128,14 +128,16 @@ fill() {
 }
 
 # zero_fill MOUNT-POINT (as the guest sees it) TYPE SOURCE: fill its free
-# space with zeros through one temporary file, bounded by the free space
+# space with zeros through two temporary files, bounded by the free space
 # found first (a filesystem that keeps growing cannot keep it going), then
-# remove the file and sync. Reserves that no ordinary write can fill are
+# sync and remove them. Reserves that no ordinary write can fill are
 # released for the fill and set back after it: ext4's reserved clusters
 # (2% of the filesystem, at most 4096 clusters) and XFS's reserve pool.
-# A first pass writes in MiB blocks, a second in 4 KiB blocks the last
-# blocks the first could not (ext4 stops a MiB write with up to a few
-# hundred blocks free). An orphan file of a killed run is removed first.
+# A first file takes the bulk in MiB blocks; a second, in 4 KiB blocks,
+# the last blocks the first could not (ext4 stops a MiB write with up to a
+# few hundred blocks free, and the first file may need a block for its
+# extent tree that is no longer there). An orphan file of a killed run is
+# removed first.
 zero_fill() {
 	_dir=$AMIH_ROOT$1
 	for _orphan in "${_dir%/}"/.ami-hygiene-fill.*; do
