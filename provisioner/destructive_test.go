@@ -16,6 +16,9 @@ import (
 // chownTree gives a tree of the fake root to uid.
 func (g *guestTree) chownTree(path string, uid int) {
 	g.t.Helper()
+	if os.Geteuid() != 0 {
+		g.t.Skip("giving files to another uid needs root (make test runs as root)")
+	}
 	filepath.Walk(filepath.Join(g.root, path), func(p string, _ os.FileInfo, err error) error {
 		if err == nil {
 			err = os.Lchown(p, uid, uid)
@@ -378,6 +381,24 @@ func TestScriptsFreeSpaceInstanceStore(t *testing.T) {
 		listed := g.run("free_space.sh", envVar{"AMIH_MODE", "zero"}, envVar{"AMIH_PATHS", "/mnt"}, envVar{"AMIH_SWAP", "0"})
 		if !equal(listed.targets("zero"), []string{"/mnt"}) {
 			t.Errorf("listed: zeroed %v, want /mnt", listed.targets("zero"))
+		}
+	})
+}
+
+// TestScriptsRemoveUserUidZeroAtShutdown: a listed user that has uid 0 by
+// the time of the shutdown (passwd changed after the install) is neither
+// removed nor has its home touched; the refusal is noted.
+func TestScriptsRemoveUserUidZeroAtShutdown(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd+"toor:x:0:0::/root:/bin/sh\n")
+		g.file("root/keep", "root's\n")
+		userdelShim(g, false)
+		res := shutdownPhase(g, "toor")
+		if res.code != 0 || len(res.targets("remove-user")) != 0 || g.called("userdel") || g.read("root/keep") != "root's\n" {
+			t.Errorf("code %d, removed %v, calls %v", res.code, res.targets("remove-user"), g.calls())
+		}
+		if !strings.Contains(g.read("var/lib/ami-hygiene/final-shutdown.failed"), "uid 0") {
+			t.Errorf("the refusal was not noted")
 		}
 	})
 }

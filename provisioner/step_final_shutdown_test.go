@@ -1,7 +1,6 @@
 package provisioner
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,9 +87,9 @@ func TestScriptsFinalShutdownCleanup(t *testing.T) {
 	for _, cloudInit := range []bool{true, false} {
 		t.Run(map[bool]string{true: "cloud-init runs again", false: "cloud-init disabled"}[cloudInit], func(t *testing.T) {
 			forEachShell(t, func(t *testing.T, g *guestTree) {
-				// builder owns its home: the tree's files are the test's user's.
-				g.file("etc/passwd", passwd+fmt.Sprintf("builder:x:%d:%d::/home/builder:/bin/bash\n", os.Getuid(), os.Getgid()))
+				g.file("etc/passwd", passwd+"builder:x:1002:1002::/home/builder:/bin/bash\n")
 				g.file("home/builder/build.log", "secret build output")
+				g.chownTree("home/builder", 1002)
 				g.file("home/alice/keep", "x")
 				g.file("var/lib/dhcp/dhclient.ens2.leases", "lease { fixed-address 10.0.2.15; }")
 				g.file("var/lib/systemd/random-seed", "seed")

@@ -50,8 +50,9 @@ passwd_home() { passwd_field "$1" 6; }
 # remove, or nothing when it is: a folder other than / (no link) that USER
 # owns, that is no other account's home and holds none (no passwd home of
 # another account is HOME or below it, its links resolved), holds no file
-# of another owner (find -xdev), and on which or below which no
-# filesystem is mounted.
+# of another account (find -xdev; root's files are the build's own, written
+# there through sudo), and on which or below which no filesystem is
+# mounted.
 not_own_home() {
 	_h=$AMIH_ROOT$3
 	if [ -z "$3" ] || [ "$3" = / ] || [ ! -d "$_h" ] || [ -L "$_h" ] || ! real_dir "$_h"; then
@@ -84,6 +85,11 @@ not_own_home() {
 remove_user() {
 	_home=$(passwd_home "$1") || return 0
 	_uid=$(passwd_field "$1" 3)
+	# Checked at install too; passwd may have changed since.
+	if [ "$_uid" = 0 ]; then
+		fail "remove_users: $1 has uid 0: left alone"
+		return 1
+	fi
 	_why=$(not_own_home "$1" "$_uid" "$_home")
 	if have userdel; then
 		_out=$(userdel "$1" 2>&1)
