@@ -40,6 +40,18 @@ func userdelShim(g *guestTree, refuse bool) {
 	g.shim("userdel", body)
 }
 
+// deployUser gives the fake guest the user deploy (uid 1005) with
+// /home/deploy, holding files (relative to the home), all deploy's.
+func deployUser(g *guestTree, files map[string]string) {
+	g.t.Helper()
+	g.file("etc/passwd", passwd+"deploy:x:1005:1005::/home/deploy:/bin/sh\n")
+	g.dir("home/deploy")
+	for name, content := range files {
+		g.file(filepath.Join("home/deploy", name), content)
+	}
+	g.chownTree("home/deploy", 1005)
+}
+
 func shutdownPhase(g *guestTree, users string, extra ...envVar) scriptRun {
 	return g.run("final_shutdown.sh", append([]envVar{{"AMIH_PHASE", "shutdown"}, {"AMIH_KEEP_JOURNAL", "1"}, {"AMIH_REMOVE_USERS", users}}, extra...)...)
 }
@@ -102,9 +114,7 @@ func TestScriptsRemoveUserSharedHome(t *testing.T) {
 // every file of the home was NULs before userdel refused.
 func TestScriptsRemoveUserRefused(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
-		g.file("etc/passwd", passwd+"deploy:x:1005:1005::/home/deploy:/bin/sh\n")
-		g.file("home/deploy/work.txt", "deploy's work")
-		g.chownTree("home/deploy", 1005)
+		deployUser(g, map[string]string{"work.txt": "deploy's work"})
 		g.file("var/lib/systemd/random-seed", "seed")
 		userdelShim(g, true)
 		res := shutdownPhase(g, "deploy")
@@ -129,9 +139,7 @@ func TestScriptsRemoveUserRefused(t *testing.T) {
 // and deleted.
 func TestScriptsRemoveUserMountInHome(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
-		g.file("etc/passwd", passwd+"deploy:x:1005:1005::/home/deploy:/bin/sh\n")
-		g.file("home/deploy/cache/app.db", "the app's data")
-		g.chownTree("home/deploy", 1005)
+		deployUser(g, map[string]string{"cache/app.db": "the app's data"})
 		g.file("proc/mounts", "/dev/vda1 / ext4 rw 0 0\n/dev/vda1 /home/deploy/cache ext4 rw 0 0\n")
 		userdelShim(g, false)
 		res := shutdownPhase(g, "deploy")
@@ -150,10 +158,8 @@ func TestScriptsRemoveUserMountInHome(t *testing.T) {
 // guard leaving the build user's home in the image for a log root wrote.
 func TestScriptsRemoveUserOwnHome(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
-		g.file("etc/passwd", passwd+"deploy:x:1005:1005::/home/deploy:/bin/sh\n")
-		g.file("home/deploy/.bash_history", "export TOKEN=s3cret\n")
+		deployUser(g, map[string]string{".bash_history": "export TOKEN=s3cret\n"})
 		g.file("var/mail/deploy", "From root\n")
-		g.chownTree("home/deploy", 1005)
 		// What the build wrote there through sudo is root's: the home is
 		// still the user's own.
 		g.file("home/deploy/build.log", "build output\n")
@@ -181,9 +187,7 @@ func TestScriptsRemoveUserOwnHome(t *testing.T) {
 func TestScriptsShutdownGoesOnAfterAFailure(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
 		loopImage(g, "ext4", 16)
-		g.file("etc/passwd", passwd+"deploy:x:1005:1005::/home/deploy:/bin/sh\n")
-		g.dir("home/deploy")
-		g.chownTree("home/deploy", 1005)
+		deployUser(g, nil)
 		g.file("var/log/wtmp", "login record")
 		g.file("var/lib/systemd/random-seed", "seed")
 		if out, err := exec.Command("chattr", "+a", filepath.Join(g.root, "var/log/wtmp")).CombinedOutput(); err != nil {
