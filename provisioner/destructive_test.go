@@ -307,6 +307,7 @@ func TestScriptsEmptiedAgainAtShutdown(t *testing.T) {
 		g.file("etc/passwd", passwd)
 		g.file("var/log/auth.log", "before the logs step\n")
 		g.file("var/log/app/kept.log", "kept\n")
+		g.file("var/log/sub/sub.log", "emptied by the logs step\n")
 		g.file("var/mail/root", "From MAILER-DAEMON\n")
 		logs := g.run("logs.sh", envVar{"AMIH_EXCLUDE", "/var/log/app/*"}, envVar{"AMIH_KEEP_ROTATED", "0"}, envVar{"AMIH_KEEP_JOURNAL", "1"})
 		mail := g.run("mail_queue.sh", envVar{"AMIH_FLUSH_TIMEOUT", "1"}, envVar{"AMIH_ON_TIMEOUT", "fail"})
@@ -314,6 +315,11 @@ func TestScriptsEmptiedAgainAtShutdown(t *testing.T) {
 			t.Fatalf("codes %d %d\n%s%s", logs.code, mail.code, logs.other, mail.other)
 		}
 		g.file("var/log/auth.log", "sudo: builder : COMMAND=/bin/sh\n")
+		// A folder of /var/log replaced by a link since: what it leads to is
+		// not what the logs step emptied.
+		g.file("srv/elsewhere/sub.log", "not a log of the image\n")
+		os.RemoveAll(filepath.Join(g.root, "var/log/sub"))
+		g.symlink("var/log/sub", filepath.Join(g.root, "srv/elsewhere"))
 		g.file("var/mail/root", "*** SECURITY information for debian ***\n")
 		g.file("var/log/app/kept.log", "kept\nmore\n")
 		if res := shutdownPhase(g, ""); res.code != 0 {
@@ -323,6 +329,9 @@ func TestScriptsEmptiedAgainAtShutdown(t *testing.T) {
 			if got := g.read(p); got != "" {
 				t.Errorf("%s holds %q after the final shutdown", p, got)
 			}
+		}
+		if got := g.read("srv/elsewhere/sub.log"); got != "not a log of the image\n" {
+			t.Errorf("a file reached through a link that appeared since was emptied: %q", got)
 		}
 		if got := g.read("var/log/app/kept.log"); got != "kept\nmore\n" {
 			t.Errorf("an excluded log was emptied: %q", got)

@@ -136,7 +136,14 @@ if [ "${AMIH_PHASE:-}" = shutdown ]; then
 		while IFS= read -r esc; do
 			[ -n "$esc" ] || continue
 			path=$(printf '%b.' "$esc")
-			truncate_file "$AMIH_ROOT${path%.}"
+			path=${path%.}
+			# Only where no link has appeared on the way since (a folder
+			# replaced by a link out of /var/log).
+			if real_dir "$AMIH_ROOT${path%/*}/" && [ "${amih_real#"$amih_real_root"}" = "${path%/*}" ]; then
+				truncate_file "$AMIH_ROOT$path"
+			elif [ -e "$AMIH_ROOT$path" ]; then
+				rec warn "left $path alone: a symbolic link on its way leads elsewhere now"
+			fi
 		done <"$AMIH_ROOT/run/ami-hygiene/emptied"
 	fi
 	# The journal moves to /run first: systemd-journal-flush's stop does that
