@@ -309,6 +309,10 @@ func TestScriptsEmptiedAgainAtShutdown(t *testing.T) {
 		g.file("var/log/app/kept.log", "kept\n")
 		g.file("var/log/sub/sub.log", "emptied by the logs step\n")
 		g.file("var/mail/root", "From MAILER-DAEMON\n")
+		// Empty when the steps ran, written to later (issue 23): rsyslog's
+		// kern.log and mail.log, a mailbox, and one made after mail_queue.
+		g.file("var/log/mail.log", "")
+		g.file("var/mail/admin", "")
 		logs := g.run("logs.sh", envVar{"AMIH_EXCLUDE", "/var/log/app/*"}, envVar{"AMIH_KEEP_ROTATED", "0"}, envVar{"AMIH_KEEP_JOURNAL", "1"})
 		mail := g.run("mail_queue.sh", envVar{"AMIH_FLUSH_TIMEOUT", "1"}, envVar{"AMIH_ON_TIMEOUT", "fail"})
 		if logs.code != 0 || mail.code != 0 {
@@ -322,10 +326,13 @@ func TestScriptsEmptiedAgainAtShutdown(t *testing.T) {
 		g.symlink("var/log/sub", filepath.Join(g.root, "srv/elsewhere"))
 		g.file("var/mail/root", "*** SECURITY information for debian ***\n")
 		g.file("var/log/app/kept.log", "kept\nmore\n")
+		g.file("var/log/mail.log", "postfix/local: to=<root@localhost>, status=sent\n")
+		g.file("var/mail/admin", "*** SECURITY information for debian ***\n")
+		g.file("var/mail/builder", "*** SECURITY information for debian ***\n")
 		if res := shutdownPhase(g, ""); res.code != 0 {
 			t.Fatalf("code %d\n%s", res.code, res.other)
 		}
-		for _, p := range []string{"var/log/auth.log", "var/mail/root"} {
+		for _, p := range []string{"var/log/auth.log", "var/mail/root", "var/log/mail.log", "var/mail/admin", "var/mail/builder"} {
 			if got := g.read(p); got != "" {
 				t.Errorf("%s holds %q after the final shutdown", p, got)
 			}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -95,6 +96,47 @@ func TestScriptsAuditWholeImage(t *testing.T) {
 			"credentials /data/home/carol/.aws/credentials", "private_keys /data/backup/.ssh/id_ed25519")
 		if got := findingPaths(res); !equal(got, want) {
 			t.Errorf("findings\n%v\nwant\n%v\n%s", got, want, res.other)
+		}
+	})
+}
+
+// TestScriptsAuditSearchNames (issue 23): the whole-image search judges the
+// names find passed it: credentials under a credential folder anywhere
+// (.config/gcloud, .aws), a key file in a folder whose name holds a newline,
+// histories by every .*history name; the dot files that count for nothing
+// are no finding, /proc and /sys are not searched, and a credential name
+// that is a FIFO or a link to one is never read (the audit would hang; a
+// link in a home is named, as the credentials step removes it).
+func TestScriptsAuditSearchNames(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd)
+		g.file("etc/machine-id", "uninitialized\n")
+		g.file("opt/ci/.config/gcloud/credentials.db", "sqlite")
+		g.file("opt/ci/.aws/sso/cache/token.json", "{}")
+		g.file("opt/ci/.docker/config.json", `{"auths": {"registry": {"auth": "dXNlcjpwYXNz"}}}`)
+		g.file("opt/ci/.npmrc.d/.npmrc", "color=false\n")
+		g.file("var/tmp/odd\nname/authorized_keys", "ssh-ed25519 AAAAC3Nzc odd@name\n")
+		g.file("var/lib/app/.python_history", "import os\n")
+		g.file("usr/lib/python3/.keep", "")
+		g.file("usr/share/doc/.gitignore", "*.o\n")
+		g.file("etc/skel/.bashrc", "# bash\n")
+		g.file("proc/1/root/.bash_history", "not the image\n")
+		g.file("sys/fs/.bash_history", "not the image\n")
+		g.dir("srv/pipes")
+		if err := syscall.Mkfifo(filepath.Join(g.root, "srv/pipes/.npmrc"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g.symlink("srv/pipes/.pypirc", filepath.Join(g.root, "srv/pipes/.npmrc"))
+		g.symlink("root/.npmrc", filepath.Join(g.root, "srv/pipes/.npmrc"))
+		res := g.run("audit.sh", envVar{"AMIH_SKIP_CHECKS", "password_authentication\nmail_queue\nroot_password\nempty_password"})
+		want := sorted("credentials /opt/ci/.config/gcloud/credentials.db", "credentials /opt/ci/.aws/sso/cache/",
+			"credentials /opt/ci/.docker/config.json", "authorized_keys /var/tmp/odd\nname/authorized_keys",
+			"shell_history /var/lib/app/.python_history", "credentials /root/.npmrc")
+		if got := findingPaths(res); !equal(got, want) {
+			t.Errorf("findings\n%q\nwant\n%q\n%s", got, want, res.other)
+		}
+		if !strings.Contains(infoText(res), "searched the whole image") {
+			t.Errorf("no word of the search: %v", res.kind("info"))
 		}
 	})
 }

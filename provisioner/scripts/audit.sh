@@ -10,10 +10,12 @@
 R=$AMIH_ROOT
 
 # check NAME: true when the check is not skipped.
-check() { ! printf '%s\n' "${AMIH_SKIP_CHECKS:-}" | grep -qxF -- "$1"; }
+check() {
+	case $nl${AMIH_SKIP_CHECKS:-}$nl in *"$nl$1$nl"*) return 1 ;; esac
+}
 # found CHECK PATH [DETAIL]: a finding, once per check and path.
 found() {
-	if seen_once "$1$tab$2"; then rec finding "$@"; fi
+	if seen_once "$1:$2"; then rec finding "$@"; fi
 }
 kept() { printf '%s\n' "${AMIH_KEEP_USERS:-}" | grep -qxF -- "$1"; }
 # kept_keys: the key files of keep_users (absolute, one a line).
@@ -104,7 +106,7 @@ fi
 
 if check credentials; then
 	credential_file() {
-		if regular "$1/$2" && holds_credentials "$1/$2"; then found credentials "${1#"$R"}/$2"; fi
+		if [ -L "$1/$2" ] || { [ -f "$1/$2" ] && holds_credentials "$1/$2"; }; then found credentials "${1#"$R"}/$2"; fi
 	}
 	credential_tree() {
 		if [ -d "$1/$2" ]; then found credentials "${1#"$R"}/$2/"; fi
@@ -117,92 +119,196 @@ if check credentials; then
 fi
 
 # search_image: one find per local filesystem of a block device (-xdev:
-# never /proc, /sys, /run, /dev or a tmpfs), for every file named like a
-# key file (authorized_keys, authorized_keys2 and the names of sshd's
-# AuthorizedKeysFile), a history (lib.sh's names and .*history), a
-# credential file (lib.sh's paths) or a file in a .ssh folder; each is a
-# finding when it holds what its name says (a key, a private key,
+# never /proc, /sys, /run, /dev or a tmpfs) for every file named like a key
+# file (authorized_keys, authorized_keys2 and the names of sshd's
+# AuthorizedKeysFile), a history (.*history and lib.sh's names), a .ssh
+# folder (its private keys) or the first folder of a credential path of
+# lib.sh (.aws, .config, ...: what lies under it is then looked up); each
+# is a finding when it holds what its name says (a key, a private key,
 # credentials; a history always). A file on a filesystem mounted further
 # down is searched with that filesystem, once.
+# The cost is that of a plain find of the same tree: find tests three or
+# four names a file (every dot name is one test) and awk keeps the names
+# that count before the shell sees a path (make bench, P9: the search
+# against find alone).
 search_image() {
-	_mounts=$(mount_table | awk -F '\t' '$1 ~ /^\/dev\// && !seen[$1]++ { print $4 }')
-	_all=$(mount_points)
+	read -r _started _ 2>/dev/null </proc/uptime || _started=
+	_searched_fs=0
+	# The mount table once: the filesystems of block devices (each device
+	# once) and every mount point, as mount_table escapes them.
+	_mounts=
+	_all=
+	_devices=
+	while IFS="$tab" read -r _src _ _ _mp; do
+		[ -n "$_mp" ] || continue
+		_all="$_all$nl$_mp"
+		case $_src in /dev/*)
+			case $_devices$nl in *"$nl$_src$nl"*) continue ;; esac
+			_devices="$_devices$nl$_src"
+			_mounts="$_mounts$nl$_mp"
+			;;
+		esac
+	done <<TABLE
+$(mount_table)
+TABLE
 	[ -n "$_mounts" ] || _mounts=/
-	set -- -name authorized_keys -o -name authorized_keys2 -o -name '.*history' -o -name fish_history \
-		-o -name .lesshst -o -name .viminfo -o -name .wget-hsts -o -path '*/.ssh/*'
+	# The names that count, and find's tests for them.
+	_key_names="authorized_keys${nl}authorized_keys2"
 	set -f
 	for _pattern in $configured; do
 		_name=${_pattern##*/}
-		case $_name in '' | *[%*?[\\]*) ;; *) set -- "$@" -o -name "$_name" ;; esac
+		case $_name in '' | *[%*?[\\]*) ;; *) _key_names="$_key_names$nl$_name" ;; esac
 	done
 	set +f
+	# The first folder of every credential path (.aws, .config, ...).
+	_cred_firsts=
 	while IFS= read -r _f; do
-		[ -n "$_f" ] && set -- "$@" -o -path "*/$_f"
+		_first=${_f%%/*}
+		case $_first in '' | *[*?[\\]*) continue ;; esac
+		_cred_firsts="$_cred_firsts$nl$_first"
 	done <<FILES
 $amih_credential_files
 $amih_credential_trees
 FILES
+	_wanted="$_key_names${nl}fish_history$nl.ssh$nl.lesshst$nl.viminfo$nl.wget-hsts$_cred_firsts"
+	set -- -name '.*' -o -name 'authorized_keys*' -o -name fish_history
+	while IFS= read -r _f; do
+		case $_f in .* | authorized_keys* | fish_history) ;; *) set -- "$@" -o -name "$_f" ;; esac
+	done <<WANTED
+$_wanted
+WANTED
 	while IFS= read -r _m; do
 		[ -n "$_m" ] || continue
 		_m=$(printf '%b.' "$_m")
 		_m=${_m%.}
 		[ -d "$R$_m" ] || continue
 		_searched=${_m%/}
-		_start=$R$_searched
-		find_each image_hit "${_start:-/}" -xdev \( -path "$R/proc" -o -path "$R/sys" -o -path "$R/dev" -o -path "$R/run" \) -prune -o \( "$@" \)
+		search_fs "$R$_searched" "$@"
+		_searched_fs=$((_searched_fs + 1))
 	done <<MOUNTS
 $_mounts
 MOUNTS
+	read -r _ended _ 2>/dev/null </proc/uptime || _ended=
+	rec info "searched the whole image for key files, histories, credentials and private keys: $_searched_fs filesystem(s)$(
+		awk -v a="$_started" -v b="$_ended" 'BEGIN { if (a != "" && b != "") printf " in %.2f s", b - a }'
+	)"
+}
+# search_fs DIR TEST...: image_hit for every file of DIR's filesystem that
+# passes find's TESTs and has a name that counts (_wanted, one a line, and
+# every .*history). From the root, /proc, /sys, /dev and /run and the
+# filesystems mounted on its top folders are left out: find starts at each
+# other top entry.
+search_fs() {
+	_dir=$1
+	shift
+	set -- -xdev \( "$@" \) -print0
+	_starts=0
+	for _e in "$_dir"/* "$_dir"/.[!.]* "$_dir"/..?*; do
+		[ -e "$_e" ] || [ -L "$_e" ] || continue
+		if [ -z "$_searched" ]; then
+			case ${_e##*/} in proc | sys | dev | run) continue ;; esac
+			escape "${_e#"$R"}"
+			case $_all$nl in *"$nl$amih_escaped$nl"*) continue ;; esac
+		fi
+		set -- "$_e" "$@"
+		_starts=$((_starts + 1))
+	done
+	[ "$_starts" -gt 0 ] || return 0
+	temp_file || fail "cannot create a temporary file"
+	_hits=$amih_tmp
+	# od writes every byte in octal: NUL ends a path; awk (bytes, LC_ALL=C)
+	# keeps the path, escaped for printf %b, when its last name counts.
+	find "$@" 2>/dev/null | od -An -v -to1 | LC_ALL=C amih_wanted=$_wanted awk '
+		BEGIN {
+			for (i = 1; i < 256; i++) octal[sprintf("%c", i)] = sprintf("%03o", i)
+			n = split(ENVIRON["amih_wanted"], names, "\n")
+			for (i = 1; i <= n; i++) {
+				w = ""
+				for (j = 1; j <= length(names[i]); j++) w = w octal[substr(names[i], j, 1)]
+				if (w != "") want[w] = 1
+			}
+			hist = "150151163164157162171" # history
+		}
+		{
+			for (i = 1; i <= NF; i++) {
+				if ($i != "000") {
+					p = p "\\0" $i
+					b = ($i == "057") ? "" : b $i
+					continue
+				}
+				if ((b in want) || (substr(b, 1, 3) == "056" && length(b) >= 24 && substr(b, length(b) - 20) == hist)) print p
+				p = ""
+				b = ""
+			}
+		}' >"$_hits"
+	while IFS= read -r _esc; do
+		_path=$(printf '%b.' "$_esc")
+		image_hit "${_path%.}"
+	done <"$_hits"
 }
 # image_hit PATH: one file search_image found, judged by its name.
 image_hit() {
-	[ -f "$1" ] || [ -d "$1" ] || return 0
 	[ ! -L "$1" ] || return 0
+	[ -f "$1" ] || [ -d "$1" ] || return 0
 	_p=${1#"$R"}
-	# The filesystem it lies on is the one searched, not one mounted below.
+	# The filesystem it lies on is the one searched, not one mounted below
+	# (compared escaped: escaping keeps prefixes).
+	escape "$_p"
 	_on=/
 	while IFS= read -r _mp; do
-		_mp=$(printf '%b.' "$_mp")
-		_mp=${_mp%.}
-		case $_p in "${_mp%/}"/*) [ ${#_mp} -gt ${#_on} ] && _on=$_mp ;; esac
+		case $amih_escaped in "${_mp%/}"/*) [ ${#_mp} -gt ${#_on} ] && _on=$_mp ;; esac
 	done <<MOUNTS
 $_all
 MOUNTS
-	[ "${_on%/}" = "$_searched" ] || return 0
-	case $_p in
-	*/authorized_keys | */authorized_keys2) key_hit "$1" ;;
-	*/.ssh/*) if [ -f "$1" ] && private_key "$1"; then check private_keys && found private_keys "$_p"; fi ;;
-	*/.*history | */fish_history | */.lesshst | */.viminfo | */.wget-hsts)
-		if [ -f "$1" ]; then check shell_history && found shell_history "$_p"; fi
-		;;
-	*)
-		if credential_path "$_p"; then
-			if [ -d "$1" ]; then
-				check credentials && found credentials "$_p/"
-			elif holds_credentials "$1"; then
-				check credentials && found credentials "$_p"
-			fi
-		else
-			key_hit "$1"
-		fi
+	escape "$_searched"
+	[ "${_on%/}" = "$amih_escaped" ] || return 0
+	_base=${_p##*/}
+	case $nl$_key_names$nl in *"$nl$_base$nl"*)
+		key_hit "$1"
+		return 0
 		;;
 	esac
+	case $_base in
+	.ssh)
+		check private_keys || return 0
+		for _k in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+			# Public by their nature (and read as such above).
+			case ${_k##*/} in authorized_keys* | known_hosts* | *.pub) continue ;; esac
+			if [ -f "$_k" ] && [ ! -L "$_k" ] && private_key "$_k"; then found private_keys "${_k#"$R"}"; fi
+		done
+		;;
+	.*history | fish_history | .lesshst | .viminfo | .wget-hsts)
+		if [ -f "$1" ]; then check shell_history && found shell_history "$_p"; fi
+		;;
+	esac
+	check credentials || return 0
+	case $_cred_firsts$nl in *"$nl$_base$nl"*) ;; *) return 0 ;; esac
+	while IFS= read -r _c; do
+		case $_c in "$_base") credential_hit "$1" file ;; "$_base"/*) credential_hit "$1/${_c#*/}" file ;; esac
+	done <<FILES
+$amih_credential_files
+FILES
+	while IFS= read -r _c; do
+		case $_c in "$_base") credential_hit "$1" tree ;; "$_base"/*) credential_hit "$1/${_c#*/}" tree ;; esac
+	done <<TREES
+$amih_credential_trees
+TREES
 	return 0
+}
+# credential_hit PATH file|tree: a credential file that holds credentials
+# (never read through a link or from a device) or a credential folder.
+credential_hit() {
+	[ ! -L "$1" ] || return 0
+	if [ "$2" = tree ]; then
+		if [ -d "$1" ]; then found credentials "${1#"$R"}/"; fi
+	elif [ -f "$1" ] && holds_credentials "$1"; then
+		found credentials "${1#"$R"}"
+	fi
 }
 key_hit() {
 	[ -f "$1" ] && check authorized_keys && holds_key "$1" || return 0
 	case $nl$kept_keys in *"$nl${1#"$R"}$nl"*) return 0 ;; esac
 	found authorized_keys "${1#"$R"}" "holds a key"
-}
-# credential_path PATH: PATH ends in one of lib.sh's credential paths.
-credential_path() {
-	while IFS= read -r _c; do
-		case $1 in *"/$_c") return 0 ;; esac
-	done <<FILES
-$amih_credential_files
-$amih_credential_trees
-FILES
-	return 1
 }
 if check authorized_keys || check shell_history || check credentials || check private_keys; then
 	search_image

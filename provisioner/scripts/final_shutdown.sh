@@ -146,6 +146,20 @@ if [ "${AMIH_PHASE:-}" = shutdown ]; then
 			fi
 		done <"$AMIH_ROOT/run/ami-hygiene/emptied"
 	fi
+	# The mail spools mail_queue emptied: every mailbox, those made since
+	# included, where no link has appeared on the way.
+	if [ -f "$AMIH_ROOT/run/ami-hygiene/spools" ]; then
+		while IFS= read -r esc; do
+			[ -n "$esc" ] || continue
+			spool=$(printf '%b.' "$esc")
+			spool=${spool%.}
+			if real_dir "$AMIH_ROOT$spool/" && [ "${amih_real#"$amih_real_root"}" = "$spool" ]; then
+				for box in "$AMIH_ROOT$spool"/*; do
+					truncate_file "$box" "$AMIH_ROOT$spool"
+				done
+			fi
+		done <"$AMIH_ROOT/run/ami-hygiene/spools"
+	fi
 	# The journal moves to /run first: systemd-journal-flush's stop does that
 	# only when /var/log/journal is on a filesystem of its own
 	# (--smart-relinquish-var), and journald, finding its file deleted,

@@ -33,12 +33,22 @@ amih_field() {
 	esac
 }
 
+# escape TEXT: amih_escaped is TEXT as amih_field writes it, with no
+# subshell for the usual text (no backslash, tab or newline).
+escape() {
+	case $1 in
+	*\\* | *"$tab"* | *"$nl"*) amih_escaped=$(amih_field "$1") ;;
+	*) amih_escaped=$1 ;;
+	esac
+}
+
 # rec KIND FIELD...: print one record.
 rec() {
 	_line="amih:$1"
 	shift
 	for _f in "$@"; do
-		_line="$_line$tab$(amih_field "$_f")"
+		escape "$_f"
+		_line="$_line$tab$amih_escaped"
 	done
 	printf '%s\n' "$_line"
 }
@@ -162,9 +172,9 @@ stays_inside() {
 amih_seen=
 # seen_once PATH: true the first time PATH is asked about.
 seen_once() {
-	_key=$(amih_field "$1")
-	case "$nl$amih_seen$nl" in *"$nl$_key$nl"*) return 1 ;; esac
-	amih_seen="$amih_seen$nl$_key"
+	escape "$1"
+	case "$nl$amih_seen$nl" in *"$nl$amih_escaped$nl"*) return 1 ;; esac
+	amih_seen="$amih_seen$nl$amih_escaped"
 }
 
 # amih_overwrite: 1 when the step handles secrets (its stepDef says so, as
@@ -501,8 +511,13 @@ truncate_file() { empty_file truncate "$@"; }
 empty_file() {
 	_verb=$1
 	shift
-	[ -f "$1" ] && [ ! -L "$1" ] && [ -s "$1" ] || return 0
+	[ -f "$1" ] && [ ! -L "$1" ] || return 0
 	stays_inside "$@" || return 0
+	if [ ! -s "$1" ]; then
+		# Empty already: noted all the same, for what comes later.
+		dry_run || [ "$amih_empty_again" = 0 ] || empty_again "$1"
+		return 0
+	fi
 	if file_facts "$1" && [ "$amih_links" -gt 1 ]; then
 		rec change "$_verb" "$(shown "$1")" "another name (a hard link) keeps its content: this name was replaced by an empty file"
 		dry_run && return 0
@@ -537,9 +552,12 @@ amih_empty_again=1
 # have grown since (what rsyslog and the mail system write after the logs
 # and mail_queue steps).
 empty_again() {
-	mkdir -p "$AMIH_ROOT/run/ami-hygiene" 2>/dev/null &&
-		amih_field "$(shown "$1")" >>"$AMIH_ROOT/run/ami-hygiene/emptied" 2>/dev/null &&
-		echo >>"$AMIH_ROOT/run/ami-hygiene/emptied"
+	if [ -z "${amih_noted:-}" ]; then
+		mkdir -p "$AMIH_ROOT/run/ami-hygiene" 2>/dev/null || return 0
+		amih_noted=1
+	fi
+	escape "$(shown "$1")"
+	printf '%s\n' "$amih_escaped" >>"$AMIH_ROOT/run/ami-hygiene/emptied" 2>/dev/null
 }
 
 # write_file PATH CONTENT: make PATH hold exactly CONTENT (a line is added

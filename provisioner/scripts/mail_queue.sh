@@ -63,4 +63,10 @@ for spool in "$AMIH_ROOT/var/mail" "$AMIH_ROOT/var/spool/mail"; do
 		# emptied again at the final shutdown if mail comes since.
 		empty_file empty "$box"
 	done
+	# The final shutdown empties the spool's mailboxes again, those made
+	# since included (root's first mail of the build may come later).
+	if ! dry_run && mkdir -p "$AMIH_ROOT/run/ami-hygiene" 2>/dev/null; then
+		escape "$(shown "$spool")"
+		printf '%s\n' "$amih_escaped" >>"$AMIH_ROOT/run/ami-hygiene/spools"
+	fi
 done

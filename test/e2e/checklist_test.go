@@ -61,9 +61,10 @@ func TestChecklist(t *testing.T) {
 	}
 	run := bed.MustBuild(tmpl)
 	state := bed.Inspect(inspectScript())
-	var before map[string]int
+	var before, tracesBefore map[string]int
 	if tmpl.Hygiene != "-" {
 		before = countMarkers(t, beforeRaw, blockSecrets)
+		tracesBefore = buildTraces(imageFS{t: t, raw: beforeRaw})
 		os.Remove(beforeRaw)
 	}
 
@@ -131,7 +132,7 @@ func TestChecklist(t *testing.T) {
 	}
 	cloneProof(t, bed)
 	if before != nil {
-		imageProof(t, bed, before)
+		imageProof(t, bed, before, tracesBefore)
 	}
 }
 

@@ -130,11 +130,28 @@ func (fs imageFS) list(dir string) []string {
 	return names
 }
 
+// buildTraces are the sizes of what the build itself writes after the logs
+// and mail_queue steps (issue 23): the syslog daemon's logs (rsyslog, on the
+// Debian 12 guest) and every mailbox (sudo's mails while the hostname does
+// not resolve).
+func buildTraces(fs imageFS) map[string]int {
+	out := map[string]int{}
+	for _, p := range []string{"/var/log/syslog", "/var/log/auth.log", "/var/log/mail.log", "/var/log/kern.log", "/var/log/messages"} {
+		if n := fs.size(p); n >= 0 {
+			out[p] = n
+		}
+	}
+	for _, name := range fs.list("/var/mail") {
+		out["/var/mail/"+name] = fs.size("/var/mail/" + name)
+	}
+	return out
+}
+
 // imageProof: the finished image (the build guest powered off, as for the
 // snapshot) holds no copy of any planted secret in its blocks — against the
 // same disk before free_space ran (read mid-build, after the first
 // ami-hygiene), which held them — and nothing the final shutdown wrote.
-func imageProof(t *testing.T, bed *Bed, before map[string]int) {
+func imageProof(t *testing.T, bed *Bed, before map[string]int, tracesBefore map[string]int) {
 	raw := rawImage(t, bed.VM.Overlay, "image")
 	after := countMarkers(t, raw, blockSecrets)
 	for _, m := range blockSecrets {
@@ -150,6 +167,26 @@ func imageProof(t *testing.T, bed *Bed, before map[string]int) {
 	}
 
 	fs := imageFS{t: t, raw: raw}
+	// What the build wrote after the logs and mail_queue steps was on the
+	// disk mid-build (the proof can fail) and is gone from the image.
+	grown := 0
+	for p, n := range tracesBefore {
+		if n > 0 {
+			grown++
+			t.Logf("%s: %d bytes written after the cleaning steps, mid-build", p, n)
+		}
+	}
+	if grown == 0 {
+		t.Errorf("no log or mailbox was written after the cleaning steps (mid-build: %v): the proof proves nothing", tracesBefore)
+	}
+	if tracesBefore["/var/mail/root"] <= 0 {
+		t.Errorf("root's mailbox was empty mid-build (%v): sudo did not mail after mail_queue while the hostname did not resolve", tracesBefore)
+	}
+	for p, n := range buildTraces(fs) {
+		if n != 0 {
+			t.Errorf("%s holds %d bytes in the image: written after the cleaning steps", p, n)
+		}
+	}
 	for _, dir := range []string{"/var/lib/dhcp", "/var/lib/dhcpcd"} {
 		for _, name := range fs.list(dir) {
 			if strings.Contains(name, "lease") {

@@ -143,13 +143,25 @@ swapon /swapfile 2>/dev/null || true
 logger -t e2e "e2e-journal-secret"
 journalctl --flush 2>/dev/null || true
 
-# Leftovers the other tools remove (issue 14): the build's name in
-# /etc/hosts, hosts the build talked to, build caches, RPM's database
+# Leftovers the other tools remove (issue 14): hosts the build talked to, build caches, RPM's database
 # environment, profiles pinned to the build's MAC, a user the build made
 # for itself.
-grep -q '^127\.0\.1\.1' /etc/hosts || echo "127.0.1.1 $(hostname)" >> /etc/hosts
-sed -i "s/^127\.0\.1\.1.*/127.0.1.1 $(hostname)/" /etc/hosts
-hostname > /etc/hostname
+# Issue 23: the build's name does not resolve, as on an EC2 instance in a
+# VPC without DNS hostnames: sudo then warns on every call and mails root a
+# "*** SECURITY information ***" (postfix delivers it to /var/mail/root).
+# No outside DNS for that: the mirror's addresses are pinned in /etc/hosts
+# (apt still reaches it) and names resolve from /etc/hosts alone. The
+# identity step (reset_hostname) names the machine localhost later on.
+if ! grep -q '^hosts: *files$' /etc/nsswitch.conf; then
+	sed -n 's|^URIs: *[a-z]*://\([^/:]*\).*|\1|p' /etc/apt/sources.list.d/*.sources | sort -u |
+		while read -r host; do
+			getent ahostsv4 "$host" | awk -v h="$host" 'NR == 1 { print $1, h }' >> /etc/hosts
+		done
+	sed -i 's/^hosts:.*/hosts: files/' /etc/nsswitch.conf
+fi
+sed -i '/^127\.0\.1\.1/d' /etc/hosts
+echo ip-10-0-2-15 > /etc/hostname
+hostname ip-10-0-2-15
 install -d -m 700 /root/.ssh
 echo 'git.e2e.invalid ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e' > /root/.ssh/known_hosts
 for d in /root/.cache/pip/http /home/alice/.cache/go-build/00 /home/bob/.npm/_cacache/index-v5; do
