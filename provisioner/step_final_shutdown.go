@@ -22,9 +22,10 @@ import "fmt"
 // cloud-init runs again at the next boot: each instance's cloud-init writes
 // its own for its default user), and the users in `remove_users`. It also
 // empties again every log and mailbox the `logs` and `mail_queue` steps
-// emptied and that has grown since (what rsyslog, syslog-ng and the mail
-// system wrote about the rest of the build and the shutdown: they stop
-// before it), and `/var/lib/wtmpdb/wtmp.db`. One failure does not stop the
+// emptied (or found empty) and that has grown since, and every mailbox made
+// since in the spools `mail_queue` emptied (what rsyslog, syslog-ng and the
+// mail system wrote about the rest of the build and the shutdown, sudo's
+// mails to root where the hostname does not resolve: they stop before it), and `/var/lib/wtmpdb/wtmp.db`. One failure does not stop the
 // rest: each is noted in `/var/lib/ami-hygiene/final-shutdown.failed` (the
 // only thing that outlives the shutdown), which the audit reports (check
 // `final_shutdown`) and the next build's install phase says and removes.
