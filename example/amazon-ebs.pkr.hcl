@@ -146,13 +146,14 @@ build {
   # The golden-image checklist, in its fixed order; each source writes its
   # own report (ami-hygiene-report-amazon-ebs.ubuntu.json, ...-amazon-ebs.al2023.json).
   provisioner "ami-hygiene" {
+    # Every reboot the plugin makes (update_packages', reboot_before_verify's).
+    reboot_timeout = "15m"
     wait_for_boot {
       boot_timeout = "15m"
       min_uptime   = "1m"
     }
     update_packages {
-      reboot         = "if-required"
-      reboot_timeout = "15m"
+      reboot = "if-required"
     }
     verify {
       name          = "app deployed"

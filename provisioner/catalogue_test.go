@@ -1,9 +1,11 @@
 package provisioner
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -122,6 +124,74 @@ func TestScriptInputsMatchTheirGoSide(t *testing.T) {
 		for name := range exported {
 			if !used[name] {
 				t.Errorf("%s: the block exports %s, which the script never reads", s.Name, name)
+			}
+		}
+	}
+}
+
+// TestStepsReadOnlyTheirOwnBlocks (issue 24): a step's inputs change with
+// its own block and with the settings stepLinks declares for it, with no
+// other: each block and run-wide setting of a configuration that sets them
+// all is left out in turn, and every step's inputs are compared.
+func TestStepsReadOnlyTheirOwnBlocks(t *testing.T) {
+	full := map[string]interface{}{
+		"reboot_before_verify": true,
+		"wait_for_boot":        map[string]interface{}{"boot_timeout": "7m", "min_uptime": "5s", "hold_automatic_updates": false, "cloud_init_errors": "warn"},
+		"update_packages":      map[string]interface{}{"reboot": "never"},
+		"verify":               []map[string]interface{}{{"name": "n", "command": "true", "expect_output": "x"}},
+		"stop_services":        map[string]interface{}{"services": []string{"app"}, "disable": true},
+		"mail_queue":           map[string]interface{}{"flush_timeout": "1m", "on_timeout": "purge"},
+		"machine_identity":     map[string]interface{}{"reset_hostname": true, "remove_host_keys": false},
+		"access_policy":        map[string]interface{}{"lock_root_password": false, "permit_root_login": "no"},
+		"logs":                 map[string]interface{}{"exclude": []string{"/var/log/app/*"}, "keep_rotated": true},
+		"caches":               map[string]interface{}{"exclude": []string{"/tmp/app"}},
+		"shell_history":        map[string]interface{}{"extra_patterns": []string{".x_history"}},
+		"credentials":          map[string]interface{}{"paths": []string{"/srv/token"}, "keep_known_hosts": true},
+		"authorized_keys":      map[string]interface{}{"keep_users": []string{"admin"}},
+		"secret_scan":          map[string]interface{}{"paths": []string{"/srv"}},
+		"free_space":           map[string]interface{}{"mode": "discard"},
+		"final_shutdown":       map[string]interface{}{"keep_journal": true},
+		"audit":                map[string]interface{}{"skip_checks": []string{"machine_id"}},
+	}
+	inputs := func(raw map[string]interface{}) map[string]string {
+		p, err := prepare(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, s := range catalogue {
+			cfg := s.configOf(&p.config)
+			text := fmt.Sprint(cfg.env())
+			if r, ok := cfg.(rebootFirster); ok {
+				text += " reboot first: " + r.rebootFirst()
+			}
+			out[s.Name] = text
+		}
+		return out
+	}
+	all := inputs(full)
+	for _, s := range catalogue {
+		if _, ok := full[s.Name]; !ok {
+			t.Errorf("the test's configuration has no %s block", s.Name)
+		}
+	}
+	for left := range full {
+		without := map[string]interface{}{}
+		for k, v := range full {
+			if k != left {
+				without[k] = v
+			}
+		}
+		got := inputs(without)
+		for _, s := range catalogue {
+			changed := got[s.Name] != all[s.Name]
+			linked := slices.Contains(stepLinks[s.Name], left)
+			switch {
+			case s.Name == left:
+			case changed && !linked:
+				t.Errorf("%s reads %s, which stepLinks does not declare", s.Name, left)
+			case !changed && linked:
+				t.Errorf("stepLinks says %s reads %s, but its inputs do not change with it", s.Name, left)
 			}
 		}
 	}

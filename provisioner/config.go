@@ -47,6 +47,12 @@ type Config struct {
 	// `flush_timeout`, every other step 10m. Reboots are bounded by
 	// `reboot_timeout`.
 	StepTimeouts map[string]string `mapstructure:"step_timeouts"`
+	// How long to wait for the guest to come back after any reboot the
+	// plugin makes (`update_packages`'s, `reboot_before_verify`'s): until its
+	// boot id changes and SSH answers again. Default `15m`. It replaces
+	// `update_packages.reboot_timeout`, which still works but is deprecated
+	// (a warning at the start of the build).
+	RebootTimeout string `mapstructure:"reboot_timeout"`
 	// Where to write the JSON report, on the machine running Packer. Default:
 	// `ami-hygiene-report-<build name>.json` in the current directory, the
 	// build named as Packer prints it (`ami-hygiene-report-amazon-ebs.ubuntu.json`
@@ -103,9 +109,11 @@ type Config struct {
 // every reboot: prepared once from the Config, read by the checklist runner.
 type runOptions struct {
 	dryRun bool
-	// rebootTimeout bounds every reboot the plugin makes
-	// (update_packages.reboot_timeout).
+	// rebootTimeout bounds every reboot the plugin makes (reboot_timeout).
 	rebootTimeout time.Duration
+	// deprecations are the deprecated attributes the configuration uses,
+	// each with what to use instead; said at the start of the build.
+	deprecations []string
 	useSudo       config.Trilean
 	build         string
 	reportPath    string
@@ -175,13 +183,14 @@ func (c *Config) prepare() (runOptions, []stepDef, error) {
 	c.checkStepLists(v)
 	opts := runOptions{
 		dryRun:        c.DryRun,
-		rebootTimeout: v.wait("update_packages.reboot_timeout", c.UpdatePackages.RebootTimeout, "15m"),
+		rebootTimeout: c.rebootTimeout(v),
 		useSudo:       c.UseSudo,
 		build:         buildName(c.PackerBuildName, c.PackerBuilderType),
 		reportPath:    c.ReportPath,
 		junitPath:     c.JUnitPath,
 		deadlines:     c.stepDeadlines(v),
 	}
+	opts.deprecations = v.deprecations
 	v.localPath("report_path", c.ReportPath)
 	v.localPath("junit_path", c.JUnitPath)
 	if opts.reportPath == "" {
@@ -191,6 +200,20 @@ func (c *Config) prepare() (runOptions, []stepDef, error) {
 		return runOptions{}, nil, err
 	}
 	return opts, c.plan(), nil
+}
+
+// rebootTimeout is the run-wide `reboot_timeout`, or the deprecated
+// `update_packages.reboot_timeout` it replaces (noted in deprecations).
+func (c *Config) rebootTimeout(v *validator) time.Duration {
+	old := c.UpdatePackages.RebootTimeout
+	switch {
+	case old != "" && c.RebootTimeout != "":
+		v.add("update_packages.reboot_timeout", "is replaced by the top-level reboot_timeout, which is set too: remove this one")
+	case old != "":
+		v.deprecated("update_packages.reboot_timeout", "use the top-level reboot_timeout (it bounds every reboot the plugin makes, not only this step's)")
+		return v.wait("update_packages.reboot_timeout", old, "15m")
+	}
+	return v.wait("reboot_timeout", c.RebootTimeout, "15m")
 }
 
 // checkStepLists checks `steps` and `skip_steps`.

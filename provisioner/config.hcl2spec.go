@@ -23,6 +23,7 @@ type FlatConfig struct {
 	UseSudo             *bool                `mapstructure:"use_sudo" cty:"use_sudo" hcl:"use_sudo"`
 	DryRun              *bool                `mapstructure:"dry_run" cty:"dry_run" hcl:"dry_run"`
 	StepTimeouts        map[string]string    `mapstructure:"step_timeouts" cty:"step_timeouts" hcl:"step_timeouts"`
+	RebootTimeout       *string              `mapstructure:"reboot_timeout" cty:"reboot_timeout" hcl:"reboot_timeout"`
 	ReportPath          *string              `mapstructure:"report_path" cty:"report_path" hcl:"report_path"`
 	JUnitPath           *string              `mapstructure:"junit_path" cty:"junit_path" hcl:"junit_path"`
 	RebootBeforeVerify  *bool                `mapstructure:"reboot_before_verify" cty:"reboot_before_verify" hcl:"reboot_before_verify"`
@@ -69,6 +70,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"use_sudo":                   &hcldec.AttrSpec{Name: "use_sudo", Type: cty.Bool, Required: false},
 		"dry_run":                    &hcldec.AttrSpec{Name: "dry_run", Type: cty.Bool, Required: false},
 		"step_timeouts":              &hcldec.AttrSpec{Name: "step_timeouts", Type: cty.Map(cty.String), Required: false},
+		"reboot_timeout":             &hcldec.AttrSpec{Name: "reboot_timeout", Type: cty.String, Required: false},
 		"report_path":                &hcldec.AttrSpec{Name: "report_path", Type: cty.String, Required: false},
 		"junit_path":                 &hcldec.AttrSpec{Name: "junit_path", Type: cty.String, Required: false},
 		"reboot_before_verify":       &hcldec.AttrSpec{Name: "reboot_before_verify", Type: cty.Bool, Required: false},

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func prepare(raw map[string]interface{}) (*Provisioner, error) {
@@ -204,5 +205,44 @@ func TestVerifyCommandIsNotATemplate(t *testing.T) {
 	}
 	if got := p.config.Verify[0].Command; got != "echo '{{ .Name }}'" {
 		t.Errorf("command = %q: interpolated", got)
+	}
+}
+
+// TestRebootTimeoutHasOneOwner (issue 24): the run-wide reboot_timeout
+// bounds every reboot; update_packages.reboot_timeout, which it replaces,
+// still works with a deprecation, and both at once is an error naming the
+// old one.
+func TestRebootTimeoutHasOneOwner(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		raw        map[string]interface{}
+		want       time.Duration
+		deprecated bool
+		err        string
+	}{
+		{"default", map[string]interface{}{}, 15 * time.Minute, false, ""},
+		{"run-wide", map[string]interface{}{"reboot_timeout": "20s"}, 20 * time.Second, false, ""},
+		{"deprecated", map[string]interface{}{"update_packages": map[string]interface{}{"reboot_timeout": "30s"}}, 30 * time.Second, true, ""},
+		{"both", map[string]interface{}{"reboot_timeout": "20s", "update_packages": map[string]interface{}{"reboot_timeout": "30s"}}, 0, false,
+			"update_packages.reboot_timeout: is replaced by the top-level reboot_timeout"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := prepare(c.raw)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.options.rebootTimeout != c.want {
+				t.Errorf("reboot timeout %s, want %s", p.options.rebootTimeout, c.want)
+			}
+			if got := len(p.options.deprecations) > 0; got != c.deprecated {
+				t.Errorf("deprecations %v", p.options.deprecations)
+			}
+		})
 	}
 }

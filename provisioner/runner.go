@@ -44,6 +44,9 @@ func (r *checklistRunner) execute(ctx context.Context) error {
 		Started:       time.Now().UTC(),
 		Guest:         GuestFacts{Detected: map[string]string{}, BootIDs: []string{}},
 	}
+	for _, d := range r.options.deprecations {
+		r.ui.Error("ami-hygiene: warning: " + d)
+	}
 	if r.options.dryRun {
 		r.ui.Say("ami-hygiene: dry run: inspecting only, nothing on the guest will change")
 	}

@@ -39,7 +39,8 @@ func (d stepDef) script() string {
 // stepConfig is a step's HCL block, as the checklist uses it: prepared once
 // (defaults and validation), then turned into the inputs of the step's
 // guest script. A block may also implement the optional capabilities below,
-// which the checklist runner asks for; a step never learns about another.
+// which the checklist runner asks for; a step never learns about another,
+// but through the links of stepLinks.
 type stepConfig interface {
 	// prepare applies defaults and reports problems, naming attributes
 	// under the block name attr.
@@ -83,4 +84,15 @@ type findingJudge interface {
 // verdict (the audit).
 type verdictGiver interface {
 	givesVerdict()
+}
+
+// stepLinks are the only settings a step reads beyond its own block (its
+// configOf reads them; each is documented on the attribute that follows
+// it), by step: the audit checks by default the services `stop_services`
+// stopped, and takes the keys of `authorized_keys.keep_users` as no
+// finding; `verify` reboots first with the run-wide `reboot_before_verify`.
+// TestStepsReadOnlyTheirOwnBlocks fails on any other.
+var stepLinks = map[string][]string{
+	"audit":  {"stop_services", "authorized_keys"},
+	"verify": {"reboot_before_verify"},
 }

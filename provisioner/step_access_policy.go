@@ -50,10 +50,7 @@ var accessPolicyStep = stepDef{
 }
 
 func (s *AccessPolicy) prepare(v *validator, attr string) {
-	if s.PermitRootLogin == "" {
-		s.PermitRootLogin = "prohibit-password"
-	}
-	v.oneOf(attr+".permit_root_login", s.PermitRootLogin, "prohibit-password", "no", "forced-commands-only")
+	v.choose(attr, &s.PermitRootLogin, choiceOf("access_policy", "permit_root_login"))
 }
 
 func (s *AccessPolicy) env() []envVar {

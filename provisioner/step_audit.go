@@ -72,10 +72,7 @@ func (s *auditConfig) prepare(v *validator, attr string) {
 func (s *auditConfig) givesVerdict() {}
 
 func (s *Audit) prepare(v *validator, attr string) {
-	if s.OnFinding == "" {
-		s.OnFinding = "fail"
-	}
-	v.oneOf(attr+".on_finding", s.OnFinding, "fail", "warn")
+	v.choose(attr, &s.OnFinding, choiceOf("audit", "on_finding"))
 	for i, c := range s.SkipChecks {
 		v.oneOf(fmt.Sprintf("%s.skip_checks[%d]", attr, i), c, auditChecks...)
 	}

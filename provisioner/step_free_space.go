@@ -63,10 +63,7 @@ var freeSpaceStep = stepDef{
 }
 
 func (s *FreeSpace) prepare(v *validator, attr string) {
-	if s.Mode == "" {
-		s.Mode = "both"
-	}
-	v.oneOf(attr+".mode", s.Mode, "zero", "discard", "both")
+	v.choose(attr, &s.Mode, choiceOf("free_space", "mode"))
 	for i, p := range s.Paths {
 		v.literalPath(fmt.Sprintf("%s.paths[%d]", attr, i), p)
 	}

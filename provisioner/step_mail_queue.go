@@ -33,10 +33,7 @@ var mailQueueStep = stepDef{
 
 func (s *MailQueue) prepare(v *validator, attr string) {
 	s.flushTimeout = v.wait(attr+".flush_timeout", s.FlushTimeout, "5m")
-	if s.OnTimeout == "" {
-		s.OnTimeout = "fail"
-	}
-	v.oneOf(attr+".on_timeout", s.OnTimeout, "fail", "purge")
+	v.choose(attr, &s.OnTimeout, choiceOf("mail_queue", "on_timeout"))
 }
 
 // waits: flush_timeout.

@@ -18,8 +18,9 @@ type UpdatePackages struct {
 	// the plugin then waits until the guest's boot id changes and
 	// `wait_for_boot`'s checks pass again.
 	Reboot string `mapstructure:"reboot"`
-	// How long to wait for the guest to come back after any reboot the
-	// plugin makes (this step's, and `reboot_before_verify`'s). Default `15m`.
+	// Deprecated: use the top-level `reboot_timeout`, which bounds every
+	// reboot the plugin makes. Still honoured, with a warning at the start of
+	// the build; setting both is an error.
 	RebootTimeout string `mapstructure:"reboot_timeout"`
 }
 
@@ -35,10 +36,7 @@ var updatePackagesStep = stepDef{
 }
 
 func (s *UpdatePackages) prepare(v *validator, attr string) {
-	if s.Reboot == "" {
-		s.Reboot = "if-required"
-	}
-	v.oneOf(attr+".reboot", s.Reboot, "always", "if-required", "never")
+	v.choose(attr, &s.Reboot, choiceOf("update_packages", "reboot"))
 }
 
 func (s *UpdatePackages) env() []envVar {

@@ -54,10 +54,7 @@ var waitForBootStep = stepDef{
 func (s *WaitForBoot) prepare(v *validator, attr string) {
 	s.bootTimeout = v.wait(attr+".boot_timeout", s.BootTimeout, "15m")
 	s.minUptime = v.duration(attr+".min_uptime", s.MinUptime, "0s")
-	if s.CloudInitErrors == "" {
-		s.CloudInitErrors = "fail"
-	}
-	v.oneOf(attr+".cloud_init_errors", s.CloudInitErrors, "fail", "warn")
+	v.choose(attr, &s.CloudInitErrors, choiceOf("wait_for_boot", "cloud_init_errors"))
 }
 
 // waits: boot_timeout and min_uptime.

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"fmt"
+	"log"
 	"path"
 	"regexp"
 	"strconv"
@@ -20,6 +21,17 @@ const unknown = "<unknown>"
 // so that `packer validate` reports them all at once.
 type validator struct {
 	errs *packersdk.MultiError
+	// deprecations are the deprecated attributes in use, with what to use
+	// instead. A provisioner's Prepare has no way to give Packer warnings:
+	// they go to Packer's log here, and to the UI at the build's start.
+	deprecations []string
+}
+
+// deprecated notes that attr is deprecated, and what to use instead.
+func (v *validator) deprecated(attr, instead string) {
+	text := fmt.Sprintf("%s is deprecated: %s", attr, instead)
+	log.Printf("[WARN] ami-hygiene: %s", text)
+	v.deprecations = append(v.deprecations, text)
 }
 
 func (v *validator) add(attr, format string, args ...interface{}) {

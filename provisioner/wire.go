@@ -62,3 +62,44 @@ func knownRecordKind(kind string) bool {
 	}
 	return false
 }
+
+// choice is a setting whose value is one of a fixed set: its block and
+// attribute, the script input that carries it ("" when only the plugin
+// reads it), its values and its default.
+type choice struct {
+	Step, Attr, Input string
+	Values            []string
+	Default           string
+}
+
+// choices are declared once, here: each block's validation takes its
+// allowed values and default from choiceOf, and TestChoicesAreDeclaredOnce
+// checks that the script's header and the attribute's docs list the same
+// values.
+var choices = []choice{
+	{"wait_for_boot", "cloud_init_errors", "AMIH_CLOUD_INIT_ERRORS", []string{"fail", "warn"}, "fail"},
+	{"update_packages", "reboot", "AMIH_REBOOT", []string{"always", "if-required", "never"}, "if-required"},
+	{"mail_queue", "on_timeout", "AMIH_ON_TIMEOUT", []string{"fail", "purge"}, "fail"},
+	{"access_policy", "permit_root_login", "AMIH_PERMIT_ROOT_LOGIN", []string{"prohibit-password", "no", "forced-commands-only"}, "prohibit-password"},
+	{"free_space", "mode", "AMIH_MODE", []string{"zero", "discard", "both"}, "both"},
+	{"audit", "on_finding", "", []string{"fail", "warn"}, "fail"},
+}
+
+// choiceOf returns the declared choice of a block's attribute.
+func choiceOf(step, attr string) choice {
+	for _, c := range choices {
+		if c.Step == step && c.Attr == attr {
+			return c
+		}
+	}
+	panic("ami-hygiene: no choice declared for " + step + "." + attr)
+}
+
+// choose sets *value to the choice's default when empty and checks it is
+// one of the choice's values; attr is the block's name as the user wrote it.
+func (v *validator) choose(attr string, value *string, c choice) {
+	if *value == "" {
+		*value = c.Default
+	}
+	v.oneOf(attr+"."+c.Attr, *value, c.Values...)
+}

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -130,6 +131,47 @@ func TestConfigDocsNameEveryStep(t *testing.T) {
 		}
 		if s.Timeout != 0 && s.Timeout != defaultStepTimeout && !strings.Contains(timeouts, "`"+s.Name+"` ") {
 			t.Errorf("the docs of step_timeouts do not give %s's default (%s)", s.Name, s.Timeout)
+		}
+	}
+}
+
+// TestChoicesAreDeclaredOnce (issue 24): a setting with a fixed set of
+// values is declared once (wire.go's choices); its script's header lists
+// the same values for its input, the attribute's generated docs name each
+// value, and validation refuses anything else while taking the default.
+func TestChoicesAreDeclaredOnce(t *testing.T) {
+	blockType := map[string]string{}
+	ct := reflect.TypeOf(Config{})
+	for i := 0; i < ct.NumField(); i++ {
+		if tag := strings.Split(ct.Field(i).Tag.Get("mapstructure"), ",")[0]; tag != "" {
+			blockType[tag] = ct.Field(i).Type.Name()
+		}
+	}
+	for _, c := range choices {
+		def := stepByName(c.Step)
+		if c.Input != "" {
+			header := regexp.MustCompile(regexp.QuoteMeta(c.Input) + ` \(([^)]*)\)`).FindStringSubmatch(scriptText(def.script()))
+			if header == nil || header[1] != strings.Join(c.Values, " | ") {
+				t.Errorf("%s: the header of %s lists %v for %s, want (%s)", c.Step, def.script(), header, c.Input, strings.Join(c.Values, " | "))
+			}
+		}
+		docs, err := os.ReadFile("../docs-partials/provisioner/" + blockType[c.Step] + "-not-required.mdx")
+		if err != nil {
+			t.Fatal(err)
+		}
+		para := regexp.MustCompile("(?s)- `" + c.Attr + "` \\(string\\) - (.*?)(\n- `|$)").FindSubmatch(docs)
+		if para == nil {
+			t.Errorf("%s.%s is not in its docs", c.Step, c.Attr)
+			continue
+		}
+		for _, v := range append([]string{c.Default}, c.Values...) {
+			if !strings.Contains(string(para[1]), "`"+v+"`") {
+				t.Errorf("the docs of %s.%s do not name %q", c.Step, c.Attr, v)
+			}
+		}
+		if _, err := prepare(map[string]interface{}{c.Step: map[string]interface{}{c.Attr: "not-a-" + c.Attr}}); err == nil ||
+			!strings.Contains(err.Error(), c.Step+"."+c.Attr+`: "not-a-`+c.Attr+`" is not allowed`) {
+			t.Errorf("%s.%s: a value not declared: %v", c.Step, c.Attr, err)
 		}
 	}
 }

@@ -2,7 +2,7 @@
 # access_policy: lock root's password and every empty password; make sshd
 # refuse passwords and password logins of root.
 # inputs: AMIH_LOCK_ROOT, AMIH_LOCK_EMPTY, AMIH_SSHD (1 or 0),
-#         AMIH_PERMIT_ROOT_LOGIN
+#         AMIH_PERMIT_ROOT_LOGIN (prohibit-password | no | forced-commands-only)
 R=$AMIH_ROOT
 
 # sshd_without_pam: sshd runs without PAM (`usepam no`, or an sshd built

@@ -92,7 +92,7 @@ done`)
 		return `    steps = ["verify"]
     report_path = "report.json"
     reboot_before_verify = true
-    update_packages { reboot_timeout = "` + timeout + `" }
+    reboot_timeout = "` + timeout + `"
     verify {
       name    = "boot"
       command = "cat /proc/sys/kernel/random/boot_id"
