@@ -7,16 +7,17 @@ package provisioner
 //
 // Adding a step touches:
 //  1. step_<name>.go: its block type (doc comments are its docs), its
-//     stepDef (name, title, what it touches) and its script inputs, with the
-//     two go:generate lines at its top (HCL2 spec and docs partials);
+//     stepDef (name, title, summary, what it touches) and its script
+//     inputs, with the two go:generate lines at its top (HCL2 spec and docs
+//     partials);
 //  2. scripts/<name>.sh: its guest script;
 //  3. step_<name>_test.go: its script under dash and busybox;
 //  4. one line here;
 //  5. one field in Config (config.go), named after the step: its HCL block.
 //
-// `make generate` then writes its HCL2 spec, its docs partials and its
-// section of the docs (internal/gendocs, from this catalogue);
-// TestCatalogueIsConsistent says what is missing.
+// `make generate` then writes its HCL2 spec, its docs partials, its row of
+// the docs' overview table and its section of the docs (internal/gendocs,
+// from this catalogue); TestCatalogueIsConsistent says what is missing.
 var catalogue = []stepDef{
 	waitForBootStep,
 	updatePackagesStep,
@@ -54,6 +55,8 @@ type StepInfo struct {
 	Name string
 	// Title is its one-line heading.
 	Title string
+	// Summary is what it does, in one sentence.
+	Summary string
 	// Script is the guest script that performs it.
 	Script string
 	// Touches lists what it may change on the guest.
@@ -64,7 +67,7 @@ type StepInfo struct {
 func Catalogue() []StepInfo {
 	out := make([]StepInfo, len(catalogue))
 	for i, s := range catalogue {
-		out[i] = StepInfo{Name: s.Name, Title: s.Title, Script: "scripts/" + s.script(), Touches: s.Touches}
+		out[i] = StepInfo{Name: s.Name, Title: s.Title, Summary: s.Summary, Script: "scripts/" + s.script(), Touches: s.Touches}
 	}
 	return out
 }

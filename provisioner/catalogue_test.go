@@ -27,8 +27,8 @@ func TestCatalogueIsConsistent(t *testing.T) {
 	}
 	owned := map[string]bool{"lib.sh": true, "probe.sh": true}
 	for _, s := range catalogue {
-		if s.Title == "" || len(s.Touches) == 0 {
-			t.Errorf("%s: no title or no list of what it touches", s.Name)
+		if s.Title == "" || s.Summary == "" || len(s.Touches) == 0 {
+			t.Errorf("%s: no title, summary or list of what it touches", s.Name)
 		}
 		if scriptText(s.script()) == "" {
 			t.Errorf("%s: script %q is empty", s.Name, s.script())

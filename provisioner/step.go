@@ -8,8 +8,11 @@ import "time"
 // block in the Config. The catalogue (catalogue.go) lists them in their
 // fixed order.
 type stepDef struct {
-	Name    string
-	Title   string
+	Name  string
+	Title string
+	// Summary is what the step does, in one sentence: its row in the docs'
+	// overview table.
+	Summary string
 	Touches []string
 	// Script is the guest script, when it is not named after the step
 	// (<Name>.sh).

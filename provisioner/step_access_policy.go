@@ -40,8 +40,9 @@ type AccessPolicy struct {
 }
 
 var accessPolicyStep = stepDef{
-	Name:  "access_policy",
-	Title: "lock passwords and refuse password logins",
+	Name:    "access_policy",
+	Title:   "lock passwords and refuse password logins",
+	Summary: "locks root's and empty passwords; sshd: no passwords, root by key only (checked with `sshd -t`)",
 	Touches: []string{
 		"/etc/shadow: root's password locked; every empty password locked (through usermod -L or passwd -l)",
 		"/etc/ssh/sshd_config.d/00-ami-hygiene.conf, or a block between `# BEGIN ami-hygiene` and `# END ami-hygiene` at the top of /etc/ssh/sshd_config",

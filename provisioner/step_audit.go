@@ -41,6 +41,7 @@ var auditChecks = []string{"authorized_keys", "shell_history", "host_keys", "mac
 var auditStep = stepDef{
 	Name:    "audit",
 	Title:   "audit the result",
+	Summary: "checks the result (keys, histories, identity, sshd, passwords, credentials, mail, services); its findings are the report's verdict (read-only)",
 	Touches: []string{"nothing: it only reads"},
 	configOf: func(c *Config) stepConfig {
 		return &auditConfig{Audit: &c.Audit, stoppedServices: c.StopServices.Services, keptUsers: c.AuthorizedKeys.KeepUsers}

@@ -25,6 +25,7 @@ type AuthorizedKeys struct {
 var authorizedKeysStep = stepDef{
 	Name:    "authorized_keys",
 	Title:   "clean every authorized_keys",
+	Summary: "removes every `authorized_keys` — the last step that removes anything a connection needs",
 	Secrets: true,
 	Touches: []string{
 		"~/.ssh/authorized_keys and ~/.ssh/authorized_keys2 of root and every passwd user but `keep_users`",

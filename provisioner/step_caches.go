@@ -26,6 +26,7 @@ type Caches struct {
 var cachesStep = stepDef{
 	Name:     "caches",
 	Title:    "empty temporary files and caches",
+	Summary:  "empties `/tmp`, `/var/tmp`, package caches, crash dumps and account-file backups (`/etc/shadow-` and co., which locking the passwords just wrote)",
 	Verbatim: true,
 	Touches: []string{
 		"every entry of /tmp and /var/tmp (not on a tmpfs), except the running script, systemd-private-*, .X11-unix, .ICE-unix, .XIM-unix, .font-unix, .Test-unix and `exclude`",

@@ -32,6 +32,7 @@ type Credentials struct {
 var credentialsStep = stepDef{
 	Name:     "credentials",
 	Title:    "remove third-party credentials",
+	Summary:  "removes third-party credentials (AWS, docker, git, netrc, databases, npm, PyPI, gcloud, Azure, kube, vault, Chef, private SSH keys)",
 	Secrets:  true,
 	Verbatim: true,
 	Touches: []string{

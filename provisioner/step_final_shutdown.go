@@ -55,6 +55,7 @@ type FinalShutdown struct {
 var finalShutdownStep = stepDef{
 	Name:    "final_shutdown",
 	Title:   "remove what the final shutdown writes",
+	Summary: "installs a unit in `/run` (never in the image) that removes what the build's final shutdown writes: DHCP lease, login records, journal, random seed, cloud-init's sudo rule for the build user, and the users you name",
 	Secrets: true,
 	Touches: []string{
 		"now: /run/systemd/system/ami-hygiene-final-shutdown.service and /run/ami-hygiene/final-shutdown.sh (in memory, never in the image), started",

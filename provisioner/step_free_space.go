@@ -50,8 +50,9 @@ type FreeSpace struct {
 }
 
 var freeSpaceStep = stepDef{
-	Name:  "free_space",
-	Title: "clear free space and swap",
+	Name:    "free_space",
+	Title:   "clear free space and swap",
+	Summary: "writes zeros over the free space of every filesystem (and/or discards it with `fstrim`) and clears the swap, so that no removed file survives in the image's blocks",
 	// Writing zeros runs at the disk's speed: about a minute for 8 GiB of
 	// free space on a gp3 volume (125 MiB/s).
 	Timeout: time.Hour,

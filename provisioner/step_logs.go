@@ -35,6 +35,7 @@ type Logs struct {
 var logsStep = stepDef{
 	Name:     "logs",
 	Title:    "clean the logs",
+	Summary:  "truncates every log in place, removes rotated ones, empties login records, vacuums the journal (auditd stopped around its log)",
 	Secrets:  true,
 	Verbatim: true,
 	Touches: []string{

@@ -62,6 +62,7 @@ type MachineIdentity struct {
 var machineIdentityStep = stepDef{
 	Name:    "machine_identity",
 	Title:   "reset the machine's identity",
+	Summary: "resets what must differ per instance: machine-id, random seed, DHCP leases, cloud-init state, SSH host keys (only when something regenerates them at boot)",
 	Secrets: true,
 	Touches: []string{
 		"/etc/machine-id (emptied; `uninitialized` with `first_boot`), /var/lib/dbus/machine-id (emptied, when a regular file)",

@@ -22,6 +22,7 @@ type MailQueue struct {
 var mailQueueStep = stepDef{
 	Name:    "mail_queue",
 	Title:   "check, flush and empty the mail queue",
+	Summary: "reports, flushes and waits for the mail queue; fails or purges what is left; empties local mail spools",
 	Secrets: true,
 	Timeout: 5 * time.Minute,
 	Touches: []string{

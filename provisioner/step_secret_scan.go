@@ -40,6 +40,7 @@ var defaultScanPaths = []string{"/root", "/home", "/etc", "/opt", "/srv", "/var/
 var secretScanStep = stepDef{
 	Name:     "secret_scan",
 	Title:    "scan for secrets left on the image",
+	Summary:  "scans for private keys, cloud keys and tokens left anywhere; a finding fails the build unless allowed (read-only)",
 	Timeout:  30 * time.Minute,
 	Verbatim: true,
 	Touches:  []string{"nothing: it only reads"},

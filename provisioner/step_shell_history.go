@@ -29,6 +29,7 @@ type ShellHistory struct {
 var shellHistoryStep = stepDef{
 	Name:     "shell_history",
 	Title:    "delete every shell history",
+	Summary:  "deletes every shell history of root and every user",
 	Secrets:  true,
 	Verbatim: true,
 	Touches: []string{

@@ -22,6 +22,7 @@ type StopServices struct {
 var stopServicesStep = stepDef{
 	Name:     "stop_services",
 	Title:    "stop application services",
+	Summary:  "stops (and optionally disables) your application services",
 	Touches:  []string{"the state of the listed services; with `disable`, their boot-time links (systemctl disable, rc-update del, update-rc.d)"},
 	configOf: func(c *Config) stepConfig { return &c.StopServices },
 }

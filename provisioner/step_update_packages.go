@@ -27,6 +27,7 @@ type UpdatePackages struct {
 var updatePackagesStep = stepDef{
 	Name:    "update_packages",
 	Title:   "update all packages and reboot when needed",
+	Summary: "upgrades every package non-interactively and reboots when needed, then waits for the new boot",
 	Timeout: time.Hour,
 	Touches: []string{
 		"installed packages and the package manager's database and caches",

@@ -47,6 +47,7 @@ type verifyConfig struct {
 var verifyStep = stepDef{
 	Name:     "verify",
 	Title:    "verify that the deployed code comes from the right source",
+	Summary:  "runs your checks that the deployed code comes from the right source (optionally after a reboot)",
 	Timeout:  5 * time.Minute,
 	Verbatim: true,
 	Touches:  []string{"nothing but what the `verify` commands do; a reboot first with `reboot_before_verify`"},

@@ -44,6 +44,7 @@ type WaitForBoot struct {
 var waitForBootStep = stepDef{
 	Name:    "wait_for_boot",
 	Title:   "wait until boot has really completed",
+	Summary: "waits until boot has really completed: cloud-init, systemd, boot log, journal, `min_uptime`, package-manager lock",
 	Timeout: 5 * time.Minute,
 	Touches: []string{
 		"nothing on disk; for this boot only, runtime masks in /run/systemd for apt-daily, apt-daily-upgrade, unattended-upgrades and dnf-automatic",
