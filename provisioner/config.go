@@ -114,10 +114,10 @@ type runOptions struct {
 	// deprecations are the deprecated attributes the configuration uses,
 	// each with what to use instead; said at the start of the build.
 	deprecations []string
-	useSudo       config.Trilean
-	build         string
-	reportPath    string
-	junitPath     string
+	useSudo      config.Trilean
+	build        string
+	reportPath   string
+	junitPath    string
 	// deadlines bound each step's script on the guest, by step name.
 	deadlines map[string]time.Duration
 }

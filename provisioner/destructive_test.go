@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,7 +95,7 @@ func TestScriptsRemoveUserSharedHome(t *testing.T) {
 				want := g.read(c.kept)
 				userdelShim(g, false)
 				res := shutdownPhase(g, "deploy")
-				if res.code != 0 || !equal(res.targets("remove-user"), []string{"deploy"}) {
+				if res.code != 0 || !slices.Equal(res.targets("remove-user"), []string{"deploy"}) {
 					t.Fatalf("code %d, removed %v\n%s", res.code, res.targets("remove-user"), res.other)
 				}
 				if got := g.read(c.kept); got != want {
@@ -143,7 +144,7 @@ func TestScriptsRemoveUserMountInHome(t *testing.T) {
 		g.file("proc/mounts", "/dev/vda1 / ext4 rw 0 0\n/dev/vda1 /home/deploy/cache ext4 rw 0 0\n")
 		userdelShim(g, false)
 		res := shutdownPhase(g, "deploy")
-		if res.code != 0 || !equal(res.targets("remove-user"), []string{"deploy"}) {
+		if res.code != 0 || !slices.Equal(res.targets("remove-user"), []string{"deploy"}) {
 			t.Fatalf("code %d, removed %v\n%s", res.code, res.targets("remove-user"), res.other)
 		}
 		if got := g.read("home/deploy/cache/app.db"); got != "the app's data" {
@@ -239,7 +240,7 @@ func TestScriptsRemoveUsersLockout(t *testing.T) {
 				g.dir("run/systemd/system")
 				g.shim("systemctl", `case $1 in is-active) [ -f "$STATE/started" ] ;; start) touch "$STATE/started" ;; esac`)
 				res := g.run("final_shutdown.sh", (&FinalShutdown{RemoveUsers: []string{"deploy"}}).env()...)
-				refused := res.code != 0 && strings.Contains(errorText(res), "last SSH keys")
+				refused := res.code != 0 && strings.Contains(res.text("error"), "last SSH keys")
 				if refused != c.wantRefuse {
 					t.Errorf("refused %v, want %v: code %d %v", refused, c.wantRefuse, res.code, res.kind("error"))
 				}
@@ -353,7 +354,7 @@ func TestScriptsFreeSpaceRootfsFirst(t *testing.T) {
 		freeSpaceGuest(g)
 		g.file("proc/mounts", "rootfs / rootfs rw 0 0\n/dev/vda1 / ext4 rw,relatime 0 0\n")
 		res := g.run("free_space.sh", envVar{"AMIH_MODE", "zero"}, envVar{"AMIH_PATHS", "/"}, envVar{"AMIH_SWAP", "0"})
-		if res.code != 0 || !equal(res.targets("zero"), []string{"/"}) || len(res.kind("warn")) != 0 {
+		if res.code != 0 || !slices.Equal(res.targets("zero"), []string{"/"}) || len(res.kind("warn")) != 0 {
 			t.Errorf("code %d, zeroed %v, warnings %v", res.code, res.targets("zero"), res.kind("warn"))
 		}
 	})
@@ -395,11 +396,11 @@ func TestScriptsFreeSpaceInstanceStore(t *testing.T) {
 		g.file("sys/class/block/nvme1n1/device/model", "Amazon EC2 NVMe Instance Storage        \n")
 		g.file("etc/fstab", "LABEL=root / ext4 defaults 0 1\n/dev/xvdb /media/ephemeral0 auto defaults,nofail,x-systemd.requires=cloud-init.service,comment=cloudconfig 0 2\n")
 		res := g.run("free_space.sh", envVar{"AMIH_MODE", "zero"}, envVar{"AMIH_PATHS", ""}, envVar{"AMIH_SWAP", "0"})
-		if res.code != 0 || !equal(res.targets("zero"), []string{"/"}) {
+		if res.code != 0 || !slices.Equal(res.targets("zero"), []string{"/"}) {
 			t.Errorf("code %d, zeroed %v, want / only", res.code, res.targets("zero"))
 		}
 		listed := g.run("free_space.sh", envVar{"AMIH_MODE", "zero"}, envVar{"AMIH_PATHS", "/mnt"}, envVar{"AMIH_SWAP", "0"})
-		if !equal(listed.targets("zero"), []string{"/mnt"}) {
+		if !slices.Equal(listed.targets("zero"), []string{"/mnt"}) {
 			t.Errorf("listed: zeroed %v, want /mnt", listed.targets("zero"))
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -121,7 +122,7 @@ func TestDistroFixtures(t *testing.T) {
 				g.shim("usermod", "exit 0")
 
 				id := g.run("machine_identity.sh", identityEnv(tc.env...)...)
-				infos := infoText(id)
+				infos := id.text("info")
 				if tc.regenerator == "" {
 					if id.code == 0 || !g.exists("/etc/ssh/ssh_host_ed25519_key") {
 						t.Fatalf("machine_identity removed the host keys with nothing to make new ones: code %d\n%s", id.code, infos)
@@ -138,7 +139,7 @@ func TestDistroFixtures(t *testing.T) {
 				keys := g.run("authorized_keys.sh", envVar{"AMIH_KEEP_USERS", ""})
 				audit := g.run("audit.sh", envVar{"AMIH_SKIP_CHECKS", ""}, envVar{"AMIH_SERVICES", ""})
 				for name, run := range map[string]scriptRun{"authorized_keys": keys, "audit": audit} {
-					said := infoText(run)
+					said := run.text("info")
 					if !run.completed || (tc.keysCommand != "") != strings.Contains(said, "AuthorizedKeysCommand "+tc.keysCommand) {
 						t.Errorf("%s: completed %v, want AuthorizedKeysCommand %q reported\n%s", name, run.completed, tc.keysCommand, said)
 					}
@@ -148,7 +149,7 @@ func TestDistroFixtures(t *testing.T) {
 				}
 
 				policy := g.run("access_policy.sh", append(accessEnv, envVar{"AMIH_LOCK_ROOT", "0"}, envVar{"AMIH_LOCK_EMPTY", "0"})...)
-				if policy.code != 0 || !equal(policy.targets("write"), []string{tc.policyFile}) {
+				if policy.code != 0 || !slices.Equal(policy.targets("write"), []string{tc.policyFile}) {
 					t.Errorf("access_policy: code %d, writes %v, want %s\n%v", policy.code, policy.targets("write"), tc.policyFile, policy.kind("error"))
 				}
 			})
@@ -156,11 +157,3 @@ func TestDistroFixtures(t *testing.T) {
 	}
 }
 
-// infoText is the text of a run's info records, one a line.
-func infoText(run scriptRun) string {
-	var b strings.Builder
-	for _, r := range run.kind("info") {
-		b.WriteString(r.field(0) + "\n")
-	}
-	return b.String()
-}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/retry"
 )
@@ -138,7 +139,7 @@ var errNotRun = errors.New("the guest's shell did not run the script: it ended w
 func (g *guest) execute(ctx context.Context, body string, deadline time.Duration, onRecord func(record)) (int, error) {
 	token := newToken()
 	completed := false
-	command := "sh -c " + shQuote(runnerCommand(deadline))
+	command := "sh -c " + shellquote.Quote(runnerCommand(deadline))
 	if g.sudo {
 		command = "sudo -n " + command
 	}
@@ -276,7 +277,7 @@ func (g *guest) bootID(ctx context.Context) (string, error) {
 func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration) (string, error) {
 	command := rebootCommand
 	if g.sudo {
-		command = "sudo -n sh -c " + shQuote(rebootCommand)
+		command = "sudo -n sh -c " + shellquote.Quote(rebootCommand)
 	}
 	out, status, err := g.fixed(ctx, command, pollDeadline)
 	if err != nil {

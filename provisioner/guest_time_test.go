@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,9 +20,9 @@ import (
 func TestCompletionRecordCarriesGuestTime(t *testing.T) {
 	for _, sh := range shells(t) {
 		for _, body := range []string{"sleep 1", "sleep 1; exit 3", "sleep 1; fail 'stop here'"} {
-			out, _ := exec.Command(sh.argv[0], append(sh.argv[1:], "-c", scriptText("lib.sh")+"\n"+body+"\n")...).Output()
+			out, _ := sh.output(scriptText("lib.sh") + "\n" + body + "\n")
 			var done record
-			for _, line := range strings.Split(string(out), "\n") {
+			for _, line := range strings.Split(out, "\n") {
 				if r, ok := parseRecord(line); ok && r.Kind == "done" {
 					done = r
 				}

@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 )
 
 // The guest scripts run here on the host, under dash and under busybox ash,
@@ -143,7 +146,7 @@ func (g *guestTree) shim(name, body string) {
 	g.t.Helper()
 	// Remove a basic tool of the same name first.
 	_ = os.Remove(filepath.Join(g.bin, name))
-	script := "#!/bin/sh\nSTATE=" + shQuote(g.state) + "\nROOT=" + shQuote(g.root) + "\necho \"$0 $*\" | sed 's|.*/||' >>\"$STATE/calls\"\n" + body + "\n"
+	script := "#!/bin/sh\nSTATE=" + shellquote.Quote(g.state) + "\nROOT=" + shellquote.Quote(g.root) + "\necho \"$0 $*\" | sed 's|.*/||' >>\"$STATE/calls\"\n" + body + "\n"
 	if err := os.WriteFile(filepath.Join(g.bin, name), []byte(script), 0o755); err != nil {
 		g.t.Fatal(err)
 	}
@@ -180,6 +183,15 @@ func (r scriptRun) kind(kind string) []record {
 		}
 	}
 	return out
+}
+
+// text joins the first fields of the run's records of a kind, a line each.
+func (r scriptRun) text(kind string) string {
+	var b strings.Builder
+	for _, rec := range r.kind(kind) {
+		b.WriteString(rec.field(0) + "\n")
+	}
+	return b.String()
 }
 
 // targets lists the targets of the change records with the given verb.
@@ -253,6 +265,14 @@ func (g *guestTree) run(script string, env ...envVar) scriptRun {
 	return res
 }
 
+// output runs script with `sh -c` under this shell (no fake root, no
+// shims) and returns its standard output: the one way tests run a bare
+// snippet; step scripts run through guestTree.run.
+func (sh testShell) output(script string) (string, error) {
+	out, err := exec.Command(sh.argv[0], append(sh.argv[1:], "-c", script)...).Output()
+	return string(out), err
+}
+
 // forEachShell runs fn as a subtest under every shell.
 func forEachShell(t *testing.T, fn func(t *testing.T, g *guestTree)) {
 	for _, sh := range shells(t) {
@@ -261,14 +281,8 @@ func forEachShell(t *testing.T, fn func(t *testing.T, g *guestTree)) {
 	}
 }
 
-func sorted(items ...string) []string {
-	sort.Strings(items)
-	return items
-}
-
-func equal(a, b []string) bool {
-	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
-}
+// sorted returns its arguments in order.
+func sorted(items ...string) []string { return slices.Sorted(slices.Values(items)) }
 
 const passwd = `root:x:0:0:root:/root:/bin/bash
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin

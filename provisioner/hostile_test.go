@@ -3,7 +3,6 @@ package provisioner
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -150,10 +149,5 @@ func exportedValue(t *testing.T, body, name string) string {
 	if end < 0 {
 		t.Fatalf("no script body sent")
 	}
-	script := body[:end] + fmt.Sprintf("printf '%%s' \"$%s\"", name)
-	out, err := exec.Command("dash", "-c", script).Output()
-	if err != nil {
-		t.Fatalf("dash: %v", err)
-	}
-	return string(out)
+	return runSh(t, body[:end]+fmt.Sprintf("printf '%%s' \"$%s\"", name))
 }

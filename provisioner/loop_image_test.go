@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 )
 
 // Destructive scripts (overwrite, fill, truncate) are tested on real
@@ -240,7 +243,7 @@ func TestLoopFreeSpaceStoppedCleansUp(t *testing.T) {
 		// dd is stopped with the script by TERM, as timeout stops the
 		// step's process group.
 		g.shim("dd", `echo $$ >"$STATE/dd.tmp" && mv "$STATE/dd.tmp" "$STATE/dd"; exec sleep 30`)
-		dd := shQuote(g.state + "/dd")
+		dd := shellquote.Quote(g.state + "/dd")
 		g.prelude = "( while [ ! -f " + dd + " ]; do sleep 0.1; done; kill -TERM $$ \"$(cat " + dd + ")\" ) &\n"
 		res := g.run("free_space.sh", envVar{"AMIH_MODE", "zero"}, envVar{"AMIH_PATHS", ""}, envVar{"AMIH_SWAP", "0"})
 		if res.code != 143 || !res.completed {
@@ -253,7 +256,7 @@ func TestLoopFreeSpaceStoppedCleansUp(t *testing.T) {
 		if len(matches) > 0 {
 			t.Errorf("left behind after TERM: %v", matches)
 		}
-		if !equal(res.targets("remove"), []string{"/.ami-hygiene-fill.orphan"}) {
+		if !slices.Equal(res.targets("remove"), []string{"/.ami-hygiene-fill.orphan"}) {
 			t.Errorf("the orphan fill file was not removed first: %v", res.targets("remove"))
 		}
 	})

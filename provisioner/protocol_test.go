@@ -1,9 +1,10 @@
 package provisioner
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 )
 
 // hostileStrings are values a template may carry that must reach the guest
@@ -14,19 +15,21 @@ var hostileStrings = []string{
 	"line1\nline2", "tab\there", "trailing\n", "\x01ctl", "ünïcødé", "#comment", "!event", "a\\nb", "%s%n",
 }
 
+// runSh runs a snippet under dash (the first of shells) and returns its
+// output.
 func runSh(t *testing.T, script string) string {
 	t.Helper()
-	out, err := exec.Command("dash", "-c", script).Output()
+	out, err := shells(t)[0].output(script)
 	if err != nil {
 		t.Fatalf("dash: %v", err)
 	}
-	return string(out)
+	return out
 }
 
 func TestShQuoteSurvivesTheShell(t *testing.T) {
 	for _, s := range hostileStrings {
-		if got := runSh(t, "X="+shQuote(s)+"; printf '%s' \"$X\""); got != s {
-			t.Errorf("shQuote(%q) came back as %q", s, got)
+		if got := runSh(t, "X="+shellquote.Quote(s)+"; printf '%s' \"$X\""); got != s {
+			t.Errorf("shellquote.Quote(%q) came back as %q", s, got)
 		}
 	}
 }
@@ -37,13 +40,13 @@ func TestRecordFieldsRoundTrip(t *testing.T) {
 	for _, sh := range shells(t) {
 		for _, s := range hostileStrings {
 			want := s
-			script := scriptText("lib.sh") + "\nrec fact key " + shQuote(s) + "\n"
-			out, err := exec.Command(sh.argv[0], append(sh.argv[1:], "-c", script)...).Output()
+			script := scriptText("lib.sh") + "\nrec fact key " + shellquote.Quote(s) + "\n"
+			out, err := sh.output(script)
 			if err != nil {
 				t.Fatalf("%s: %v", sh.name, err)
 			}
 			// The record is the first line; lib.sh's completion record follows.
-			first, rest, _ := strings.Cut(string(out), "\namih:done\t")
+			first, rest, _ := strings.Cut(out, "\namih:done\t")
 			r, ok := parseRecord(first)
 			if rest == "" {
 				t.Errorf("%s: no completion record after the record", sh.name)

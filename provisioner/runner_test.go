@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/reportschema"
@@ -99,7 +100,7 @@ func TestProvisionRunsEveryStepInOrderThroughSudo(t *testing.T) {
 	}
 	// The hostile command reached the guest once, quoted.
 	for _, c := range comm.calls() {
-		if stepOf(c) == "verify" && !strings.Contains(c.Stdin, "AMIH_CHECK_1_COMMAND="+shQuote(hostile)+"; export AMIH_CHECK_1_COMMAND\n") {
+		if stepOf(c) == "verify" && !strings.Contains(c.Stdin, "AMIH_CHECK_1_COMMAND="+shellquote.Quote(hostile)+"; export AMIH_CHECK_1_COMMAND\n") {
 			t.Errorf("verify input not quoted as expected:\n%s", c.Stdin[:400])
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 )
 
 // Building a guest script: what the plugin sends to the guest's sh for one
@@ -33,12 +35,6 @@ type envVar struct {
 // envName is the form of every script input's name.
 var envName = regexp.MustCompile(`^AMIH_[A-Z0-9_]+$`)
 
-// shQuote quotes s as one word for a POSIX shell. It is the only way a value
-// reaches a shell.
-func shQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // scriptBody assembles what the guest's sh runs: the inputs as exported
 // variables, the shared helpers, then the script.
 func scriptBody(env []envVar, script string) string {
@@ -48,7 +44,7 @@ func scriptBody(env []envVar, script string) string {
 		if !envName.MatchString(e.Name) {
 			panic("ami-hygiene: bad script input name " + e.Name)
 		}
-		fmt.Fprintf(&b, "%s=%s; export %s\n", e.Name, shQuote(e.Value), e.Name)
+		fmt.Fprintf(&b, "%s=%s; export %s\n", e.Name, shellquote.Quote(e.Value), e.Name)
 	}
 	b.WriteString(scriptText("lib.sh"))
 	b.WriteString(scriptText(script))

@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,11 +38,11 @@ func TestScriptsAccessPolicy(t *testing.T) {
 					g.file("etc/ssh/sshd_config.d/50-cloud.conf", "PermitRootLogin forced-commands-only\n")
 				}
 				dry := g.run("access_policy.sh", append(accessEnv, envVar{"AMIH_DRY_RUN", "1"})...)
-				if dry.code != 0 || !equal(dry.targets("lock"), []string{"alice", "root"}) || g.read("etc/shadow") != shadow || g.read("etc/ssh/sshd_config") != tc.config {
+				if dry.code != 0 || !slices.Equal(dry.targets("lock"), []string{"alice", "root"}) || g.read("etc/shadow") != shadow || g.read("etc/ssh/sshd_config") != tc.config {
 					t.Fatalf("dry run: code %d, locks %v\n%s", dry.code, dry.targets("lock"), dry.other)
 				}
 				res := g.run("access_policy.sh", accessEnv...)
-				if res.code != 0 || !equal(res.targets("lock"), []string{"alice", "root"}) || !equal(res.targets("write"), []string{tc.target}) {
+				if res.code != 0 || !slices.Equal(res.targets("lock"), []string{"alice", "root"}) || !slices.Equal(res.targets("write"), []string{tc.target}) {
 					t.Fatalf("code %d, locks %v, writes %v\n%s %v", res.code, res.targets("lock"), res.targets("write"), res.other, res.kind("error"))
 				}
 				if got := g.read(tc.target); !strings.HasPrefix(got, tc.want) {
@@ -104,7 +105,7 @@ func TestScriptsAccessPolicyVendorConfig(t *testing.T) {
 				g.file("etc/shadow", shadow)
 				g.file("usr/etc/ssh/sshd_config", tc.vendor)
 				res := g.run("access_policy.sh", append(accessEnv, envVar{"AMIH_LOCK_ROOT", "0"}, envVar{"AMIH_LOCK_EMPTY", "0"})...)
-				if res.code != 0 || !equal(res.targets("write"), []string{tc.target}) {
+				if res.code != 0 || !slices.Equal(res.targets("write"), []string{tc.target}) {
 					t.Fatalf("code %d, writes %v, info %v", res.code, res.targets("write"), res.kind("info"))
 				}
 				if got := g.read(tc.target); !strings.Contains(got, "PasswordAuthentication no\nPermitEmptyPasswords no\nPermitRootLogin prohibit-password\n") {

@@ -34,7 +34,7 @@ func TestScriptsAudit(t *testing.T) {
 			"host_keys /etc/ssh/ssh_host_rsa_key", "password_authentication sshd", "root_password root",
 			"empty_password alice", "private_keys /home/admin/.ssh/id_rsa", "credentials /home/admin/.aws/credentials",
 			"mail_queue postfix", "services nginx")
-		if res.code != 0 || !equal(sorted(got...), want) {
+		if res.code != 0 || !slices.Equal(sorted(got...), want) {
 			t.Errorf("code %d, findings\n%v\nwant\n%v\n%s", res.code, sorted(got...), want, res.other)
 		}
 		if len(res.kind("change")) != 0 {
@@ -94,7 +94,7 @@ func TestScriptsAuditWholeImage(t *testing.T) {
 		want := sorted("authorized_keys /opt/x/.ssh/authorized_keys", "authorized_keys /home/olduser/.ssh/authorized_keys",
 			"shell_history /srv/y/.bash_history", "shell_history /home/olduser/.bash_history",
 			"credentials /data/home/carol/.aws/credentials", "private_keys /data/backup/.ssh/id_ed25519")
-		if got := findingPaths(res); !equal(got, want) {
+		if got := findingPaths(res); !slices.Equal(got, want) {
 			t.Errorf("findings\n%v\nwant\n%v\n%s", got, want, res.other)
 		}
 	})
@@ -132,10 +132,10 @@ func TestScriptsAuditSearchNames(t *testing.T) {
 		want := sorted("credentials /opt/ci/.config/gcloud/credentials.db", "credentials /opt/ci/.aws/sso/cache/",
 			"credentials /opt/ci/.docker/config.json", "authorized_keys /var/tmp/odd\nname/authorized_keys",
 			"shell_history /var/lib/app/.python_history", "credentials /root/.npmrc")
-		if got := findingPaths(res); !equal(got, want) {
+		if got := findingPaths(res); !slices.Equal(got, want) {
 			t.Errorf("findings\n%q\nwant\n%q\n%s", got, want, res.other)
 		}
-		if !strings.Contains(infoText(res), "searched the whole image") {
+		if !strings.Contains(res.text("info"), "searched the whole image") {
 			t.Errorf("no word of the search: %v", res.kind("info"))
 		}
 	})

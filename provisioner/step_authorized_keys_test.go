@@ -1,6 +1,9 @@
 package provisioner
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestScriptsAuthorizedKeys(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
@@ -20,7 +23,7 @@ func TestScriptsAuthorizedKeys(t *testing.T) {
 			t.Fatalf("the dry run changed the guest (code %d)", dry.code)
 		}
 		res := g.run("authorized_keys.sh", envVar{"AMIH_KEEP_USERS", "alice"})
-		if res.code != 0 || !equal(res.targets("remove"), sorted(removed...)) {
+		if res.code != 0 || !slices.Equal(res.targets("remove"), sorted(removed...)) {
 			t.Fatalf("code %d, removed %v, want %v\n%s", res.code, res.targets("remove"), sorted(removed...), res.other)
 		}
 		if note := g.read("run/ami-hygiene/no-reconnect"); note != "authorized_keys removed the keys the build connects with\n" {

@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,7 +45,7 @@ func TestScriptsCaches(t *testing.T) {
 			}
 		}
 		res := g.run("caches.sh", env...)
-		if res.code != 0 || !equal(res.targets("remove"), sorted(want...)) {
+		if res.code != 0 || !slices.Equal(res.targets("remove"), sorted(want...)) {
 			t.Fatalf("code %d, removed %v, want %v\n%s", res.code, res.targets("remove"), sorted(want...), res.other)
 		}
 		if w := res.kind("warn"); len(w) != 1 || !strings.Contains(w[0].field(0), "/tmp/mnt alone: a filesystem is mounted in it") {
@@ -56,7 +57,7 @@ func TestScriptsCaches(t *testing.T) {
 			t.Errorf("second run changed %v", again.kind("change"))
 		}
 		lists := g.run("caches.sh", envVar{"AMIH_PACKAGE_LISTS", "1"})
-		if !equal(lists.targets("remove"), []string{"/var/lib/apt/lists/deb.debian.org_Release", "/var/tmp/keep-me/"}) {
+		if !slices.Equal(lists.targets("remove"), []string{"/var/lib/apt/lists/deb.debian.org_Release", "/var/tmp/keep-me/"}) {
 			t.Errorf("remove_package_lists: %v", lists.targets("remove"))
 		}
 	})

@@ -1,6 +1,9 @@
 package provisioner
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestScriptsCredentials(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
@@ -74,7 +77,7 @@ func TestScriptsCredentialsKeepKnownHosts(t *testing.T) {
 		g.file("root/.ssh/known_hosts.old", "host ssh-ed25519 AAAA")
 		g.file("root/.ssh/id_rsa", "-----BEGIN RSA PRIVATE KEY-----\n")
 		res := g.run("credentials.sh", envVar{"AMIH_PATHS", ""}, envVar{"AMIH_KEEP_KNOWN_HOSTS", "1"})
-		if res.code != 0 || !equal(res.targets("remove"), []string{"/root/.ssh/id_rsa"}) {
+		if res.code != 0 || !slices.Equal(res.targets("remove"), []string{"/root/.ssh/id_rsa"}) {
 			t.Errorf("code %d, removed %v\n%s", res.code, res.targets("remove"), res.other)
 		}
 		g.allKept([]string{"home/admin/.ssh/known_hosts", "root/.ssh/known_hosts.old"})

@@ -24,7 +24,7 @@ func TestScriptsFinalShutdownInstall(t *testing.T) {
 			t.Fatalf("dry run: code %d, %v, calls %v\n%s", dry.code, dry.targets("install"), g.calls(), dry.other)
 		}
 		res := g.run("final_shutdown.sh", env...)
-		if res.code != 0 || !equal(res.targets("install"), []string{"/run/systemd/system/ami-hygiene-final-shutdown.service"}) {
+		if res.code != 0 || !slices.Equal(res.targets("install"), []string{"/run/systemd/system/ami-hygiene-final-shutdown.service"}) {
 			t.Fatalf("code %d, installed %v\n%s", res.code, res.targets("install"), res.other)
 		}
 		unit := g.read("run/systemd/system/ami-hygiene-final-shutdown.service")
@@ -62,18 +62,10 @@ func TestScriptsFinalShutdownInstall(t *testing.T) {
 			t.Errorf("the unit was started, restarted or stopped %d times, want one start: %v", starts, g.calls())
 		}
 		g.file("etc/passwd", passwd+"toor:x:0:0::/root:/bin/sh\n")
-		if uid0 := g.run("final_shutdown.sh", (&FinalShutdown{RemoveUsers: []string{"toor"}}).env()...); uid0.code != 1 || !strings.Contains(uid0.other+errorText(uid0), "uid 0") {
+		if uid0 := g.run("final_shutdown.sh", (&FinalShutdown{RemoveUsers: []string{"toor"}}).env()...); uid0.code != 1 || !strings.Contains(uid0.other+uid0.text("error"), "uid 0") {
 			t.Errorf("a uid-0 user to remove: code %d %v", uid0.code, uid0.kind("error"))
 		}
 	})
-}
-
-func errorText(r scriptRun) string {
-	var out string
-	for _, e := range r.kind("error") {
-		out += e.field(0) + "\n"
-	}
-	return out
 }
 
 // TestScriptsFinalShutdownCleanup: the unit's stop (the shutdown phase)
@@ -123,7 +115,7 @@ func TestScriptsFinalShutdownCleanup(t *testing.T) {
 						t.Errorf("%s not emptied", p)
 					}
 				}
-				if strings.Contains(g.read("etc/passwd"), "builder") || !equal(res.targets("remove-user"), []string{"builder"}) {
+				if strings.Contains(g.read("etc/passwd"), "builder") || !slices.Equal(res.targets("remove-user"), []string{"builder"}) {
 					t.Errorf("builder not removed: %v", res.targets("remove-user"))
 				}
 				if d := res.kind("change"); len(d) == 0 || !strings.Contains(d[0].field(2), "overwritten first") {
@@ -143,7 +135,7 @@ func TestScriptsFinalShutdownForeignHome(t *testing.T) {
 		g.file("srv/data/keep.db", "data of the system")
 		g.shim("userdel", `eval "u=\${$#}"; sed -i "/^$u:/d" "$ROOT/etc/passwd"`)
 		res := g.run("final_shutdown.sh", envVar{"AMIH_PHASE", "shutdown"}, envVar{"AMIH_KEEP_JOURNAL", "1"}, envVar{"AMIH_REMOVE_USERS", "svc"})
-		if res.code != 0 || !equal(res.targets("remove-user"), []string{"svc"}) {
+		if res.code != 0 || !slices.Equal(res.targets("remove-user"), []string{"svc"}) {
 			t.Fatalf("code %d, removed %v\n%s", res.code, res.targets("remove-user"), res.other)
 		}
 		if got := g.read("srv/data/keep.db"); got != "data of the system" {

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,10 +66,10 @@ func TestScriptsFreeSpace(t *testing.T) {
 				if res.code != 0 {
 					t.Fatalf("code %d\n%s", res.code, res.other)
 				}
-				if got := res.targets("zero"); !equal(got, c.zero) {
+				if got := res.targets("zero"); !slices.Equal(got, c.zero) {
 					t.Errorf("zeroed %v, want %v", got, c.zero)
 				}
-				if got := res.targets("discard"); !equal(got, c.discard) {
+				if got := res.targets("discard"); !slices.Equal(got, c.discard) {
 					t.Errorf("discarded %v, want %v", got, c.discard)
 				}
 				var warns []string
@@ -80,7 +81,7 @@ func TestScriptsFreeSpace(t *testing.T) {
 						t.Errorf("no warning %q in %v", w, warns)
 					}
 				}
-				if !equal(res.targets("clear-swap"), []string{"/swapfile"}) {
+				if !slices.Equal(res.targets("clear-swap"), []string{"/swapfile"}) {
 					t.Errorf("swap cleared: %v, want /swapfile (never zram)", res.targets("clear-swap"))
 				}
 				// Nothing of the zero files is left, anywhere.

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -24,11 +25,11 @@ func TestScriptsLogs(t *testing.T) {
 		env := []envVar{{"AMIH_EXCLUDE", "/var/log/myapp/*"}, {"AMIH_KEEP_ROTATED", "0"}, {"AMIH_KEEP_JOURNAL", "0"}}
 
 		dry := g.run("logs.sh", append(env, envVar{"AMIH_DRY_RUN", "1"})...)
-		if dry.code != 0 || !equal(dry.targets("truncate"), sorted(truncated...)) || !equal(dry.targets("remove"), sorted(rotated...)) || g.read("var/log/syslog") == "" {
+		if dry.code != 0 || !slices.Equal(dry.targets("truncate"), sorted(truncated...)) || !slices.Equal(dry.targets("remove"), sorted(rotated...)) || g.read("var/log/syslog") == "" {
 			t.Fatalf("dry run: code %d, truncate %v, remove %v\n%s", dry.code, dry.targets("truncate"), dry.targets("remove"), dry.other)
 		}
 		res := g.run("logs.sh", env...)
-		if res.code != 0 || !equal(res.targets("truncate"), sorted(truncated...)) || !equal(res.targets("remove"), sorted(rotated...)) {
+		if res.code != 0 || !slices.Equal(res.targets("truncate"), sorted(truncated...)) || !slices.Equal(res.targets("remove"), sorted(rotated...)) {
 			t.Fatalf("code %d, truncate %v, remove %v\n%s", res.code, res.targets("truncate"), res.targets("remove"), res.other)
 		}
 		for _, p := range truncated {
@@ -68,7 +69,7 @@ func TestScriptsLogsSQLiteLoginRecords(t *testing.T) {
 		want := sorted("/var/log/wtmp.db", "/var/log/wtmp.db-journal", "/var/lib/lastlog/lastlog2.db", "/var/lib/lastlog/lastlog2.db-wal")
 
 		res := g.run("logs.sh", env...)
-		if res.code != 0 || !equal(res.targets("truncate"), want) {
+		if res.code != 0 || !slices.Equal(res.targets("truncate"), want) {
 			t.Fatalf("code %d, truncate %v, want %v\n%s", res.code, res.targets("truncate"), want, res.other)
 		}
 		for _, p := range want {

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -55,7 +56,7 @@ func TestScriptsMailQueue(t *testing.T) {
 					if data, _ := os.ReadFile(filepath.Join(g.root, "var/mail/admin")); len(data) != 0 {
 						t.Error("the mail spool was not emptied")
 					}
-					if !equal(res.targets("empty"), []string{"/var/mail/admin"}) {
+					if !slices.Equal(res.targets("empty"), []string{"/var/mail/admin"}) {
 						t.Errorf("emptied %v", res.targets("empty"))
 					}
 				}

@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,7 +35,7 @@ func TestScriptsSecretScan(t *testing.T) {
 		}
 		want := sorted("/opt/app/.deploy/settings.ini aws-access-key-id,aws-secret-access-key", "/srv/data/backup/id private-key",
 			"/etc/ci/token github-token", "/home/admin/notes slack-token")
-		if !equal(sorted(got...), want) {
+		if !slices.Equal(sorted(got...), want) {
 			t.Errorf("findings %v, want %v", sorted(got...), want)
 		}
 		if n, _ := res.count("allowed"); n != "1" {

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -31,7 +32,7 @@ func TestScriptsShellHistory(t *testing.T) {
 		env := envVar{"AMIH_EXTRA_PATTERNS", ".irb_history\n.link_history"}
 
 		dry := g.run("shell_history.sh", env, envVar{"AMIH_DRY_RUN", "1"})
-		if dry.code != 0 || !equal(dry.targets("remove"), sorted(removed...)) {
+		if dry.code != 0 || !slices.Equal(dry.targets("remove"), sorted(removed...)) {
 			t.Fatalf("dry run: code %d, would remove %v, want %v\n%s", dry.code, dry.targets("remove"), sorted(removed...), dry.other)
 		}
 		for _, p := range removed {
@@ -41,7 +42,7 @@ func TestScriptsShellHistory(t *testing.T) {
 		}
 
 		res := g.run("shell_history.sh", env)
-		if res.code != 0 || !equal(res.targets("remove"), sorted(removed...)) {
+		if res.code != 0 || !slices.Equal(res.targets("remove"), sorted(removed...)) {
 			t.Fatalf("code %d, removed %v, want %v\n%s", res.code, res.targets("remove"), sorted(removed...), res.other)
 		}
 		g.allGone(removed)

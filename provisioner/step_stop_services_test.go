@@ -3,6 +3,7 @@ package provisioner
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,7 +20,7 @@ func TestScriptsStopServices(t *testing.T) {
 		forEachShell(t, func(t *testing.T, g *guestTree) {
 			setup(g)
 			res := g.run("stop_services.sh", envVar{"AMIH_SERVICES", "nginx\nmyapp"}, envVar{"AMIH_DISABLE", "1"})
-			if res.code != 0 || !equal(res.targets("stop"), []string{"myapp", "nginx"}) || !equal(res.targets("disable"), []string{"myapp"}) {
+			if res.code != 0 || !slices.Equal(res.targets("stop"), []string{"myapp", "nginx"}) || !slices.Equal(res.targets("disable"), []string{"myapp"}) {
 				t.Fatalf("code %d, stopped %v, disabled %v\n%s", res.code, res.targets("stop"), res.targets("disable"), res.other)
 			}
 			if g.exists("../state/active/nginx") || g.exists("../state/enabled/myapp") {

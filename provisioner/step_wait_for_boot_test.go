@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -54,7 +55,7 @@ esac`)
 			}
 			want := []string{"systemctl mask --runtime -- apt-daily.timer unattended-upgrades.service",
 				"systemctl stop -- apt-daily.timer unattended-upgrades.service"}
-			if res.code != 0 || !equal(masks, want) || len(res.kind("info")) < 2 {
+			if res.code != 0 || !slices.Equal(masks, want) || len(res.kind("info")) < 2 {
 				t.Errorf("code %d, calls %v, want %v\n%v", res.code, masks, want, res.kind("info"))
 			}
 		})

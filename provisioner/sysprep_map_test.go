@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,7 +39,7 @@ func TestVirtSysprepMapIsComplete(t *testing.T) {
 			}
 		}
 	}
-	if !equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("the map's operations:\n%v\nvirt-sysprep's:\n%v", got, want)
 	}
 }

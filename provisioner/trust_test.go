@@ -5,10 +5,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 )
 
@@ -127,7 +129,7 @@ func TestTrust5PatternsOnlyInUserHomes(t *testing.T) {
 		}
 		res := g.run("shell_history.sh", envVar{"AMIH_EXTRA_PATTERNS", "sshd\nindex.html"})
 		g.allKept(kept)
-		if !equal(res.targets("remove"), sorted(removed...)) {
+		if !slices.Equal(res.targets("remove"), sorted(removed...)) {
 			t.Errorf("removed %v, want %v", res.targets("remove"), removed)
 		}
 	})
@@ -169,7 +171,7 @@ func TestTrust7VerifyChildKeepsOutputOpen(t *testing.T) {
 		// The child records its pid before the command ends (and its session
 		// is killed).
 		cmd := `sh -c 'echo $$ >"$STATE_DIR/bg.tmp" && mv "$STATE_DIR/bg.tmp" "$STATE_DIR/bg"; exec sleep 300' & while [ ! -s "$STATE_DIR/bg" ]; do sleep 0.1; done; echo started`
-		res := g.run("verify.sh", envVar{"AMIH_CHECK_COUNT", "1"}, envVar{"AMIH_CHECK_1_COMMAND", "export STATE_DIR=" + shQuote(g.state) + "; " + cmd},
+		res := g.run("verify.sh", envVar{"AMIH_CHECK_COUNT", "1"}, envVar{"AMIH_CHECK_1_COMMAND", "export STATE_DIR=" + shellquote.Quote(g.state) + "; " + cmd},
 			envVar{"AMIH_CHECK_1_AS_USER", ""}, envVar{"AMIH_CHECK_1_TIMEOUT", "60"})
 		if out := res.kind("output"); len(out) != 1 || out[0].field(1) != "started" {
 			t.Errorf("output %v", out)

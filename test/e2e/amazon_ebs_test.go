@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/provisioner"
 )
 
@@ -216,7 +217,7 @@ install -d -m 700 -o %[1]s -g %[1]s "$home/.ssh"
 printf '%%s %%s\n' %[2]s %[3]s >> "$home/.ssh/authorized_keys"
 chown %[1]s: "$home/.ssh/authorized_keys"
 chmod 600 "$home/.ssh/authorized_keys"
-`, user, shellQuote(pub), shellQuote(p.Name))
+`, user, shellquote.Quote(pub), shellquote.Quote(p.Name))
 			if out, code, err := vm.Exec(script, time.Minute); err != nil || code != 0 {
 				return fmt.Errorf("adding %s to %s's authorized_keys: exit %d, %v: %s", p.Name, user, code, err, out)
 			}
@@ -229,9 +230,6 @@ chmod 600 "$home/.ssh/authorized_keys"
 		}
 	}
 }
-
-// shellQuote quotes s as one sh word.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // findRequest is the index of the first request of the action whose
 // parameter is value, or -1.

@@ -212,7 +212,9 @@ func guestIsClean(t *testing.T, state map[string][]string, disabled ...string) {
 // secondRunChangesNothing: the second run of the whole checklist changes
 // nothing, but for the log lines the runs themselves write (each step is one
 // sudo call: auth.log, auditd's log and the journal record it), which its
-// logs step empties again, stopping auditd for that.
+// logs step empties again, stopping auditd for that, and root's mail from
+// the first run's sudo (the hostname did not resolve), which its mail_queue
+// step empties.
 func secondRunChangesNothing(t *testing.T, report *provisioner.Report) {
 	if report.Status != "succeeded" || report.Verdict != provisioner.VerdictClean {
 		t.Errorf("second run: status %v, verdict %v", report.Status, report.Verdict)
@@ -230,6 +232,12 @@ func secondRunChangesNothing(t *testing.T, report *provisioner.Report) {
 		for _, act := range step.Actions {
 			verb, target := act.Verb, act.Target
 			if step.Name == "logs" && ((verb == "truncate" || verb == "vacuum") && strings.HasPrefix(target, "/var/log/") || verb == "stop" && target == "auditd") {
+				own++
+				continue
+			}
+			// The first run's sudo mailed root until machine_identity named
+			// the guest localhost (its hostname did not resolve).
+			if step.Name == "mail_queue" && verb == "empty" && target == "/var/mail/root" {
 				own++
 				continue
 			}

@@ -144,10 +144,7 @@ func TestSnapshotLayout(t *testing.T) {
 	if out := run(work, "plugins", "installed"); !strings.Contains(out, "packer-plugin-ami-hygiene_v"+d.Version+"_"+d.APIVersion+"_linux_amd64") {
 		t.Errorf("packer plugins installed:\n%s", out)
 	}
-	key := filepath.Join(work, "key")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v %s", err, out)
-	}
+	key := testenv.SSHKey(t, work)
 	out2 := run(filepath.Join(testenv.RepoRoot(), "example", "local"), "validate", "-var", "ssh_port=2222", "-var", "ssh_private_key_file="+key, "demo.pkr.hcl")
 	if !strings.Contains(out2, "The configuration is valid") {
 		t.Errorf("packer validate with the released binary:\n%s", out2)

@@ -4,8 +4,10 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"testing"
 )
 
 // RepoRoot is the repository's top folder.
@@ -31,4 +33,15 @@ func Env() []string {
 		env = append(env, "PACKER_PLUGIN_PATH="+filepath.Join(RepoRoot(), ".tools", "plugins"))
 	}
 	return env
+}
+
+// SSHKey makes an ed25519 key pair without a passphrase in dir and returns
+// the private key's path (the public key is next to it, .pub).
+func SSHKey(t testing.TB, dir string) string {
+	t.Helper()
+	key := filepath.Join(dir, "key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	return key
 }

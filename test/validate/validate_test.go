@@ -35,10 +35,7 @@ func validate(t *testing.T, dir string, args ...string) (string, error) {
 }
 
 func TestExamplesValidate(t *testing.T) {
-	key := filepath.Join(t.TempDir(), "key")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v %s", err, out)
-	}
+	key := testenv.SSHKey(t, t.TempDir())
 	for _, tc := range []struct {
 		dir  string
 		args []string
