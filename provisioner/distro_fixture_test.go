@@ -156,4 +156,3 @@ func TestDistroFixtures(t *testing.T) {
 		})
 	}
 }
-
