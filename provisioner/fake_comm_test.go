@@ -1,10 +1,13 @@
 package provisioner
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,14 +23,102 @@ type fakeComm struct {
 	reply func(c fakeCall, n int) (string, int)
 	// hang keeps commands of this step running until the test ends.
 	hang string
+	// noShell: the communicator cannot keep a shell's input open (its
+	// sessions end at once), as some transports.
+	noShell bool
+}
+
+// record keeps a call and returns its number.
+func (f *fakeComm) record(call fakeCall) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commands = append(f.commands, call)
+	return len(f.commands)
+}
+
+var (
+	readyToken  = regexp.MustCompile(`ready\\t%s\\t%s\\t%s\\n' ([0-9a-f]+) `)
+	frameEnd    = regexp.MustCompile(`<<'(AMIH_END_[0-9a-f]+)'$`)
+	markerToken = regexp.MustCompile(`exit\\t%s\\t%s\\n' ([0-9a-f]+) `)
+)
+
+// session plays the boot's shell (session.go): each frame the plugin sends
+// is answered as a call of its own, whose Command is the session's command
+// line and whose Stdin is the script (or, for a command frame, whose
+// Command is the command).
+func (f *fakeComm) session(cmd *packersdk.RemoteCmd) {
+	n := f.record(fakeCall{Command: cmd.Command})
+	if _, status := f.reply(fakeCall{Command: cmd.Command}, n); status != 0 {
+		cmd.SetExited(status)
+		return
+	}
+	in := bufio.NewReader(cmd.Stdin)
+	say := func(text string) {
+		if cmd.Stdout != nil {
+			io.WriteString(cmd.Stdout, text)
+		}
+	}
+	for {
+		line, err := in.ReadString('\n')
+		if err != nil {
+			cmd.SetExited(0)
+			return
+		}
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case readyToken.MatchString(line):
+			say(sessionPrefix + "ready\t" + readyToken.FindStringSubmatch(line)[1] + "\t0\t1\n")
+		case strings.HasPrefix(line, "( "):
+			command, _, _ := strings.Cut(strings.TrimPrefix(line, "( "), " ); printf")
+			call := fakeCall{Command: command}
+			out, status := f.reply(call, f.record(call))
+			say(out + sessionPrefix + "exit\t" + markerToken.FindStringSubmatch(line)[1] + "\t" + strconv.Itoa(status) + "\n")
+		case strings.HasPrefix(line, "amih_s=0; "):
+			head, _ := in.ReadString('\n')
+			end := frameEnd.FindStringSubmatch(strings.TrimSuffix(head, "\n"))[1]
+			var body strings.Builder
+			for {
+				l, err := in.ReadString('\n')
+				if err != nil {
+					cmd.SetExited(0)
+					return
+				}
+				if l == end+"\n" {
+					break
+				}
+				body.WriteString(l)
+			}
+			run, _ := in.ReadString('\n')
+			tail, _ := in.ReadString('\n')
+			call := fakeCall{Command: cmd.Command, Stdin: body.String(), Run: run}
+			out, status := f.reply(call, f.record(call))
+			if f.hang != "" && stepOf(call) == f.hang {
+				return // never answers, never exits
+			}
+			say(out + sessionPrefix + "exit\t" + markerToken.FindStringSubmatch(tail)[1] + "\t" + strconv.Itoa(status) + "\n")
+		}
+	}
 }
 
 type fakeCall struct {
 	Command string
 	Stdin   string
+	// Run is, for a script sent to the boot's shell, the frame's line that
+	// runs it (its deadline).
+	Run string
 }
 
 func (f *fakeComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
+	if strings.HasSuffix(cmd.Command, sessionCommand) {
+		if f.noShell {
+			// The shell's input ends at once: it reads nothing and exits.
+			f.record(fakeCall{Command: cmd.Command})
+			go cmd.SetExited(0)
+			return nil
+		}
+		go f.session(cmd)
+		return nil
+	}
 	call := fakeCall{Command: cmd.Command}
 	if cmd.Stdin != nil {
 		data, _ := io.ReadAll(cmd.Stdin)
@@ -96,11 +187,13 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
-	case c.Command == sudoCheckCommand:
+	case c.Command == sudoCheckCommand || c.Command == "sudo -n "+sessionCommand && c.Stdin == "":
 		if g.sudoFails {
 			return "", 1
 		}
 		return "0\n", 0
+	case c.Command == sessionCommand && c.Stdin == "":
+		return "", 0
 	case strings.Contains(c.Command, "systemctl reboot") && g.noReconnect != "":
 		return g.noReconnect, exitNoReconnect
 	case strings.Contains(c.Command, "systemctl reboot"):

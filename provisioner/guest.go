@@ -35,7 +35,8 @@ var (
 )
 
 // runnerTemplate is the one fixed command line the plugin runs a guest
-// script with; its one blank is the script's deadline in whole seconds,
+// script with where the communicator cannot keep a boot's shell open
+// (session.go does the same work in that shell otherwise); its one blank is the script's deadline in whole seconds,
 // which the plugin computes (no text a user wrote is ever part of a command
 // line). The script arrives on standard input, is stored in a private
 // temporary file and runs from there with no standard input, so that nothing
@@ -84,7 +85,7 @@ const rebootCommand = `if [ -s /run/ami-hygiene/no-reconnect ]; then cat /run/am
 	`nohup sh -c 'sleep 1; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 &`
 
 // sudoCheckCommand proves that sudo works without a password and makes the
-// scripts root.
+// scripts root, where there is no boot shell to prove it (openSession).
 const sudoCheckCommand = "sudo -n id -u"
 
 // exitNoReconnect is rebootCommand's refusal.
@@ -95,6 +96,10 @@ type guest struct {
 	comm packersdk.Communicator
 	ui   packersdk.Ui
 	sudo bool
+	// shell: scripts go to the boot's one root shell (session.go), not to a
+	// session each; session is that shell, nil until opened in this boot.
+	shell   bool
+	session *shellSession
 	// spent is the guest's own time on the scripts run since the last
 	// takeSpent (their completion records' uptimes), in nanoseconds: a
 	// script abandoned at its deadline may still print its record later.
@@ -130,8 +135,9 @@ var errDisconnected = errors.New("the SSH session was cut")
 // errNotRun reports a script that exited 0 without its completion record.
 var errNotRun = errors.New("the guest's shell did not run the script: it ended without the script's completion record")
 
-// execute sends body to the guest's sh (through sudo once the probe has
-// decided it is needed) and waits for it, at most deadline (and the grace).
+// execute sends body to the guest's sh — the boot's root shell, or a
+// session of its own (through sudo once the probe has decided it is
+// needed) — and waits for it, at most deadline (and the grace).
 // Records go to onRecord, every text field made safe (guestText); other
 // output goes to the UI, made safe the same way. It returns the script's exit
 // status; a script that exits 0 counts only with its completion record
@@ -139,11 +145,7 @@ var errNotRun = errors.New("the guest's shell did not run the script: it ended w
 func (g *guest) execute(ctx context.Context, body string, deadline time.Duration, onRecord func(record)) (int, error) {
 	token := newToken()
 	completed := false
-	command := "sh -c " + shellquote.Quote(runnerCommand(deadline))
-	if g.sudo {
-		command = "sudo -n " + command
-	}
-	out := &lineWriter{fn: func(line string) {
+	handle := func(line string) {
 		r, ok := parseRecord(line)
 		if !ok {
 			g.ui.Message(guestText(line))
@@ -160,10 +162,45 @@ func (g *guest) execute(ctx context.Context, body string, deadline time.Duration
 			r.Fields[i] = guestText(r.Fields[i])
 		}
 		onRecord(r)
-	}}
-	errOut := &lineWriter{fn: func(line string) { g.ui.Message(guestText(line)) }}
-	cmd := &packersdk.RemoteCmd{Command: command, Stdin: strings.NewReader("amih_token=" + token + "\n" + body), Stdout: out, Stderr: errOut}
+	}
+	// judge reads the script's exit status.
+	judge := func(status int, ran time.Duration) (int, error) {
+		switch {
+		case status == packersdk.CmdDisconnect:
+			return status, errDisconnected
+		case (status == 124 || status == 137 || status == 143) && ran >= deadline:
+			return status, fmt.Errorf("%w of %s: the guest's timeout ended it", errDeadline, deadline)
+		case status == 0 && !completed:
+			return status, errNotRun
+		}
+		return status, runnerError(status)
+	}
+	input := "amih_token=" + token + "\n" + body
 	start := time.Now()
+	if g.shell {
+		if !strings.HasSuffix(input, "\n") {
+			input += "\n"
+		}
+		marker := newToken()
+		for strings.Contains(input, marker) {
+			marker = newToken()
+		}
+		status, err := g.inSession(ctx, marker, sessionFrame(marker, deadline, input), deadline+deadlineGrace, handle)
+		switch {
+		case errors.Is(err, errSessionTimeout):
+			return 0, fmt.Errorf("%w: still running %s after its deadline of %s", errDeadline, deadlineGrace, deadline)
+		case err != nil:
+			return status, err
+		}
+		return judge(status, time.Since(start))
+	}
+	command := "sh -c " + shellquote.Quote(runnerCommand(deadline))
+	if g.sudo {
+		command = "sudo -n " + command
+	}
+	out := &lineWriter{fn: handle}
+	errOut := &lineWriter{fn: func(line string) { g.ui.Message(guestText(line)) }}
+	cmd := &packersdk.RemoteCmd{Command: command, Stdin: strings.NewReader(input), Stdout: out, Stderr: errOut}
 	if err := g.comm.Start(ctx, cmd); err != nil {
 		return 0, err
 	}
@@ -179,15 +216,7 @@ func (g *guest) execute(ctx context.Context, body string, deadline time.Duration
 	case status := <-exited:
 		out.Flush()
 		errOut.Flush()
-		switch {
-		case status == packersdk.CmdDisconnect:
-			return status, errDisconnected
-		case (status == 124 || status == 137 || status == 143) && time.Since(start) >= deadline:
-			return status, fmt.Errorf("%w of %s: the guest's timeout ended it", errDeadline, deadline)
-		case status == 0 && !completed:
-			return status, errNotRun
-		}
-		return status, runnerError(status)
+		return judge(status, time.Since(start))
 	}
 }
 
@@ -275,11 +304,7 @@ func (g *guest) bootID(ctx context.Context) (string, error) {
 // reboot reboots the guest, detached, and waits until it answers with a new
 // boot id, bounded by timeout. It returns the new boot id.
 func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration) (string, error) {
-	command := rebootCommand
-	if g.sudo {
-		command = "sudo -n sh -c " + shellquote.Quote(rebootCommand)
-	}
-	out, status, err := g.fixed(ctx, command, pollDeadline)
+	out, status, err := g.startReboot(ctx)
 	if err != nil {
 		return "", fmt.Errorf("starting the reboot: %w", err)
 	}
@@ -319,6 +344,26 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 		return "", fmt.Errorf("the guest did not come back with a new boot id within %s (reboot_timeout): %v", timeout, err)
 	}
 	return newID, nil
+}
+
+// startReboot runs rebootCommand as root: in the boot's shell, which is
+// then closed (the next boot gets its own), or in a session of its own.
+func (g *guest) startReboot(ctx context.Context) (string, int, error) {
+	if !g.shell {
+		command := rebootCommand
+		if g.sudo {
+			command = "sudo -n sh -c " + shellquote.Quote(rebootCommand)
+		}
+		return g.fixed(ctx, command, pollDeadline)
+	}
+	defer g.dropSession()
+	var lines []string
+	marker := newToken()
+	status, err := g.inSession(ctx, marker, commandFrame(marker, rebootCommand), pollDeadline, func(line string) { lines = append(lines, guestText(line)) })
+	if errors.Is(err, errDisconnected) {
+		return "", packersdk.CmdDisconnect, nil
+	}
+	return strings.Join(lines, "\n"), status, err
 }
 
 // maxLine bounds one line of guest output (a record's escaped fields

@@ -113,18 +113,28 @@ func (r *checklistRunner) probe(ctx context.Context) error {
 		r.guest.sudo = r.options.useSudo.True()
 	}
 	g.UsedSudo = r.guest.sudo
-	if r.guest.sudo {
-		uid, status, err := r.guest.fixed(ctx, sudoCheckCommand, pollDeadline)
-		if err != nil {
-			return fmt.Errorf("ami-hygiene: checking sudo: %w", err)
+	// The boot's root shell: every step's script goes to it (one sudo a
+	// boot). It also proves that sudo works without a password and makes
+	// the scripts root. Where the communicator cannot keep a shell's input
+	// open, each script gets a session of its own, as before.
+	r.guest.shell = true
+	_, err = r.guest.openShell(ctx)
+	switch {
+	case errors.Is(err, errNoShell):
+		r.guest.shell = false
+		r.fact("transport", "one session a script ("+err.Error()+")")
+		r.ui.Say("ami-hygiene: " + err.Error() + ": each script runs in a session of its own")
+		if r.guest.sudo {
+			if err := r.checkSudo(ctx); err != nil {
+				return err
+			}
 		}
-		if status != 0 {
-			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n` does not work for user %q (it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", g.User)
-		}
-		if uid != "0" {
-			return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n id -u` answers %q, not 0: sudo does not make user %q root", uid, g.User)
-		}
-	} else if facts["uid"] != "0" {
+	case err != nil:
+		return fmt.Errorf("ami-hygiene: %w", err)
+	default:
+		r.fact("transport", "one shell a boot")
+	}
+	if !r.guest.sudo && facts["uid"] != "0" {
 		r.ui.Say(fmt.Sprintf("ami-hygiene: warning: use_sudo = false and user %q is not root: steps that change system files will fail", g.User))
 	}
 	through := ""
@@ -132,6 +142,24 @@ func (r *checklistRunner) probe(ctx context.Context) error {
 		through = " (through sudo)"
 	}
 	r.ui.Say(fmt.Sprintf("ami-hygiene: guest %s, kernel %s, user %s%s", orUnknown(g.OSPrettyName), g.KernelBefore, g.User, through))
+	return nil
+}
+
+// checkSudo proves, in a session of its own, that sudo works without a
+// password and makes the scripts root (where there is no boot shell to do
+// it).
+func (r *checklistRunner) checkSudo(ctx context.Context) error {
+	user := r.report.Guest.User
+	uid, status, err := r.guest.fixed(ctx, sudoCheckCommand, pollDeadline)
+	if err != nil {
+		return fmt.Errorf("ami-hygiene: checking sudo: %w", err)
+	}
+	if status != 0 {
+		return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n` does not work for user %q (it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", user)
+	}
+	if uid != "0" {
+		return fmt.Errorf("ami-hygiene: use_sudo: `sudo -n id -u` answers %q, not 0: sudo does not make user %q root", uid, user)
+	}
 	return nil
 }
 

@@ -87,8 +87,8 @@ func TestProvisionRunsEveryStepInOrderThroughSudo(t *testing.T) {
 	for _, c := range comm.calls() {
 		if name := stepOf(c); name != "" {
 			order = append(order, name)
-			if name != "probe" && !strings.HasPrefix(c.Command, "sudo -n sh -c ") {
-				t.Errorf("%s ran without sudo: %s", name, c.Command)
+			if name != "probe" && c.Command != "sudo -n "+sessionCommand {
+				t.Errorf("%s did not run in the boot's root shell: %s", name, c.Command)
 			}
 			if strings.Contains(c.Command, "pwned") {
 				t.Errorf("user text on a command line: %s", c.Command)
@@ -137,10 +137,28 @@ func TestProvisionFullRun(t *testing.T) {
 	}
 	// After the reboot the boot check ran again, before verify.
 	var order []string
+	shells := 0
 	for _, c := range comm.calls() {
 		if name := stepOf(c); name != "" {
 			order = append(order, name)
 		}
+		if c.Command == "sudo -n "+sessionCommand && c.Stdin == "" {
+			shells++
+		}
+	}
+	// Issue 26: one root shell a boot; the reboot went through the first,
+	// and no other command used sudo (sudo's calls are the shells and the
+	// scripts sent to them).
+	if shells != 2 {
+		t.Errorf("%d root shells opened for 2 boots", shells)
+	}
+	for _, c := range comm.calls() {
+		if strings.HasPrefix(c.Command, "sudo ") && c.Command != "sudo -n "+sessionCommand {
+			t.Errorf("a command of its own through sudo: %s", c.Command)
+		}
+	}
+	if rep.Guest.Detected["transport"] != "one shell a boot" {
+		t.Errorf("transport %q", rep.Guest.Detected["transport"])
 	}
 	if got := strings.Join(order, ","); got != "probe,wait_for_boot,update_packages,wait_for_boot,verify,stop_services,mail_queue,"+
 		"machine_identity,access_policy,logs,caches,shell_history,credentials,authorized_keys,secret_scan,free_space,final_shutdown,audit" {

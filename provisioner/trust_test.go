@@ -248,7 +248,7 @@ func TestTrust7StepDeadline(t *testing.T) {
 	var deadline string
 	for _, c := range comm.calls() {
 		if stepOf(c) == "logs" {
-			deadline = c.Command
+			deadline = c.Command + " " + c.Run
 		}
 	}
 	if !strings.Contains(deadline, "timeout -k 10 2 sh") {

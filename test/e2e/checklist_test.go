@@ -68,6 +68,13 @@ func TestChecklist(t *testing.T) {
 		os.Remove(beforeRaw)
 	}
 
+	// Issue 26: one root shell a boot for each ami-hygiene run (the first
+	// run's two boots and the second run's one), and no script through a
+	// sudo of its own: sudo's own log, a line a call.
+	if first(state, "sudo_shells") != "3" || first(state, "sudo_scripts") != "0" {
+		t.Errorf("sudo ran %s root shells (want 3: one a boot for each run) and %s scripts of their own (want 0)",
+			first(state, "sudo_shells"), first(state, "sudo_scripts"))
+	}
 	if a := first(state, "app"); a == "active" {
 		t.Errorf("e2e-app.service is still active")
 	}

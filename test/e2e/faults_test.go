@@ -81,6 +81,22 @@ systemctl start e2e-cut.service`)
 		t.Errorf("a rerun after the cut did not converge (changes left):\n%s", TailLines(run.Output, 15))
 	}
 
+	// The boot's root shell (issue 26) is killed in the middle of a step,
+	// not the SSH session: the step fails, saying so, and a run once the
+	// fault is gone converges.
+	t.Log("fault: the root shell is killed mid-step")
+	asRoot(`printf 'history-3\n' > /root/.bash_history`)
+	mustFail("killed shell", `    steps = ["verify", "shell_history"]
+    report_path = "report.json"
+    verify {
+      name    = "kill the shell"
+      command = "pkill -KILL -x -f 'sh -s'; sleep 2"
+    }`, "the guest's shell ended while the script ran: the step did not finish")
+	if s := bed.Inspect(`[ -e /root/.bash_history ] && echo history=kept; true`); first(s, "history") != "kept" {
+		t.Errorf("a step ran after the shell died")
+	}
+	converges(t, bed, history, "/root/.bash_history")
+
 	// The guest ignores the reboot: the run fails after reboot_timeout,
 	// saying the guest never went down.
 	t.Log("fault: the guest ignores the reboot")

@@ -82,6 +82,8 @@ ls /etc/network/interfaces.d/50-cloud-init* /etc/netplan/50-cloud-init.yaml 2>/d
 echo "enabled_cron=$(systemctl is-enabled cron.service)"
 echo "enabled_e2e-app=$(systemctl is-enabled e2e-app.service)"
 for f in ` + strings.Join(loginRecords, " ") + `; do [ -f "$f" ] && echo "login_$f=$(stat -c %s "$f")"; done
+echo "sudo_shells=$(grep -c 'COMMAND=[^ ]*/sh -s$' /var/lib/e2e/sudo.log 2>/dev/null)"
+echo "sudo_scripts=$(grep -c 'ami-hygiene\.XXXXXX' /var/lib/e2e/sudo.log 2>/dev/null)"
 true`
 }
 

@@ -1,0 +1,267 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+// The guest's root shell: one a boot. The plugin opens one session with the
+// fixed command line sessionCommand (through `sudo -n` where sudo is used:
+// one sudo call, one line in auth.log, one "unable to resolve host" warning
+// a boot) and sends each step's script to that shell's standard input in
+// turn, framed by sessionFrame: the script is stored in a private temporary
+// file and runs from there with no standard input, under the guest's
+// `timeout` where it knows -k (probed once, when the shell starts), and the
+// shell then prints the script's exit status with a marker of its own. The
+// frame's delimiters and marker carry a token made for the execution, which
+// the script never sees. No script text and none of a step's inputs ever
+// reach a command line.
+
+// sessionCommand is the session's command line; the guest's sh reads its
+// commands from standard input.
+const sessionCommand = "sh -s"
+
+// sessionPrefix starts the lines the session shell prints itself (never a
+// script: their token is not the script's).
+const sessionPrefix = "amih-session:"
+
+// errShellDied reports a session that ended while a script ran.
+var errShellDied = errors.New("the guest's shell ended while the script ran: the step did not finish")
+
+// shellSession is one open root shell on the guest.
+type shellSession struct {
+	stdin *io.PipeWriter
+	ended chan struct{} // closed when the session's command has exited
+	// status is the session's exit status, once ended is closed.
+	status int
+	mu     sync.Mutex
+	// onLine receives the session's standard output, line by line.
+	onLine func(string)
+}
+
+// line passes a line of the session's output to the current listener.
+func (s *shellSession) line(l string) {
+	s.mu.Lock()
+	fn := s.onLine
+	s.mu.Unlock()
+	if fn != nil {
+		fn(l)
+	}
+}
+
+// listen sets the listener of the session's output lines.
+func (s *shellSession) listen(fn func(string)) {
+	s.mu.Lock()
+	s.onLine = fn
+	s.mu.Unlock()
+}
+
+// send writes text to the shell's standard input; it fails once the
+// session has ended.
+func (s *shellSession) send(text string) error {
+	_, err := io.WriteString(s.stdin, text)
+	return err
+}
+
+// close ends the shell's standard input: it exits once its current command
+// is done.
+func (s *shellSession) close() { s.stdin.Close() }
+
+// dead tells whether the session has ended.
+func (s *shellSession) dead() bool {
+	select {
+	case <-s.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+// errNoShell: the communicator cannot keep a shell's input open (the shell
+// ended at once, or never answered): each script gets its own session.
+var errNoShell = errors.New("the communicator cannot keep a shell open")
+
+// openShell opens the boot's shell now (the probe does, to learn early
+// whether sudo works and whether the transport keeps a shell open).
+func (g *guest) openShell(ctx context.Context) (*shellSession, error) {
+	s, err := g.openSession(ctx)
+	if err == nil {
+		g.session = s
+	}
+	return s, err
+}
+
+// openSession starts the boot's root shell and waits for its first words:
+// who it runs as (root, or sudo did not make it root) and whether the
+// guest's `timeout` knows -k. A sudo that wants a password ends the session
+// before it says anything.
+func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
+	reader, writer := io.Pipe()
+	s := &shellSession{stdin: writer, ended: make(chan struct{})}
+	out := &lineWriter{fn: s.line}
+	errOut := &lineWriter{fn: func(line string) { g.ui.Message(guestText(line)) }}
+	command := sessionCommand
+	if g.sudo {
+		command = "sudo -n " + command
+	}
+	cmd := &packersdk.RemoteCmd{Command: command, Stdin: reader, Stdout: out, Stderr: errOut}
+	if err := g.comm.Start(ctx, cmd); err != nil {
+		return nil, err
+	}
+	go func() {
+		status := cmd.Wait()
+		out.Flush()
+		errOut.Flush()
+		s.status = status
+		close(s.ended)
+		// The communicator stops reading once the command has exited: a
+		// write must fail then, not wait forever.
+		reader.CloseWithError(errShellDied)
+	}()
+	token := newToken()
+	ready := make(chan []string, 1)
+	s.listen(func(line string) {
+		if rest, ok := strings.CutPrefix(line, sessionPrefix+"ready\t"+token+"\t"); ok {
+			ready <- strings.Split(rest, "\t")
+			return
+		}
+		g.ui.Message(guestText(line))
+	})
+	go s.send(fmt.Sprintf("if timeout -k 1 5 true 2>/dev/null; then amih_t=1; else amih_t=; fi; printf '%sready\\t%%s\\t%%s\\t%%s\\n' %s \"$(id -u)\" \"$amih_t\"\n", sessionPrefix, token))
+	timer := time.NewTimer(pollDeadline)
+	defer timer.Stop()
+	select {
+	case words := <-ready:
+		s.listen(nil)
+		if len(words) != 2 {
+			s.close()
+			return nil, fmt.Errorf("the guest's shell answered %q", strings.Join(words, " "))
+		}
+		if g.sudo && words[0] != "0" {
+			s.close()
+			return nil, fmt.Errorf("use_sudo: `sudo -n sh` runs as uid %q, not 0: sudo does not make the build user root", guestText(words[0]))
+		}
+		return s, nil
+	case <-s.ended:
+		if g.sudo && s.status != 0 && s.status != packersdk.CmdDisconnect {
+			return nil, fmt.Errorf("use_sudo: `sudo -n` does not work (exit status %d: it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", s.status)
+		}
+		if s.status == packersdk.CmdDisconnect {
+			return nil, errDisconnected
+		}
+		return nil, fmt.Errorf("%w: the guest's shell ended before it read anything (exit status %d)", errNoShell, s.status)
+	case <-timer.C:
+		s.close()
+		return nil, fmt.Errorf("%w: the guest's shell did not answer within %s", errNoShell, pollDeadline)
+	case <-ctx.Done():
+		s.close()
+		return nil, ctx.Err()
+	}
+}
+
+// sessionFrame is what the session shell reads to run one script: body
+// (ending with a newline) stored in a temporary file through a here-document
+// whose delimiter carries the execution's marker token, run with its
+// deadline, removed, and the exit status said with the marker. The runner's
+// own statuses are runnerTemplate's: 97 no temporary file, 98 not written.
+func sessionFrame(token string, deadline time.Duration, body string) string {
+	end := "AMIH_END_" + token
+	seconds := strconv.FormatInt(int64(deadline/time.Second)+1, 10)
+	return `amih_s=0; amih_f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX") || amih_s=97
+if [ "$amih_s" = 0 ]; then cat >"$amih_f" || amih_s=98; else cat >/dev/null; fi <<'` + end + "'\n" +
+		body + end + "\n" +
+		`if [ "$amih_s" = 0 ]; then if [ -n "$amih_t" ]; then timeout -k 10 ` + seconds + ` sh "$amih_f" </dev/null; else sh "$amih_f" </dev/null; fi; amih_s=$?; fi
+[ -z "$amih_f" ] || rm -f "$amih_f"; printf '` + sessionPrefix + `exit\t%s\t%s\n' ` + token + ` "$amih_s"
+`
+}
+
+// commandFrame is what the session shell reads to run one of the plugin's
+// own fixed commands (the reboot) in a subshell, then say its status.
+func commandFrame(token, command string) string {
+	return "( " + command + " ); printf '" + sessionPrefix + "exit\\t%s\\t%s\\n' " + token + " \"$?\"\n"
+}
+
+// inSession sends a frame to the boot's shell (opened first when there is
+// none) and waits, at most deadline, for the marker of its exit status.
+// Every other line goes to onLine. When the shell ends first, or the frame
+// outlives deadline (the shell is then given up: the next execution opens
+// another), the error says so.
+func (g *guest) inSession(ctx context.Context, token, frame string, deadline time.Duration, onLine func(string)) (int, error) {
+	if g.session == nil || g.session.dead() {
+		s, err := g.openSession(ctx)
+		if err != nil {
+			return 0, err
+		}
+		g.session = s
+	}
+	s := g.session
+	exited := make(chan int, 1)
+	marker := sessionPrefix + "exit\t" + token + "\t"
+	s.listen(func(line string) {
+		if rest, ok := strings.CutPrefix(line, marker); ok {
+			status, err := strconv.Atoi(rest)
+			if err != nil {
+				status = -1
+			}
+			exited <- status
+			return
+		}
+		onLine(line)
+	})
+	defer s.listen(nil)
+	sent := make(chan error, 1)
+	go func() { sent <- s.send(frame) }()
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
+	for {
+		select {
+		case status := <-exited:
+			return status, nil
+		case err := <-sent:
+			if err != nil && !s.dead() {
+				g.dropSession()
+				return 0, fmt.Errorf("sending the script to the guest's shell: %w", err)
+			}
+			sent = nil
+		case <-s.ended:
+			// The marker may be the last line the session printed.
+			select {
+			case status := <-exited:
+				return status, nil
+			default:
+			}
+			g.session = nil
+			if s.status == packersdk.CmdDisconnect {
+				return s.status, errDisconnected
+			}
+			return s.status, fmt.Errorf("%w (exit status %d)", errShellDied, s.status)
+		case <-timer.C:
+			g.dropSession()
+			return 0, errSessionTimeout
+		case <-ctx.Done():
+			g.dropSession()
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// errSessionTimeout: a frame outlived its deadline in the session.
+var errSessionTimeout = errors.New("no answer from the guest's shell in time")
+
+// dropSession gives the boot's shell up: its standard input is closed (it
+// exits once its current command is done) and the next execution opens
+// another.
+func (g *guest) dropSession() {
+	if g.session != nil {
+		g.session.close()
+		g.session = nil
+	}
+}

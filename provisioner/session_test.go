@@ -1,0 +1,179 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+// localComm runs commands on this machine with a real shell (dash or
+// busybox ash), their standard input, output and error streamed as the SSH
+// communicator does: the boot's shell (session.go) is tested against a real
+// sh, not a fake.
+type localComm struct {
+	sh     testShell
+	mu     sync.Mutex
+	starts []string
+	procs  []*os.Process
+}
+
+func (c *localComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
+	// The boot's shell is the shell itself (as sudo's child on a guest), so
+	// that killing it kills the shell and nothing else.
+	argv := append(append([]string{}, c.sh.argv...), "-c", cmd.Command)
+	if cmd.Command == sessionCommand {
+		argv = append(append([]string{}, c.sh.argv...), "-s")
+	}
+	p := exec.Command(argv[0], argv[1:]...)
+	p.Stdout, p.Stderr = cmd.Stdout, cmd.Stderr
+	// As the SSH communicator: the process's exit does not wait for its
+	// input to end.
+	var stdin io.WriteCloser
+	if cmd.Stdin != nil {
+		var err error
+		if stdin, err = p.StdinPipe(); err != nil {
+			return err
+		}
+	}
+	if p.Stdout == nil {
+		p.Stdout = io.Discard
+	}
+	if p.Stderr == nil {
+		p.Stderr = io.Discard
+	}
+	if err := p.Start(); err != nil {
+		return err
+	}
+	if stdin != nil {
+		go func() {
+			io.Copy(stdin, cmd.Stdin)
+			stdin.Close()
+		}()
+	}
+	c.mu.Lock()
+	c.starts = append(c.starts, cmd.Command)
+	c.procs = append(c.procs, p.Process)
+	c.mu.Unlock()
+	go func() {
+		err := p.Wait()
+		status := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			status = exit.ExitCode()
+			if status < 0 {
+				status = 128 + int(exit.Sys().(syscall.WaitStatus).Signal())
+			}
+		}
+		cmd.SetExited(status)
+	}()
+	return nil
+}
+
+func (c *localComm) Upload(string, io.Reader, *os.FileInfo) error { return errors.New("no uploads") }
+func (c *localComm) UploadDir(string, string, []string) error     { return errors.New("no uploads") }
+func (c *localComm) Download(string, io.Writer) error             { return errors.New("no downloads") }
+func (c *localComm) DownloadDir(string, string, []string) error   { return errors.New("no downloads") }
+
+// TestSessionOneShellForEveryScript (issue 26): scripts sent to the boot's
+// shell, under dash and busybox ash, each with its records, its status and
+// its completion, through one session; a script's text is never on a
+// command line; a line that looks like a frame's end in a script is its
+// text; a deadline ends a script and the shell goes on; a script without
+// its completion record is not counted as run; the shell killed in the
+// middle of a script fails that script clearly and the next opens a shell
+// again.
+func TestSessionOneShellForEveryScript(t *testing.T) {
+	defer func(d time.Duration) { deadlineGrace = d }(deadlineGrace)
+	deadlineGrace = 5 * time.Second
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			comm := &localComm{sh: sh}
+			g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true}
+			ctx := context.Background()
+			run := func(script string, deadline time.Duration) ([]record, int, error) {
+				var recs []record
+				status, err := g.execute(ctx, scriptText("lib.sh")+script+"\n", deadline, func(r record) { recs = append(recs, r) })
+				return recs, status, err
+			}
+			for i, script := range []string{
+				"rec fact one 1",
+				"rec fact two \"$(id -u)\"\nfail 'stop here'",
+				"cat <<'EOF'\nAMIH_END_0123456789abcdef01234567\nEOF\nrec fact three 3",
+			} {
+				recs, status, err := run(script, time.Minute)
+				if i == 1 {
+					if status != 1 || err != nil || len(recs) != 2 || recs[1].Kind != "error" {
+						t.Errorf("a failing script: status %d, err %v, records %v", status, err, recs)
+					}
+					continue
+				}
+				if status != 0 || err != nil || len(recs) != 1 || recs[0].Kind != "fact" {
+					t.Errorf("script %d: status %d, err %v, records %v", i, status, err, recs)
+				}
+			}
+			if _, _, err := run("sleep 30", time.Second); !errors.Is(err, errDeadline) {
+				t.Errorf("a script past its deadline: %v", err)
+			}
+			if _, err := g.execute(ctx, "exit 0\n", time.Minute, func(record) {}); !errors.Is(err, errNotRun) {
+				t.Errorf("a script without its completion record: %v", err)
+			}
+			if recs, status, err := run("rec fact after 1", time.Minute); status != 0 || err != nil || len(recs) != 1 {
+				t.Errorf("the shell after a deadline: %d %v %v", status, err, recs)
+			}
+			if len(comm.starts) != 1 || comm.starts[0] != sessionCommand {
+				t.Errorf("sessions %q, want one %q", comm.starts, sessionCommand)
+			}
+			// The shell killed while a script runs.
+			go func() {
+				time.Sleep(500 * time.Millisecond)
+				comm.mu.Lock()
+				comm.procs[0].Kill()
+				comm.mu.Unlock()
+			}()
+			if _, _, err := run("sleep 3", time.Minute); !errors.Is(err, errShellDied) || !strings.Contains(err.Error(), "did not finish") {
+				t.Errorf("the shell killed mid-script: %v", err)
+			}
+			if recs, status, err := run("rec fact again 1", time.Minute); status != 0 || err != nil || len(recs) != 1 || len(comm.starts) != 2 {
+				t.Errorf("after the shell died: %d %v %v, sessions %q", status, err, recs, comm.starts)
+			}
+			g.dropSession()
+		})
+	}
+}
+
+// TestSessionFallsBackWhereNoShellStays (issue 26): a communicator whose
+// sessions cannot keep their input open runs each script in a session of
+// its own, checks sudo the old way, and the report says so.
+func TestSessionFallsBackWhereNoShellStays(t *testing.T) {
+	g := &fakeGuest{}
+	dir := t.TempDir()
+	p := &Provisioner{}
+	if err := p.Prepare(map[string]interface{}{"steps": []string{"shell_history"}, "report_path": dir + "/r.json"}); err != nil {
+		t.Fatal(err)
+	}
+	comm := &fakeComm{reply: g.reply, noShell: true}
+	if err := p.Provision(context.Background(), packersdk.TestUi(t), comm, nil); err != nil {
+		t.Fatal(err)
+	}
+	var sudoCheck, perScript bool
+	for _, c := range comm.calls() {
+		sudoCheck = sudoCheck || c.Command == sudoCheckCommand
+		perScript = perScript || stepOf(c) == "shell_history" && strings.HasPrefix(c.Command, "sudo -n sh -c ")
+	}
+	if !sudoCheck || !perScript {
+		t.Errorf("sudo checked %v, a session a script %v: %v", sudoCheck, perScript, comm.calls())
+	}
+	data, _ := os.ReadFile(dir + "/r.json")
+	if !strings.Contains(string(data), `"transport": "one session a script (the communicator cannot keep a shell open`) {
+		t.Errorf("the report does not say how scripts ran:\n%s", data)
+	}
+}
