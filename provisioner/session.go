@@ -151,6 +151,9 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 		}
 		return s, nil
 	case <-s.ended:
+		if g.sudo && s.status == 127 {
+			return nil, errors.New("use_sudo: `sudo` is not on the build user's PATH (exit status 127); install sudo, connect as root, or set use_sudo = false")
+		}
 		if g.sudo && s.status != 0 && s.status != packersdk.CmdDisconnect {
 			return nil, fmt.Errorf("use_sudo: `sudo -n` does not work (exit status %d: it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", s.status)
 		}
