@@ -112,6 +112,33 @@ remove_user() {
 	done
 }
 
+# each_noted NAME FUNC: FUNC PATH for every path noted in
+# /run/ami-hygiene/NAME (amih_field-escaped, a line each).
+each_noted() {
+	[ -f "$AMIH_ROOT/run/ami-hygiene/$1" ] || return 0
+	while IFS= read -r _esc; do
+		[ -n "$_esc" ] || continue
+		_noted=$(printf '%b.' "$_esc")
+		"$2" "${_noted%.}"
+	done <"$AMIH_ROOT/run/ami-hygiene/$1"
+}
+# unmoved DIR: DIR (as the guest sees it) is still where it was: no link on
+# its way.
+unmoved() { real_dir "$AMIH_ROOT$1/" && [ "${amih_real#"$amih_real_root"}" = "$1" ]; }
+empty_noted_file() {
+	if unmoved "${1%/*}"; then
+		truncate_file "$AMIH_ROOT$1"
+	elif [ -e "$AMIH_ROOT$1" ]; then
+		rec warn "left $1 alone: a symbolic link on its way leads elsewhere now"
+	fi
+}
+empty_spool() {
+	unmoved "$1" || return 0
+	for _box in "$AMIH_ROOT$1"/*; do
+		truncate_file "$_box" "$AMIH_ROOT$1"
+	done
+}
+
 if [ "${AMIH_PHASE:-}" = shutdown ]; then
 	# Every file goes overwritten first (lib.sh overwrite). One failure
 	# stops nothing else: it is noted (failures) and the cleanup goes on.
@@ -131,35 +158,12 @@ if [ "${AMIH_PHASE:-}" = shutdown ]; then
 	done
 	# What the logs and mail_queue steps emptied and what was written there
 	# since (the syslog daemon's lines of the build and the shutdown, root's
-	# mail): emptied again, now that their writers have stopped.
-	if [ -f "$AMIH_ROOT/run/ami-hygiene/emptied" ]; then
-		while IFS= read -r esc; do
-			[ -n "$esc" ] || continue
-			path=$(printf '%b.' "$esc")
-			path=${path%.}
-			# Only where no link has appeared on the way since (a folder
-			# replaced by a link out of /var/log).
-			if real_dir "$AMIH_ROOT${path%/*}/" && [ "${amih_real#"$amih_real_root"}" = "${path%/*}" ]; then
-				truncate_file "$AMIH_ROOT$path"
-			elif [ -e "$AMIH_ROOT$path" ]; then
-				rec warn "left $path alone: a symbolic link on its way leads elsewhere now"
-			fi
-		done <"$AMIH_ROOT/run/ami-hygiene/emptied"
-	fi
-	# The mail spools mail_queue emptied: every mailbox, those made since
-	# included, where no link has appeared on the way.
-	if [ -f "$AMIH_ROOT/run/ami-hygiene/spools" ]; then
-		while IFS= read -r esc; do
-			[ -n "$esc" ] || continue
-			spool=$(printf '%b.' "$esc")
-			spool=${spool%.}
-			if real_dir "$AMIH_ROOT$spool/" && [ "${amih_real#"$amih_real_root"}" = "$spool" ]; then
-				for box in "$AMIH_ROOT$spool"/*; do
-					truncate_file "$box" "$AMIH_ROOT$spool"
-				done
-			fi
-		done <"$AMIH_ROOT/run/ami-hygiene/spools"
-	fi
+	# mail): emptied again, now that their writers have stopped; and every
+	# mailbox of the spools mail_queue emptied, those made since included.
+	# Only where no link has appeared on the way since (a folder replaced by
+	# a link out of /var/log).
+	each_noted emptied empty_noted_file
+	each_noted spools empty_spool
 	# The journal moves to /run first: systemd-journal-flush's stop does that
 	# only when /var/log/journal is on a filesystem of its own
 	# (--smart-relinquish-var), and journald, finding its file deleted,
