@@ -196,3 +196,43 @@ func TestStepsReadOnlyTheirOwnBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestLibInputsComeFromStepScript (issue 24): the inputs lib.sh reads are
+// those stepScript gives every step script (runInputs and AMIH_OVERWRITE;
+// AMIH_ROOT is empty on a guest), and each of those is read somewhere:
+// renaming AMIH_OVERWRITE on one side alone fails here, and the script tests
+// get the same inputs (guestTree.run).
+func TestLibInputsComeFromStepScript(t *testing.T) {
+	p, err := prepare(map[string]interface{}{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := stepByName("credentials")
+	body := stepScript(p.options, def, def.configOf(&p.config))
+	exported := map[string]bool{"AMIH_ROOT": true}
+	for _, m := range regexp.MustCompile(`(?m)^(AMIH_[A-Z0-9_]+)=.*; export `).FindAllStringSubmatch(body, -1) {
+		exported[m[1]] = true
+	}
+	lib := scriptText("lib.sh")
+	assigned := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(AMIH_[A-Z0-9_]+)=`).FindAllStringSubmatch(lib, -1) {
+		assigned[m[1]] = true
+	}
+	for _, name := range regexp.MustCompile(`AMIH_[A-Z0-9_]+`).FindAllString(lib, -1) {
+		if !assigned[name] && !exported[name] {
+			t.Errorf("lib.sh reads %s, which stepScript does not give", name)
+		}
+	}
+	all := lib
+	for _, s := range catalogue {
+		all += scriptText(s.script())
+	}
+	for _, e := range append(runInputs(p.options), envVar{Name: "AMIH_OVERWRITE"}) {
+		if !exported[e.Name] {
+			t.Errorf("stepScript does not give %s", e.Name)
+		}
+		if !strings.Contains(all, e.Name) {
+			t.Errorf("no script reads %s, which stepScript gives every script", e.Name)
+		}
+	}
+}

@@ -224,10 +224,18 @@ func (r scriptRun) count(name string) (string, bool) {
 	return "", false
 }
 
-// run runs a step script with env, the way the plugin assembles it.
+// run runs a step script with env, the way the plugin assembles it: the
+// run's own inputs (runInputs) and, for a step's script, AMIH_OVERWRITE as
+// its stepDef says (stepScript), then env, which may override them.
 func (g *guestTree) run(script string, env ...envVar) scriptRun {
 	g.t.Helper()
-	env = append([]envVar{{"AMIH_ROOT", g.root}}, env...)
+	base := append([]envVar{{"AMIH_ROOT", g.root}}, runInputs(runOptions{})...)
+	for _, def := range catalogue {
+		if def.script() == script {
+			base = append(base, envVar{"AMIH_OVERWRITE", flag(def.Secrets)})
+		}
+	}
+	env = append(base, env...)
 	path := filepath.Join(g.state, "script.sh")
 	if err := os.WriteFile(path, []byte(g.prelude+scriptBody(env, script)), 0o644); err != nil {
 		g.t.Fatal(err)
