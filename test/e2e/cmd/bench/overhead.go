@@ -132,8 +132,9 @@ var bootID = regexp.MustCompile(`^[0-9a-f-]{32,36}$`)
 // started to finished) minus the guest's own work, that is every script's
 // time on the guest (the report's guest_seconds) and the reboot's downtime
 // (from the guest's journal: sudo running the plugin's reboot command, plus
-// the one second the command waits before it reboots, to sshd listening in
-// the new boot). Also per step: its duration minus its guest_seconds (and
+// the one second the command waits before it reboots — or, where the
+// command went through the boot's root shell, logind's "System is
+// rebooting" — to sshd listening in the new boot). Also per step: its duration minus its guest_seconds (and
 // the downtime, for the step that rebooted).
 func (b *bench) p7(vm *e2e.VM, dir string) error {
 	rep, err := e2e.ReadReport(filepath.Join(dir, "report.json"))
@@ -149,7 +150,7 @@ func (b *bench) p7(vm *e2e.VM, dir string) error {
 			return fmt.Errorf("P7: the report's boot id %q is not one", id)
 		}
 	}
-	out, code, err := vm.Exec(fmt.Sprintf(`journalctl --merge _BOOT_ID=%s -o short-unix --no-pager | awk '/COMMAND=/ && /no-reconnect/ { t = $1 } END { print "requested", t }'
+	out, code, err := vm.Exec(fmt.Sprintf(`journalctl --merge _BOOT_ID=%s -o short-unix --no-pager | awk '/COMMAND=/ && /no-reconnect/ { t = $1 } / System is rebooting/ && !r { r = $1 } END { print "requested", t; print "rebooting", r }'
 journalctl --merge _BOOT_ID=%s _SYSTEMD_UNIT=ssh.service -o short-unix --no-pager | awk '/Server listening on/ { print "listening", $1; exit }'
 `, strings.ReplaceAll(ids[len(ids)-2], "-", ""), strings.ReplaceAll(ids[len(ids)-1], "-", "")), time.Minute)
 	if err != nil || code != 0 {
@@ -160,6 +161,12 @@ journalctl --merge _BOOT_ID=%s _SYSTEMD_UNIT=ssh.service -o short-unix --no-page
 		if f := strings.Fields(line); len(f) == 2 {
 			stamp[f[0]], _ = strconv.ParseFloat(f[1], 64)
 		}
+	}
+	// The reboot command's own sudo line (a session a script), or, where it
+	// went through the boot's root shell, logind's word when the command,
+	// one second later, asked for the reboot.
+	if stamp["requested"] == 0 && stamp["rebooting"] != 0 {
+		stamp["requested"] = stamp["rebooting"] - 1
 	}
 	downtime := stamp["listening"] - (stamp["requested"] + 1)
 	if stamp["requested"] == 0 || stamp["listening"] == 0 || downtime <= 0 {
