@@ -349,10 +349,12 @@ true`)
 // osChanges are the files the OS itself changes while a dry run connects and
 // looks (docs/provisioners/ami-hygiene.mdx lists them): logs of the logins
 // and of sudo, lastlog2's database (Debian 13: pam_lastlog2 records the
-// login), sudo's timestamps, the test application's heartbeat, and
-// postfix's own queue runs, and the kernel's swap file.
+// login), sudo's timestamps, postfix's own queue runs, the kernel's swap
+// file, root's mailbox (sudo mails it: the fixture's hostname does not
+// resolve), and the test's own files: its application's heartbeat and the
+// log sudo keeps for it.
 var osChanges = []string{"/var/log/", "/var/lib/lastlog/", "/var/lib/sudo/", "/var/lib/systemd/timers/", "/var/lib/e2e/heartbeat",
-	"/var/spool/postfix/", "/var/lib/postfix/", "/var/lib/dhcp/", "/swapfile"}
+	"/var/lib/e2e/sudo.log", "/var/mail/root", "/var/spool/postfix/", "/var/lib/postfix/", "/var/lib/dhcp/", "/swapfile"}
 
 func changedByTheOS(path string) bool {
 	for _, p := range osChanges {
