@@ -114,6 +114,9 @@ func (g *guest) takeSpent() time.Duration {
 	return time.Duration(g.spent.Swap(0))
 }
 
+// show passes a line of the guest's own output to the UI, made safe.
+func (g *guest) show(line string) { g.ui.Message(guestText(line)) }
+
 // guestSpan is the time between two of the guest's /proc/uptime readings,
 // or 0 when they are not two readings at most limit apart (a guest without
 // /proc/uptime, or a record that lies).
@@ -148,7 +151,7 @@ func (g *guest) execute(ctx context.Context, body string, deadline time.Duration
 	handle := func(line string) {
 		r, ok := parseRecord(line)
 		if !ok {
-			g.ui.Message(guestText(line))
+			g.show(line)
 			return
 		}
 		if r.Kind == "done" {
@@ -199,7 +202,7 @@ func (g *guest) execute(ctx context.Context, body string, deadline time.Duration
 		command = "sudo -n " + command
 	}
 	out := &lineWriter{fn: handle}
-	errOut := &lineWriter{fn: func(line string) { g.ui.Message(guestText(line)) }}
+	errOut := &lineWriter{fn: g.show}
 	cmd := &packersdk.RemoteCmd{Command: command, Stdin: strings.NewReader(input), Stdout: out, Stderr: errOut}
 	if err := g.comm.Start(ctx, cmd); err != nil {
 		return 0, err

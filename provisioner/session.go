@@ -107,7 +107,7 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 	reader, writer := io.Pipe()
 	s := &shellSession{stdin: writer, ended: make(chan struct{})}
 	out := &lineWriter{fn: s.line}
-	errOut := &lineWriter{fn: func(line string) { g.ui.Message(guestText(line)) }}
+	errOut := &lineWriter{fn: g.show}
 	command := sessionCommand
 	if g.sudo {
 		command = "sudo -n " + command
@@ -133,9 +133,12 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 			ready <- strings.Split(rest, "\t")
 			return
 		}
-		g.ui.Message(guestText(line))
+		g.show(line)
 	})
-	go s.send(fmt.Sprintf("if timeout -k 1 5 true 2>/dev/null; then amih_t=1; else amih_t=; fi; printf '%sready\\t%%s\\t%%s\\t%%s\\n' %s \"$(id -u)\" \"$amih_t\"\n", sessionPrefix, token))
+	// A HUP, INT or TERM to the shell (its session cut) still removes the
+	// script's temporary file, once the script it waits for has ended.
+	go s.send(fmt.Sprintf("amih_f=; trap '[ -z \"$amih_f\" ] || rm -f \"$amih_f\"; exit 129' HUP INT TERM; "+
+		"if timeout -k 1 5 true 2>/dev/null; then amih_t=1; else amih_t=; fi; printf '%sready\\t%%s\\t%%s\\t%%s\\n' %s \"$(id -u)\" \"$amih_t\"\n", sessionPrefix, token))
 	timer := time.NewTimer(pollDeadline)
 	defer timer.Stop()
 	select {
