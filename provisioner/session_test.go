@@ -20,7 +20,9 @@ import (
 // communicator does: the boot's shell (session.go) is tested against a real
 // sh, not a fake.
 type localComm struct {
-	sh     testShell
+	sh  testShell
+	tmp string // the shell's TMPDIR: a killed shell leaves its script there
+
 	mu     sync.Mutex
 	starts []string
 	procs  []*os.Process
@@ -35,6 +37,7 @@ func (c *localComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
 	}
 	p := exec.Command(argv[0], argv[1:]...)
 	p.Stdout, p.Stderr = cmd.Stdout, cmd.Stderr
+	p.Env = append(os.Environ(), "TMPDIR="+c.tmp)
 	// As the SSH communicator: the process's exit does not wait for its
 	// input to end.
 	var stdin io.WriteCloser
@@ -96,7 +99,7 @@ func TestSessionOneShellForEveryScript(t *testing.T) {
 	deadlineGrace = 5 * time.Second
 	for _, sh := range shells(t) {
 		t.Run(sh.name, func(t *testing.T) {
-			comm := &localComm{sh: sh}
+			comm := &localComm{sh: sh, tmp: t.TempDir()}
 			g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true}
 			ctx := context.Background()
 			run := func(script string, deadline time.Duration) ([]record, int, error) {
