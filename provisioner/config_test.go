@@ -129,7 +129,7 @@ func TestPrepareRejectsBadInput(t *testing.T) {
 		{"max_file_size", map[string]interface{}{"secret_scan": map[string]interface{}{"max_file_size": "1 MB"}}, []string{`secret_scan.max_file_size: "1 MB" is not a size`}},
 		{"max_file_size zero", map[string]interface{}{"secret_scan": map[string]interface{}{"max_file_size": "0"}}, []string{"secret_scan.max_file_size", "too small"}},
 		{"on_finding", map[string]interface{}{"audit": map[string]interface{}{"on_finding": "ignore"}}, []string{`audit.on_finding: "ignore" is not allowed`}},
-		{"free_space mode", map[string]interface{}{"free_space": map[string]interface{}{"mode": "shred"}}, []string{`free_space.mode: "shred" is not allowed; use one of "zero", "discard", "both"`}},
+		{"free_space mode", map[string]interface{}{"free_space": map[string]interface{}{"mode": "shred"}}, []string{`free_space.mode: "shred" is not allowed; use one of "sparse", "zero", "discard", "both"`}},
 		{"free_space paths", map[string]interface{}{"free_space": map[string]interface{}{"paths": []string{"var", "/srv/*"}}}, []string{`free_space.paths[0]: "var" is not an absolute path`, `free_space.paths[1]: "/srv/*" contains glob characters`}},
 		{"final_shutdown remove_users", map[string]interface{}{"final_shutdown": map[string]interface{}{"remove_users": []string{"root", "-x"}}}, []string{`final_shutdown.remove_users[0]: root cannot be removed`, `final_shutdown.remove_users[1]: "-x" is not a user name`}},
 		{"skip_checks", map[string]interface{}{"audit": map[string]interface{}{"skip_checks": []string{"everything"}}}, []string{`audit.skip_checks[0]: "everything" is not allowed`}},

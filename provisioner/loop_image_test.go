@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
 )
@@ -153,11 +154,13 @@ func freeSpaceOnImage(g *guestTree, fstype, device string) {
 	g.file("proc/mounts", "/dev/vdz / "+fstype+" rw,relatime 0 0\n")
 	g.file("proc/swaps", "Filename Type Size Used Priority\n")
 	if fstype == "ext4" {
-		g.symlink("sys/fs/ext4/vdz/reserved_clusters", "/sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters")
+		// The script finds the device's kernel name through dev/vdz.
+		g.symlink("sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters", "/sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters")
 	}
-	g.hostTool("xfs_io")
-	g.hostTool("stat")
-	g.hostTool("sync")
+	g.symlink("dev/vdz", device)
+	for _, tool := range []string{"xfs_io", "stat", "sync", "readlink", "fallocate", "filefrag", "cmp", "blockdev"} {
+		g.hostTool(tool)
+	}
 }
 
 func readTrim(t *testing.T, path string) string {
@@ -187,44 +190,52 @@ func xfsReserve(t *testing.T, dir string) string {
 // left. On the old code 16 MiB stayed on XFS and a few blocks on ext4.
 func TestLoopFreeSpaceLeavesNoSecret(t *testing.T) {
 	for _, fs := range loopFilesystems {
-		t.Run(fs.fstype, func(t *testing.T) {
-			forEachShell(t, func(t *testing.T, g *guestTree) {
-				image, device := loopImage(g, fs.fstype, fs.mib)
-				freeSpaceOnImage(g, fs.fstype, device)
-				var resvBefore string
-				if fs.fstype == "ext4" {
-					resvBefore = readTrim(t, "/sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters")
-				} else {
-					resvBefore = xfsReserve(t, g.root)
-				}
-				marker := "DELETED-SECRET-" + fs.fstype + "-7f3a"
-				plantDeletedSecret(g, marker, int(fs.mib))
-				res := g.run("free_space.sh", envVar{"AMIH_MODE", "zero"}, envVar{"AMIH_PATHS", ""}, envVar{"AMIH_SWAP", "0"})
-				if res.code != 0 {
-					t.Fatalf("code %d: %v\n%s", res.code, res.kind("error"), res.other)
-				}
-				if w := res.kind("warn"); len(w) > 0 {
-					t.Errorf("warnings: %v", w)
-				}
-				var resvAfter string
-				if fs.fstype == "ext4" {
-					resvAfter = readTrim(t, "/sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters")
-				} else {
-					resvAfter = xfsReserve(t, g.root)
-				}
-				if resvAfter != resvBefore {
-					t.Errorf("reserve after the fill %q, before %q", resvAfter, resvBefore)
-				}
-				matches, _ := filepath.Glob(filepath.Join(g.root, ".ami-hygiene*"))
-				if len(matches) > 0 {
-					t.Errorf("left behind: %v", matches)
-				}
-				unmountImage(g)
-				if n := countIn(t, image, []byte(marker)); n > 0 {
-					t.Errorf("%d blocks of the deleted secret are still on the %s image", n, fs.fstype)
-				}
+		for _, mode := range []string{"sparse", "zero"} {
+			t.Run(fs.fstype+"/"+mode, func(t *testing.T) {
+				forEachShell(t, func(t *testing.T, g *guestTree) {
+					image, device := loopImage(g, fs.fstype, fs.mib)
+					freeSpaceOnImage(g, fs.fstype, device)
+					var resvBefore string
+					if fs.fstype == "ext4" {
+						resvBefore = readTrim(t, "/sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters")
+					} else {
+						resvBefore = xfsReserve(t, g.root)
+					}
+					marker := "DELETED-SECRET-" + fs.fstype + "-7f3a"
+					plantDeletedSecret(g, marker, int(fs.mib))
+					planted := countIn(t, image, []byte(marker))
+					t.Logf("planted %d", planted)
+					if planted < int(fs.mib)*128 {
+						t.Fatalf("the image holds %d blocks of the deleted secret before the step, want at least half its size", planted)
+					}
+					res := g.run("free_space.sh", envVar{"AMIH_MODE", mode}, envVar{"AMIH_PATHS", ""}, envVar{"AMIH_SWAP", "0"})
+					if res.code != 0 {
+						t.Fatalf("code %d: %v\n%s", res.code, res.kind("error"), res.other)
+					}
+					if w := res.kind("warn"); len(w) > 0 {
+						t.Errorf("warnings: %v", w)
+					}
+					t.Logf("info: %v counts: %v", res.kind("info"), res.kind("count"))
+					var resvAfter string
+					if fs.fstype == "ext4" {
+						resvAfter = readTrim(t, "/sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters")
+					} else {
+						resvAfter = xfsReserve(t, g.root)
+					}
+					if resvAfter != resvBefore {
+						t.Errorf("reserve after the fill %q, before %q", resvAfter, resvBefore)
+					}
+					matches, _ := filepath.Glob(filepath.Join(g.root, ".ami-hygiene*"))
+					if len(matches) > 0 {
+						t.Errorf("left behind: %v", matches)
+					}
+					unmountImage(g)
+					if n := countIn(t, image, []byte(marker)); n > 0 {
+						t.Errorf("%d blocks of the deleted secret are still on the %s image", n, fs.fstype)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -310,4 +321,137 @@ func TestLoopSparseFilesStaySparse(t *testing.T) {
 			t.Errorf("the sparse history is still there")
 		}
 	})
+}
+
+// allocatedMiB is how much of the (sparse) file at path is allocated on
+// this machine's disk: for a loop image, the blocks its filesystem wrote.
+func allocatedMiB(t *testing.T, path string) int64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Blocks * 512 >> 20
+}
+
+// plantSecretFile writes a file of mib MiB of a marker at path under the
+// mounted image and deletes it (syncing both ways).
+func plantSecretFile(g *guestTree, path, marker string, mib int) {
+	g.t.Helper()
+	line := []byte(marker + strings.Repeat("#", 4096-len(marker)-1) + "\n")
+	g.file(path, string(bytes.Repeat(line, mib*256)))
+	syscall.Sync()
+	if err := os.Remove(filepath.Join(g.root, path)); err != nil {
+		g.t.Fatal(err)
+	}
+	syscall.Sync()
+}
+
+// TestLoopFreeSpaceSparseWritesOnlyData (issue 25): on ext4 the default
+// mode writes zeros only over the free blocks that hold data. A 256 MiB
+// image (a sparse file here) with a 16 MiB deleted secret: after the step
+// the secret is gone, the image's file grew by little more than the secret
+// (the blocks the step wrote), where mode zero writes every free block; the
+// report says how much was read and zeroed. A file another process appends
+// to during the step is intact afterwards (the step writes only through its
+// own files). On the old code (every free block written) the growth test
+// fails.
+func TestLoopFreeSpaceSparseWritesOnlyData(t *testing.T) {
+	const secretMiB = 16
+	for _, mode := range []string{"sparse", "zero"} {
+		t.Run(mode, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, g *guestTree) {
+				image, device := loopImage(g, "ext4", 256)
+				freeSpaceOnImage(g, "ext4", device)
+				marker := "SPARSE-SECRET-5c1e"
+				plantSecretFile(g, "home/secret.bin", marker, secretMiB)
+				if n := countIn(t, image, []byte(marker)); n < secretMiB*256 {
+					t.Fatalf("the image holds %d blocks of the deleted secret before the step, want %d", n, secretMiB*256)
+				}
+				before := allocatedMiB(t, image)
+				// Another process appends blocks of K to a file while the
+				// step runs (until the filesystem is full: it may be).
+				keep := shellquote.Quote(filepath.Join(g.root, "keep"))
+				stop, done := filepath.Join(g.state, "stop"), filepath.Join(g.state, "writer-done")
+				g.prelude = "( while [ ! -f " + shellquote.Quote(stop) + " ]; do printf '%4096s' '' | tr ' ' K >>" + keep + "; sleep 0.01; done; touch " + shellquote.Quote(done) + " ) >/dev/null 2>&1 &\n"
+				res := g.run("free_space.sh", envVar{"AMIH_MODE", mode}, envVar{"AMIH_PATHS", ""}, envVar{"AMIH_SWAP", "0"})
+				os.WriteFile(stop, nil, 0o644)
+				for i := 0; i < 100 && !fileExists(done); i++ {
+					time.Sleep(100 * time.Millisecond)
+				}
+				if res.code != 0 {
+					t.Fatalf("code %d: %v\n%s", res.code, res.kind("error"), res.other)
+				}
+				kept, err := os.ReadFile(filepath.Join(g.root, "keep"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i := bytes.IndexFunc(kept, func(r rune) bool { return r != 'K' }); i >= 0 {
+					t.Errorf("the other process's file holds %q at %d: the step wrote into it", kept[i], i)
+				}
+				grown := allocatedMiB(t, image) - before
+				t.Logf("%s: the image grew by %d MiB; %s; %v", mode, grown, res.text("info"), res.kind("count"))
+				if mode == "sparse" {
+					if grown > 2*secretMiB+8 {
+						t.Errorf("the image grew by %d MiB: more than twice the %d MiB that held data (+8)", grown, secretMiB)
+					}
+					if !strings.Contains(res.text("info"), "/: sparse: ") {
+						t.Errorf("no sparse record in %q", res.text("info"))
+					}
+					if n, _ := res.count("read_bytes"); n == "" || n == "0" {
+						t.Errorf("read_bytes %q", n)
+					}
+				} else if grown < 128 {
+					t.Errorf("mode zero grew the image by %d MiB only: every free block should be written", grown)
+				}
+				unmountImage(g)
+				if n := countIn(t, image, []byte(marker)); n > 0 {
+					t.Errorf("%d blocks of the deleted secret are still on the image", n)
+				}
+			})
+		})
+	}
+}
+
+// TestLoopFreeSpaceSparseFallsBack (issue 25): where the blocks' places
+// cannot be told (no filefrag: no FIEMAP) or the filesystem is not ext4
+// (XFS, for now), the default mode fills every free block, as mode zero
+// does, and says why; the deleted secret is gone either way.
+func TestLoopFreeSpaceSparseFallsBack(t *testing.T) {
+	for _, c := range []struct{ fstype, drop, why string }{
+		{"ext4", "filefrag", "filefrag is not installed"},
+		{"xfs", "", "this is xfs"},
+	} {
+		t.Run(c.fstype, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, g *guestTree) {
+				image, device := loopImage(g, c.fstype, 320)
+				freeSpaceOnImage(g, c.fstype, device)
+				if c.drop != "" {
+					os.Remove(filepath.Join(g.bin, c.drop))
+				}
+				marker := "FALLBACK-SECRET-90d2"
+				plantSecretFile(g, "secret.bin", marker, 8)
+				before := allocatedMiB(t, image)
+				res := g.run("free_space.sh", envVar{"AMIH_MODE", "sparse"}, envVar{"AMIH_PATHS", ""}, envVar{"AMIH_SWAP", "0"})
+				if res.code != 0 {
+					t.Fatalf("code %d: %v\n%s", res.code, res.kind("error"), res.other)
+				}
+				if !strings.Contains(res.text("info"), "every free block is written with zeros") || !strings.Contains(res.text("info"), c.why) {
+					t.Errorf("info %q, want the full fill and %q", res.text("info"), c.why)
+				}
+				if grown := allocatedMiB(t, image) - before; grown < 100 {
+					t.Errorf("the image grew by %d MiB: the full fill did not run", grown)
+				}
+				unmountImage(g)
+				if n := countIn(t, image, []byte(marker)); n > 0 {
+					t.Errorf("%d blocks of the deleted secret are still on the image", n)
+				}
+			})
+		})
+	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

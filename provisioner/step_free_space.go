@@ -11,33 +11,52 @@ import (
 // FreeSpace configures the `free_space` step: clear the free blocks of the
 // image's filesystems and its swap, after every step that removes files, so
 // that the image's blocks hold nothing a step removed (removing a file frees
-// its blocks; it does not clear them). On each filesystem it writes zeros
-// into all its free space through one temporary file, which is then removed
-// and synced (`zero`), and/or asks the device to discard its free blocks with
-// `fstrim` (`discard`). The filesystem is full for the time the file is
-// written; the reserves no ordinary write can fill are released for the
-// fill and put back afterwards, on every way out (the step's deadline
-// included): ext4's `reserved_clusters` (at most 4096 clusters) and XFS's
-// reserve pool (`xfs_io -x -c resblks`, up to 32 MiB; Amazon Linux's and
-// RHEL's roots are XFS). The last free blocks go into a second file of their
+// its blocks; it does not clear them). By default (`sparse`) it writes zeros
+// only over the free blocks that hold data: on ext4 it gives all the free
+// space to temporary files with `fallocate` (the blocks become the files'
+// without being written), reads where they are (`filefrag -e`, FIEMAP),
+// reads those blocks on the filesystem's block device (`cmp` against
+// `/dev/zero`) and writes zeros through the files (never to the device),
+// with direct I/O, over each run of blocks that is not zero already; then
+// the files are synced and removed. The blocks are the files' the whole
+// time they are read and written, so nothing else can be given them. A
+// free block that holds zeros already is read, not written: the AMI's
+// snapshot and the build's time grow with the data the build deleted, not
+// with the size of the disk. Where that cannot be done — XFS (for now: a
+// block its allocator held for itself during the passes kept old data on
+// loop images), btrfs, ZFS, a device the guest cannot read, no `fallocate`,
+// `filefrag`, `cmp` or `blockdev` — and in mode `zero` or `both`, zeros are
+// written into all the free space instead (the full fill), and the step
+// says why. The filesystem is full for the time of either; the reserves
+// no ordinary write can fill are released for the last pass and put back
+// afterwards, on every way out (the step's deadline included): ext4's
+// `reserved_clusters` (at most 4096 clusters) and XFS's reserve pool
+// (`xfs_io -x -c resblks`, up to 32 MiB; Amazon Linux's and RHEL's roots
+// are XFS). The full fill's last free blocks go into a second file of their
 // own (on ext4 the first one can need a block for its extent tree that is
 // no longer there), and the zeros are synced before the files are removed.
 // A fill file a stopped run left (`.ami-hygiene-fill.*` at the top of the
 // filesystem) is removed first. Instance-store disks, which are not in the
 // image (an NVMe "Amazon EC2 NVMe Instance Storage", or the ephemeral mount
 // cloud-init makes, `comment=cloudconfig` in fstab: `/mnt` on EC2's
-// Ubuntu), are left out unless `paths` lists them. Each active swap file or partition of the image is turned off,
-// overwritten with zeros, made again with its own UUID and label
-// (`mkswap`) and turned on again. `skip_steps = ["free_space"]` turns the
-// step off. See "What overwriting and clearing free space guarantee" in the
-// docs for what it does not cover (copy-on-write and compressing
-// filesystems, SSD remapping, snapshots taken before).
+// Ubuntu), are left out unless `paths` lists them. Each active swap file or
+// partition of the image is turned off, overwritten with zeros, made again
+// with its own UUID and label (`mkswap`) and turned on again. The report
+// keeps, per filesystem, the method and why, the free space read and the
+// bytes that held data and were zeroed (`read_bytes`, `zeroed_bytes`).
+// `skip_steps = ["free_space"]` turns the step off. See "What overwriting
+// and clearing free space guarantee" in the docs for what it costs on EBS
+// and what it does not cover (copy-on-write and compressing filesystems,
+// SSD remapping, snapshots taken before).
 type FreeSpace struct {
-	// How free space is cleared: `zero` (write zeros: the free blocks hold
-	// zeros on every platform), `discard` (`fstrim`: whether the device and
-	// the snapshot then drop the blocks depends on the platform; on a device
-	// without discard support it is reported and skipped), or `both` (zero,
-	// then discard). Default `both`.
+	// How free space is cleared: `sparse` (write zeros over the free blocks
+	// that hold data, where the step can tell which: ext4; elsewhere over
+	// all of them; then discard), `zero` (write zeros over every free
+	// block: the full fill), `discard` (`fstrim` only: whether the device
+	// and the snapshot then drop the blocks depends on the platform; on a
+	// device without discard support it is reported and skipped), or `both`
+	// (the full fill, then discard). In every mode but `discard` the free
+	// blocks hold zeros afterwards, on every platform. Default `sparse`.
 	Mode string `mapstructure:"mode"`
 	// Mount points of the filesystems to clear, e.g. `["/", "/var"]`.
 	// Default: every mounted, writable filesystem of a block device (not a
@@ -52,12 +71,12 @@ type FreeSpace struct {
 var freeSpaceStep = stepDef{
 	Name:    "free_space",
 	Title:   "clear free space and swap",
-	Summary: "writes zeros over the free space of every filesystem (and/or discards it with `fstrim`) and clears the swap, so that no removed file survives in the image's blocks",
+	Summary: "writes zeros over the free blocks of every filesystem that hold data (or over all of them; and/or discards them with `fstrim`) and clears the swap, so that no removed file survives in the image's blocks",
 	// Writing zeros runs at the disk's speed: about a minute for 8 GiB of
 	// free space on a gp3 volume (125 MiB/s).
 	Timeout: time.Hour,
 	Touches: []string{
-		"the free blocks of every writable filesystem of a block device but instance-store disks (or `paths`): temporary files `.ami-hygiene-fill.*` at its top filled with zeros, synced, then removed; `fstrim` on it; ext4's reserved clusters and XFS's reserve pool, set to 0 for the fill and back",
+		"the free blocks of every writable filesystem of a block device but instance-store disks (or `paths`): temporary files `.ami-hygiene-fill.*` at its top that take them (`fallocate`), zeros written through them where a block holds data (or everywhere), synced, then removed; `fstrim` on it; ext4's reserved clusters and XFS's reserve pool, set to 0 for the last pass and back",
 		"each active swap file or partition (not zram): turned off, overwritten with zeros, `mkswap` with its UUID and label, turned on again",
 	},
 	configOf: func(c *Config) stepConfig { return &c.FreeSpace },

@@ -44,7 +44,7 @@ var actionVerbs = []struct{ Verb, Doc string }{
 	{"purge", "the mail queue purged"},
 	{"lock", "a password locked"},
 	{"vacuum", "the journal's archives removed"},
-	{"zero", "a filesystem's free space filled with zeros"},
+	{"zero", "a filesystem's free space cleared with zeros (where it holds data, or all of it)"},
 	{"discard", "a filesystem's free blocks discarded (fstrim)"},
 	{"clear-swap", "a swap area overwritten and made again"},
 	{"install", "the final shutdown's unit installed (in /run)"},
@@ -81,7 +81,7 @@ var choices = []choice{
 	{"update_packages", "reboot", "AMIH_REBOOT", []string{"always", "if-required", "never"}, "if-required"},
 	{"mail_queue", "on_timeout", "AMIH_ON_TIMEOUT", []string{"fail", "purge"}, "fail"},
 	{"access_policy", "permit_root_login", "AMIH_PERMIT_ROOT_LOGIN", []string{"prohibit-password", "no", "forced-commands-only"}, "prohibit-password"},
-	{"free_space", "mode", "AMIH_MODE", []string{"zero", "discard", "both"}, "both"},
+	{"free_space", "mode", "AMIH_MODE", []string{"sparse", "zero", "discard", "both"}, "sparse"},
 	{"audit", "on_finding", "", []string{"fail", "warn"}, "fail"},
 }
 

@@ -1,10 +1,11 @@
 # shellcheck shell=sh
 # free_space: clear the free blocks of the image's filesystems (zeros through
-# one temporary file, and/or fstrim) and its active swap.
-# inputs: AMIH_MODE (zero | discard | both), AMIH_PATHS (mount points, one
-#         per line; empty: every writable filesystem of a block device but
-#         loop devices), AMIH_SWAP (1 or 0)
-# The filesystem is full while the zeros are written; the file is removed
+# temporary files that hold them: only over the blocks that hold data, or
+# over all; and/or fstrim) and its active swap.
+# inputs: AMIH_MODE (sparse | zero | discard | both), AMIH_PATHS (mount
+#         points, one per line; empty: every writable filesystem of a block
+#         device but loop devices), AMIH_SWAP (1 or 0)
+# The filesystem is full while the zeros are written; the files are removed
 # and the reserves set back (also by at_exit, on TERM, INT and HUP too) and
 # synced at once.
 
@@ -90,17 +91,19 @@ kib_free() {
 }
 
 # What at_exit undoes, whichever way the script ends (TERM at the step's
-# deadline included): the fill's file is removed, the reserves set back.
-fill_file='' resv_file='' resv='' xfs_dir='' xfs_resv=''
+# deadline included): the fill's files are removed, the reserves set back.
+# The files are DIR/.ami-hygiene-fill.SUFFIX, SUFFIX as mktemp made it
+# (letters and digits: a list of them splits on blanks safely).
+fill_dir='' fill_names='' resv_file='' resv='' xfs_dir='' xfs_resv=''
 restore() {
-	if [ -n "$fill_file" ]; then
-		# Written out before the file goes: the zeros a full filesystem
+	if [ -n "$fill_dir" ]; then
+		# Written out before the files go: the zeros a full filesystem
 		# still holds in the page cache (delayed allocation; dd ending on a
 		# full disk may skip its fsync) would be dropped with the file,
 		# never reaching the blocks.
 		sync
-		rm -f -- "$fill_file" "$fill_file.last"
-		fill_file=''
+		for _s in $fill_names; do rm -f -- "${fill_dir%/}/.ami-hygiene-fill.$_s"; done
+		fill_dir='' fill_names=''
 		sync
 	fi
 	if [ -n "$resv_file" ]; then
@@ -113,6 +116,13 @@ restore() {
 	fi
 }
 at_exit() { restore; }
+
+# new_fill_file: make one more fill file in fill_dir (mktemp: a new name,
+# created by this run alone); its path in fill_path.
+new_fill_file() {
+	fill_path=$(mktemp "${fill_dir%/}/.ami-hygiene-fill.XXXXXX") || return 1
+	fill_names="$fill_names ${fill_path##*.}"
+}
 
 # bytes_in FILE: FILE's size in bytes, 0 when it is missing.
 bytes_in() {
@@ -127,18 +137,207 @@ fill() {
 	dd if=/dev/zero of="$1" bs="$3" count=$(($2 * 1048576 / $3)) conv=fsync 2>/dev/null
 }
 
-# zero_fill MOUNT-POINT (as the guest sees it) TYPE SOURCE: fill its free
-# space with zeros through two temporary files, bounded by the free space
-# found first (a filesystem that keeps growing cannot keep it going), then
-# sync and remove them. Reserves that no ordinary write can fill are
-# released for the fill and set back after it: ext4's reserved clusters
-# (2% of the filesystem, at most 4096 clusters) and XFS's reserve pool.
-# A first file takes the bulk in MiB blocks; a second, in 4 KiB blocks,
-# the last blocks the first could not (ext4 stops a MiB write with up to a
-# few hundred blocks free, and the first file may need a block for its
-# extent tree that is no longer there). An orphan file of a killed run is
-# removed first.
+# full_fill FILE LAST: every free block written, FILE and LAST emptied
+# first (blocks a sparse pass left in them are filled again), bounded by
+# the free space then (a filesystem that keeps growing cannot keep it
+# going): FILE takes the bulk in MiB blocks; LAST, in 4 KiB blocks, the
+# last blocks FILE could not (ext4 stops a MiB write with up to a few
+# hundred blocks free, and FILE may need a block for its extent tree that
+# is no longer there, while a new file's first extents live in its inode).
+# Adds what it wrote to written.
+full_fill() {
+	true >"$1"
+	true >"$2"
+	fill "$1" $(($(kib_free "$fill_dir") / 1024 + 1)) 1048576
+	fill "$2" $(($(kib_free "$fill_dir") / 1024 + 1)) 4096
+	written=$((written + $(bytes_in "$1") + $(bytes_in "$2")))
+}
+
+# fs_device DIR SOURCE: print the block device of the filesystem mounted on
+# DIR, read through the guest's /dev: SOURCE (links resolved) when its
+# device number is the filesystem's, else the kernel's name for that number
+# (/sys/dev/block/MAJ:MIN; /proc/mounts may say /dev/root). A filesystem
+# whose device number is no block device's (btrfs, ZFS, NFS, overlay) has
+# none.
+fs_device() {
+	_num=$(stat -c %d "$1" 2>/dev/null) || return 1
+	_maj=$((((_num >> 8) & 4095) | ((_num >> 32) & ~4095)))
+	_min=$(((_num & 255) | ((_num >> 12) & ~255)))
+	_want=$(printf '%x:%x' "$_maj" "$_min")
+	_name=$(sed -n 's/^DEVNAME=//p' "$AMIH_ROOT/sys/dev/block/$_maj:$_min/uevent" 2>/dev/null)
+	for _dev in "$AMIH_ROOT$2" ${_name:+"$AMIH_ROOT/dev/$_name"}; do
+		_dev=$(readlink -f "$_dev" 2>/dev/null) || continue
+		if [ -b "$_dev" ] && [ "$(stat -c '%t:%T' "$_dev" 2>/dev/null)" = "$_want" ]; then
+			printf '%s' "$_dev"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# sparse_support DIR TYPE SOURCE: print the filesystem's block device when
+# the free space of DIR's filesystem can be cleared where it holds data
+# only; else print why not and fail.
+sparse_support() {
+	# XFS is left to the full fill for now: on loop images a block of a
+	# deleted file stayed after the sparse passes (one its allocator held
+	# for itself while they ran, then gave back), which the full fill does
+	# not leave.
+	case $2 in ext2 | ext3 | ext4) ;; *)
+		printf 'the sparse pass is for ext2, ext3 and ext4; this is %s' "$2"
+		return 1
+		;;
+	esac
+	for _tool in fallocate filefrag cmp blockdev; do
+		have "$_tool" || {
+			printf '%s is not installed' "$_tool"
+			return 1
+		}
+	done
+	_dev=$(fs_device "$1" "$3") || {
+		printf 'its block device cannot be found'
+		return 1
+	}
+	# The device must be readable, and cmp must take a byte count (-n).
+	LC_ALL=C cmp -n 1 /dev/zero "$_dev" 0 0 >/dev/null 2>&1 </dev/null
+	case $? in 0 | 1) ;; *)
+		printf '%s cannot be read' "$_dev"
+		return 1
+		;;
+	esac
+	printf '%s' "$_dev"
+}
+
+# reserve_free FILE BS MAX START: give the filesystem's free blocks to
+# FILE with fallocate, which makes them the file's without writing them
+# (unwritten: reading the file gives zeros): START bytes at its end while
+# that fits, then halving down to one block of BS bytes, at most MAX bytes
+# in all, counted in _taken. A refused request may have taken part of its size (kept with the
+# file, within or past its end) or none.
+reserve_free() {
+	_size=$4
+	while [ "$_size" -ge "$2" ]; do
+		if [ $((_taken + _size)) -gt "$3" ]; then
+			_size=$((_size / 2))
+			continue
+		fi
+		_end=$(stat -c %s "$1" 2>/dev/null) || return 1
+		if fallocate -o "$_end" -l "$_size" "$1" 2>/dev/null </dev/null; then
+			_taken=$((_taken + _size))
+		else
+			_size=$((_size / 2))
+		fi
+	done
+}
+
+# extents FILE BS: the extents of FILE (FIEMAP, by filefrag), a line each:
+# "LOGICAL PHYSICAL LENGTH" in blocks of BS bytes; fails when filefrag
+# cannot tell them exactly (no FIEMAP, another unit, data not on a device
+# of its own: inline, encoded, delayed, unknown).
+extents() {
+	_out=$(filefrag -e "$1" 2>/dev/null </dev/null) || return 1
+	printf '%s\n' "$_out" | awk -v bs="$2" '
+		/^File size of .* blocks of [0-9]+ bytes\)$/ { n = split($0, w, " "); unit = w[n - 1] }
+		/^ *ext: +logical_offset/ { header = 1 }
+		/^ *[0-9]+: / {
+			if (!header || unit != bs) bad = 1
+			if ($0 ~ /unknown_loc|delalloc|inline|encoded|not_aligned|encrypted/) bad = 1
+			line = $0; gsub(/\.\.|:/, " ", line); split(line, f, " ")
+			print f[2], f[4], f[6]
+		}
+		END { exit bad }'
+}
+
+# zero_data FILE DEVICE BS LOGICAL PHYSICAL LENGTH: read the extent's
+# blocks on the device (cmp against /dev/zero: the first byte that is not
+# zero) and write zeros through FILE over each run of blocks that holds
+# data: 16 blocks first, twice as many each time the next block holds data
+# too (at most 1024), so that a long run costs few writes and a lone dirty
+# block little more than itself. O_DIRECT writes: the zeros are on the
+# device when dd returns (a buffered write is the fallback, synced before
+# the file goes). Counts to scanned and dirty.
+zero_data() {
+	_pos=0 _run=16 _end=-1
+	scanned=$((scanned + $6 * $3))
+	while [ "$_pos" -lt "$6" ]; do
+		_out=$(LC_ALL=C cmp -n $((($6 - _pos) * $3)) /dev/zero "$2" 0 $((($5 + _pos) * $3)) 2>&1 </dev/null | head -n 1)
+		case $_out in
+		'') return 0 ;;
+		*' differ: '*' '[0-9]*', '*)
+			_at=${_out##*differ: }
+			_at=${_at#* }
+			_at=${_at%%,*}
+			;;
+		*)
+			why="reading $2 failed: $_out"
+			return 1
+			;;
+		esac
+		_first=$((_pos + (_at - 1) / $3))
+		if [ "$_first" -eq "$_end" ]; then
+			_run=$((_run * 2))
+			[ "$_run" -le 1024 ] || _run=1024
+		else
+			_run=16
+		fi
+		_n=$_run
+		[ $((_first + _n)) -le "$6" ] || _n=$(($6 - _first))
+		dd if=/dev/zero of="$1" bs="$3" seek=$(($4 + _first)) count="$_n" conv=notrunc oflag=direct 2>/dev/null </dev/null ||
+			dd if=/dev/zero of="$1" bs="$3" seek=$(($4 + _first)) count="$_n" conv=notrunc,fsync 2>/dev/null </dev/null || {
+			why="writing zeros through $(shown "$1") failed"
+			return 1
+		}
+		dirty=$((dirty + _n * $3))
+		_pos=$((_first + _n))
+		_end=$_pos
+	done
+}
+
+# sparse_pass DEVICE BS MAX FILE LAST: reserve the free space into FILE,
+# and the last blocks FILE could not take (its extent tree may need a block
+# that is no longer there) into LAST (reserve_free), then read every
+# reserved block on the device and write zeros where one holds data
+# (zero_data). The blocks are the files' for the whole pass: nothing else
+# can be given them while they are read and written, and the zeros go
+# through the files, never to the device. Fails, with why, when a part of
+# it cannot be done.
+sparse_pass() {
+	_taken=0
+	if ! reserve_free "$4" "$2" "$3" 1073741824 || ! reserve_free "$5" "$2" "$3" 1048576; then
+		why="cannot reserve its free space"
+		return 1
+	fi
+	# Reads must see the device, not blocks the page cache kept from
+	# before (a block freed since may hold other data now).
+	blockdev --flushbufs "$1" 2>/dev/null </dev/null
+	for _file in "$4" "$5"; do
+		_list=$(extents "$_file" "$2") || {
+			why="filefrag cannot tell where its blocks are (FIEMAP)"
+			return 1
+		}
+		while read -r _log _phys _len; do
+			[ -n "$_len" ] || continue
+			zero_data "$_file" "$1" "$2" "$_log" "$_phys" "$_len" || return 1
+		done <<EXTENTS
+$_list
+EXTENTS
+	done
+}
+
+# zero_fill MOUNT-POINT (as the guest sees it) TYPE SOURCE: clear its free
+# blocks through six temporary files, made first (XFS may need free
+# blocks to make a file), bounded by the free space found first, then sync
+# and remove them. On ext4 and XFS zeros are written only over the free
+# blocks that hold data (sparse_pass); elsewhere, in mode zero or both, or
+# when that cannot be done, over every free block (full_fill). Reserves
+# that no ordinary write can fill are released for the last pass and set
+# back after it: ext4's reserved clusters (2% of the filesystem, at most
+# 4096 clusters) and XFS's reserve pool; the sparse pass runs first with
+# them in place, for the filesystem takes from them to turn unwritten
+# blocks into written ones. An orphan file of a killed run is removed
+# first.
 zero_fill() {
+	_zmp=$1 _zfs=$2 _zsrc=$3
 	_dir=$AMIH_ROOT$1
 	for _orphan in "${_dir%/}"/.ami-hygiene-fill.*; do
 		if [ -f "$_orphan" ] && [ ! -L "$_orphan" ]; then
@@ -149,36 +348,66 @@ zero_fill() {
 	_kib=$(kib_free "$_dir")
 	rec change zero "$1" "$((_kib / 1024)) MiB free"
 	dry_run && return 0
-	fill_file=$(mktemp "${_dir%/}/.ami-hygiene-fill.XXXXXX") || {
-		fill_file=''
-		rec warn "cannot create a file in $1: its free space was not cleared"
-		return 0
-	}
+	fill_dir=$_dir fill_names='' written=0 scanned=0 dirty=0 why=''
+	set --
+	for _i in 1 2 3 4 5 6; do
+		new_fill_file || {
+			rec warn "cannot create a file in $_zmp: its free space was not cleared"
+			restore
+			return 0
+		}
+		set -- "$@" "$fill_path"
+	done
+	_bs=$(stat -f -c %S "$_dir" 2>/dev/null)
+	case $_bs in '' | *[!0-9]*) _bs=4096 ;; esac
+	if [ "$AMIH_MODE" != sparse ]; then
+		why="mode $AMIH_MODE"
+	elif _dev=$(sparse_support "$_dir" "$_zfs" "$_zsrc"); then
+		# The first pass leaves some blocks free: turning an unwritten
+		# extent into written ones may need new blocks for the file's
+		# extent tree, and ext4, refused one, writes zeros over the whole
+		# extent instead (its zeroout). The second pass takes them.
+		sparse_pass "$_dev" "$_bs" $((_kib * 1024 - 8388608)) "$1" "$2"
+	else
+		why=$_dev
+	fi
 	_extra=0
-	if [ "$2" = ext4 ] && resv_file=$(ext4_reserve "$3"); then
+	if [ "$_zfs" = ext4 ] && resv_file=$(ext4_reserve "$_zsrc"); then
 		resv=$(cat "$resv_file")
 		if echo 0 >"$resv_file" 2>/dev/null; then _extra=$((resv * 4)); else resv_file=''; fi
 	else
 		resv_file=''
 	fi
-	if [ "$2" = xfs ] && xfs_resv=$(xfs_reserve "$_dir"); then
+	if [ "$_zfs" = xfs ] && xfs_resv=$(xfs_reserve "$_dir"); then
 		if xfs_io -x -c 'resblks 0' "$_dir" >/dev/null 2>&1; then
 			xfs_dir=$_dir
 			_extra=$((_extra + xfs_resv * 4))
 		fi
 	fi
-	_mib=$(((_kib + _extra) / 1024 + 1))
-	fill "$fill_file" "$_mib" 1048576
-	# The last blocks go to a file of their own: the first may need one
-	# more block for its extent tree than is left, while a new file's
-	# first extents live in its inode (ext4).
-	_left=$(kib_free "$_dir")
-	fill "$fill_file.last" $((_left / 1024 + 1)) 4096
-	_written=$(($(bytes_in "$fill_file") + $(bytes_in "$fill_file.last")))
+	if [ -z "$why" ]; then
+		_method=sparse
+		# The released reserves, sparse too; where that fails, filled.
+		# The released reserves too, but for one MiB, which the
+		# filesystem may need for the same reason (XFS, its reserve pool
+		# gone, refuses the write): that last MiB is filled.
+		if sparse_pass "$_dev" "$_bs" $(($(kib_free "$_dir") * 1024 - 1048576)) "$3" "$4"; then
+			full_fill "$5" "$6"
+		else
+			rec info "$_zmp: the last free blocks (the filesystem's reserves) were filled with zeros: $why"
+			full_fill "$3" "$4"
+		fi
+	else
+		_method=full
+		[ "$AMIH_MODE" = sparse ] && rec info "$_zmp: every free block is written with zeros ($why)"
+		full_fill "$1" "$2"
+	fi
 	restore
-	zeroed=$((zeroed + _written))
-	if [ "$_written" -lt $((_kib * 512)) ]; then
-		rec warn "wrote zeros over only $((_written / 1048576)) MiB of the $((_kib / 1024)) MiB free in $1"
+	zeroed=$((zeroed + written + dirty))
+	read_bytes=$((read_bytes + scanned))
+	if [ "$_method" = sparse ]; then
+		rec info "$_zmp: sparse: $((scanned / 1048576)) MiB of free blocks read, $((dirty / 1048576)) MiB held data and were overwritten with zeros"
+	elif [ "$written" -lt $((_kib * 512)) ]; then
+		rec warn "wrote zeros over only $((written / 1048576)) MiB of the $((_kib / 1024)) MiB free in $_zmp"
 	fi
 }
 
@@ -217,11 +446,11 @@ clear_filesystem() {
 	# A file bind-mounted from a disk (a container's /etc/hosts) is no
 	# filesystem to fill.
 	[ -d "$AMIH_ROOT$_mount" ] || return 0
-	case $AMIH_MODE in zero | both) zero_fill "$_mount" "$_type" "$_source" ;; esac
-	case $AMIH_MODE in discard | both) discard "$_mount" ;; esac
+	case $AMIH_MODE in sparse | zero | both) zero_fill "$_mount" "$_type" "$_source" ;; esac
+	case $AMIH_MODE in sparse | discard | both) discard "$_mount" ;; esac
 }
 
-zeroed=0 discarded=0
+zeroed=0 read_bytes=0 discarded=0
 listed=$(filesystems)
 if [ -n "${AMIH_PATHS:-}" ]; then
 	# A path that is not a mount point is the user's mistake: said, not
@@ -236,8 +465,9 @@ PATHS
 fi
 each_line "$listed" clear_filesystem
 if ! dry_run; then
-	case $AMIH_MODE in zero | both) rec count zeroed_bytes "$zeroed" ;; esac
-	case $AMIH_MODE in discard | both) rec count discarded_bytes "$discarded" ;; esac
+	case $AMIH_MODE in sparse | zero | both) rec count zeroed_bytes "$zeroed" ;; esac
+	case $AMIH_MODE in sparse) rec count read_bytes "$read_bytes" ;; esac
+	case $AMIH_MODE in sparse | discard | both) rec count discarded_bytes "$discarded" ;; esac
 fi
 
 # Swap: every active swap area of the image (/proc/swaps; zram is memory).

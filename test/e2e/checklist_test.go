@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,24 +44,50 @@ func TestChecklist(t *testing.T) {
 	// (the guest synced first): what its blocks hold without the step. The
 	// same block a second time in the same build (the connection outlives
 	// the launch key) is the idempotence run, with free_space.
+	//
+	// Issue 25: the disk is read before any cleaning too (every planted
+	// secret must be on it, or the proof proves nothing), and the blocks the
+	// build wrote are measured: the overlay's allocated size after the
+	// first run (the build without free_space) and after the build.
 	beforeRaw := filepath.Join(bed.Dir, "before-free-space.raw")
+	dirtyRaw := filepath.Join(bed.Dir, "dirty.raw")
+	withoutFreeSpace := filepath.Join(bed.Dir, "overlay-without-free-space")
 	tmpl := Template{Dirty: true, Hygiene: hygieneBody(blocks + `
     skip_steps = ["free_space"]`)}
 	if tmpl.Hygiene != "-" {
+		tmpl.BeforeHygiene = fmt.Sprintf(`
+  provisioner "shell" {
+    execute_command = "sudo -n sh -c '{{ .Vars }} {{ .Path }}'"
+    inline = ["journalctl --sync || true", "sync"]
+  }
+  provisioner "shell-local" {
+    inline = ["qemu-img convert -U -O raw '%s' '%s'"]
+  }
+`, bed.VM.Overlay, dirtyRaw)
 		tmpl.Provisioners = fmt.Sprintf(`
   provisioner "shell" {
     inline = ["sync"]
   }
   provisioner "shell-local" {
-    inline = ["qemu-img convert -U -O raw '%s' '%s'"]
+    inline = ["qemu-img convert -U -O raw '%s' '%s'", "stat -c %%b '%s' >'%s'"]
   }
   provisioner "ami-hygiene" {
     report_path = "report-again.json"
 %s
   }
-`, bed.VM.Overlay, beforeRaw, blocks)
+`, bed.VM.Overlay, beforeRaw, bed.VM.Overlay, withoutFreeSpace, blocks)
 	}
 	run := bed.MustBuild(tmpl)
+	if tmpl.Hygiene != "-" {
+		dirty := countMarkers(t, dirtyRaw, blockSecrets)
+		os.Remove(dirtyRaw)
+		for _, m := range blockSecrets {
+			if dirty[m] == 0 {
+				t.Errorf("the disk before any cleaning holds no copy of %q: the disk-read proof would prove nothing for it", m)
+			}
+		}
+		overlayGrowth(t, bed.VM.Overlay, withoutFreeSpace)
+	}
 	state := bed.Inspect(inspectScript())
 	var before, tracesBefore map[string]int
 	if tmpl.Hygiene != "-" {
@@ -393,5 +421,30 @@ func secretScanProof(t *testing.T, bed *Bed) {
 	counts := steps[len(steps)-1].Counts
 	if counts["allowed"] != 2 || counts["findings"] != 0 {
 		t.Errorf("secret_scan counts %v, want 2 allowed and no finding", counts)
+	}
+}
+
+// overlayGrowth (issue 25) compares the blocks the build wrote with
+// free_space (the overlay's allocated size after the build) with the same
+// build without it (its size after the first run, in the file the template
+// wrote): at most 1.2 times.
+func overlayGrowth(t *testing.T, overlay, withoutFile string) {
+	t.Helper()
+	data, err := os.ReadFile(withoutFile)
+	if err != nil {
+		t.Fatalf("the overlay's size after the first run: %v", err)
+	}
+	without, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		t.Fatalf("the overlay's size after the first run: %q", data)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(overlay, &st); err != nil {
+		t.Fatal(err)
+	}
+	with := st.Blocks
+	t.Logf("overlay: %d MiB written without free_space, %d MiB with it (%.2f ×)", without*512>>20, with*512>>20, float64(with)/float64(without))
+	if float64(with) > 1.2*float64(without) {
+		t.Errorf("the build with free_space wrote %d MiB, more than 1.2 × the %d MiB without it", with*512>>20, without*512>>20)
 	}
 }

@@ -32,7 +32,10 @@ type Template struct {
 	// Scripts are local shell scripts run as root after those, before
 	// ami-hygiene (Packer uploads them: they may be large).
 	Scripts []string
-	Hygiene string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
+	// BeforeHygiene are provisioner blocks (HCL) after those, before
+	// ami-hygiene.
+	BeforeHygiene string
+	Hygiene       string // the body of provisioner "ami-hygiene" { ... }, or "-" for none
 	// Provisioners are more provisioner blocks (HCL), after ami-hygiene.
 	Provisioners string
 }
@@ -83,6 +86,7 @@ build {
 		}
 		b.WriteString("    ]\n  }\n")
 	}
+	b.WriteString(t.BeforeHygiene)
 	if t.Hygiene != "-" {
 		fmt.Fprintf(&b, "\n  provisioner \"ami-hygiene\" {\n%s\n  }\n", t.Hygiene)
 	}
