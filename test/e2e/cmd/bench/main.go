@@ -23,9 +23,11 @@
 //	    guest's own work (every script's time on the guest, from their
 //	    completion records, and the reboot's downtime, from the guest's
 //	    journal); per build and per step.
-//	P8  clearing free space: seconds per GiB of the plugin's free_space
-//	    (mode "zero") vs one plain `dd` of zeros to the same disk, on the
-//	    same guest. Ratio.
+//	P8  clearing free space: seconds per GiB of free space of the plugin's
+//	    free_space (its default mode, sparse: the free space read, the
+//	    blocks that hold data written) vs one plain `dd` of zeros over the
+//	    same disk's free space, each on a fresh guest. Ratio. And the blocks
+//	    each wrote: the overlay's allocated size after the build.
 //	P9  the audit's whole-image search (key files, histories, credentials,
 //	    private keys anywhere in the image; its time from its own info
 //	    line) vs one plain `find -xdev` of the same tree (100k files shaped
@@ -545,7 +547,6 @@ func (b *bench) p8(r int, side string) error {
 		tmpl.Hygiene = `    steps = ["free_space"]
     report_path = "report.json"
     free_space {
-      mode = "zero"
       swap = false
     }`
 	} else {
@@ -566,7 +567,12 @@ func (b *bench) p8(r int, side string) error {
 		}
 		for _, st := range rep.Steps {
 			if st.Name == "free_space" {
-				bytes, seconds = float64(st.Counts["zeroed_bytes"]), st.DurationSeconds
+				// The free space it went over: read (sparse) or written
+				// (the full fill, where sparse cannot work).
+				bytes, seconds = float64(st.Counts["read_bytes"]), st.DurationSeconds
+				if bytes == 0 {
+					bytes = float64(st.Counts["zeroed_bytes"])
+				}
 			}
 		}
 	} else {
@@ -583,6 +589,11 @@ func (b *bench) p8(r int, side string) error {
 	}
 	name := map[string]string{"plugin": "P8 plugin free_space (s/GiB)", "shell": "P8 dd (s/GiB)"}[side]
 	b.add(name, seconds/(bytes/(1<<30)))
+	var st syscall.Stat_t
+	if err := syscall.Stat(overlay, &st); err != nil {
+		return err
+	}
+	b.add(map[string]string{"plugin": "P8 plugin overlay written (MiB)", "shell": "P8 dd overlay written (MiB)"}[side], float64(st.Blocks*512)/(1<<20))
 	return nil
 }
 
@@ -676,7 +687,7 @@ var targets = map[string]string{
 	"P5 plugin peak RSS (MiB)":         "<= 64",
 	"P6 ratio two-source/single":       "<= 1.2",
 	"P7 plugin overhead per build (s)": "<= 3",
-	"P8 ratio plugin/dd":               "<= 1.1",
+	"P8 ratio plugin/dd":               "<= 0.5",
 	"P9 ratio search/find":             "<= 1.3",
 }
 
