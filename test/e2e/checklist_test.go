@@ -82,6 +82,7 @@ func TestChecklist(t *testing.T) {
 		dirty := countMarkers(t, dirtyRaw, blockSecrets)
 		os.Remove(dirtyRaw)
 		for _, m := range blockSecrets {
+			t.Logf("secret %q: %d copies on the disk before any cleaning", m, dirty[m])
 			if dirty[m] == 0 {
 				t.Errorf("the disk before any cleaning holds no copy of %q: the disk-read proof would prove nothing for it", m)
 			}
