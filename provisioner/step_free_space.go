@@ -27,12 +27,18 @@ import (
 // loop images), btrfs, ZFS, a device the guest cannot read, no `fallocate`,
 // `filefrag`, `cmp` or `blockdev` — and in mode `zero` or `both`, zeros are
 // written into all the free space instead (the full fill), and the step
-// says why. The filesystem is full for the time of either; the reserves
-// no ordinary write can fill are released for the last pass and put back
-// afterwards, on every way out (the step's deadline included): ext4's
-// `reserved_clusters` (at most 4096 clusters) and XFS's reserve pool
-// (`xfs_io -x -c resblks`, up to 32 MiB; Amazon Linux's and RHEL's roots
-// are XFS). The full fill's last free blocks go into a second file of their
+// says why. The filesystem is full for the time of either, but for the
+// reserves no ordinary write can take, which stay in place meanwhile
+// (another process's data written back then may need them: ext4 drops it
+// otherwise): ext4's `reserved_clusters` (at most 4096 clusters) and XFS's
+// reserve pool (`xfs_io -x -c resblks`, up to 32 MiB; Amazon Linux's and
+// RHEL's roots are XFS). Their free blocks get their own turn last, after
+// a sync: the reserve is set to 0 for the one `fallocate` that takes every
+// free block (a few on XFS), set back, and as many blocks of a fill file,
+// which hold zeros, are given back at once (a punched hole); then zeros go
+// through the file that took them, as above. The reserve is put back on
+// every way out (the step's deadline included). The full fill's last free
+// blocks go into a second file of their
 // own (on ext4 the first one can need a block for its extent tree that is
 // no longer there), and the zeros are synced before the files are removed.
 // A fill file a stopped run left (`.ami-hygiene-fill.*` at the top of the
@@ -76,7 +82,7 @@ var freeSpaceStep = stepDef{
 	// free space on a gp3 volume (125 MiB/s).
 	Timeout: time.Hour,
 	Touches: []string{
-		"the free blocks of every writable filesystem of a block device but instance-store disks (or `paths`): temporary files `.ami-hygiene-fill.*` at its top that take them (`fallocate`), zeros written through them where a block holds data (or everywhere), synced, then removed; `fstrim` on it; ext4's reserved clusters and XFS's reserve pool, set to 0 for the last pass and back",
+		"the free blocks of every writable filesystem of a block device but instance-store disks (or `paths`): temporary files `.ami-hygiene-fill.*` at its top that take them (`fallocate`), zeros written through them where a block holds data (or everywhere), synced, then removed; `fstrim` on it; ext4's reserved clusters and XFS's reserve pool, set to 0 for the one `fallocate` that takes their free blocks and back at once",
 		"each active swap file or partition (not zram): turned off, overwritten with zeros, `mkswap` with its UUID and label, turned on again",
 	},
 	configOf: func(c *Config) stepConfig { return &c.FreeSpace },

@@ -3,6 +3,7 @@ package provisioner
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,32 +147,47 @@ func TestScriptsFreeSpaceSwapInUse(t *testing.T) {
 }
 
 // TestScriptsFreeSpaceExt4Reserve: ext4's reserved clusters (which no one
-// may allocate, root neither, and whose free blocks keep old data) are 0
-// while the zeros are written and set back afterwards; the fill's bound
-// counts them. Another filesystem type's reserve is not touched.
+// may allocate, root neither, and whose free blocks keep old data) stay in
+// place while zeros are written: another process's data written back then
+// may need them (ext4 drops it otherwise). Their free blocks get a turn of
+// their own at the end: released for one fallocate that takes every free
+// block, set back, and as many blocks of a fill file punched out; then the
+// zeros are written through the file that took them. Another filesystem
+// type's reserve is not touched.
 func TestScriptsFreeSpaceExt4Reserve(t *testing.T) {
 	forEachShell(t, func(t *testing.T, g *guestTree) {
 		freeSpaceGuest(g)
-		g.file("sys/fs/ext4/vdc/reserved_clusters", "4096\n")
+		resv := "sys/fs/ext4/vdc/reserved_clusters"
+		g.file(resv, "4096\n")
 		g.file("sys/fs/ext4/vdd/reserved_clusters", "4096\n")
-		// dd notes the reserve it runs with, then writes 1 MiB of zeros.
+		// dd and fallocate note the reserve they run with; dd writes 1 MiB
+		// of zeros.
 		g.shim("dd", `for a; do case $a in of=*) of=${a#of=} ;; count=*) count=${a#count=} ;; esac; done
 case $of in *"with space"*) cat "$ROOT/sys/fs/ext4/vdc/reserved_clusters" >>"$STATE/resv-during"; echo "$count" >>"$STATE/count" ;; esac
 head -c 1048576 /dev/zero >"$of"`)
+		g.shim("fallocate", `for f; do :; done; r=$(cat "$ROOT/sys/fs/ext4/vdc/reserved_clusters"); echo "$r $*" | sed "s|$ROOT||" >>"$STATE/falloc"`)
 		res := g.run("free_space.sh", envVar{"AMIH_MODE", "zero"}, envVar{"AMIH_PATHS", "/srv/with space\n/srv/nodiscard"}, envVar{"AMIH_SWAP", "0"})
 		if res.code != 0 {
 			t.Fatalf("code %d\n%s", res.code, res.other)
 		}
 		during, _ := os.ReadFile(filepath.Join(g.state, "resv-during"))
 		count, _ := os.ReadFile(filepath.Join(g.state, "count"))
-		if string(during) != "0\n0\n" || g.read("sys/fs/ext4/vdc/reserved_clusters") != "4096\n" {
-			t.Errorf("reserved clusters during the two passes of the fill %q, after %q; want 0 twice, then 4096", during, g.read("sys/fs/ext4/vdc/reserved_clusters"))
+		if string(during) != "4096\n4096\n4096\n" || g.read(resv) != "4096\n" {
+			t.Errorf("reserved clusters while zeros were written %q, after %q; want 4096 each time", during, g.read(resv))
 		}
-		// Both passes are bounded by the free space stat tells once the
-		// reserves are released (the kernel's count includes them then):
-		// 3 MiB, +1, in MiB blocks, then in 4 KiB blocks.
-		if string(count) != "4\n1024\n" {
-			t.Errorf("dd counts %q, want 4 (MiB blocks) then 1024 (4 KiB blocks)", count)
+		// The fill is bounded by the free space stat tells (3 MiB, +1), in
+		// MiB blocks, then in 4 KiB blocks; then the blocks the reserve's
+		// file holds (stat: 768 of 4096 bytes).
+		if string(count) != "4\n1024\n768\n" {
+			t.Errorf("dd counts %q, want 4 (MiB blocks), 1024 (4 KiB blocks), then 768", count)
+		}
+		// Released for the one call that takes every free block (3 MiB and
+		// the reserve), then 16 MiB of the first fill file punched out.
+		calls, _ := os.ReadFile(filepath.Join(g.state, "falloc"))
+		falloc := strings.Split(strings.TrimSpace(string(calls)), "\n")
+		if len(falloc) != 2 || !regexp.MustCompile(`^0 -l 19922944 /srv/with space/\.ami-hygiene-fill\.\w+$`).MatchString(falloc[0]) ||
+			!regexp.MustCompile(`^4096 -p -o 0 -l 16777216 /srv/with space/\.ami-hygiene-fill\.\w+$`).MatchString(falloc[1]) {
+			t.Errorf("fallocate calls %q: want the take with the reserve at 0, then the punch with it back", falloc)
 		}
 		if g.read("sys/fs/ext4/vdd/reserved_clusters") != "4096\n" {
 			t.Errorf("the reserve of an xfs filesystem was touched")

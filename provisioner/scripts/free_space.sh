@@ -5,9 +5,9 @@
 # inputs: AMIH_MODE (sparse | zero | discard | both), AMIH_PATHS (mount
 #         points, one per line; empty: every writable filesystem of a block
 #         device but loop devices), AMIH_SWAP (1 or 0)
-# The filesystem is full while the zeros are written; the files are removed
-# and the reserves set back (also by at_exit, on TERM, INT and HUP too) and
-# synced at once.
+# The filesystem is full (but for its reserves) while the zeros are
+# written; the files are removed and synced at once (also by at_exit, on
+# TERM, INT and HUP too).
 
 # filesystems: "STATE<TAB>TYPE<TAB>SOURCE<TAB>MOUNT POINT" (the mount point
 # escaped as mount_table says) of every filesystem to clear: each writable
@@ -96,6 +96,7 @@ kib_free() {
 # (letters and digits: a list of them splits on blanks safely).
 fill_dir='' fill_names='' resv_file='' resv='' xfs_dir='' xfs_resv=''
 restore() {
+	restore_reserve
 	if [ -n "$fill_dir" ]; then
 		# Written out before the files go: the zeros a full filesystem
 		# still holds in the page cache (delayed allocation; dd ending on a
@@ -105,14 +106,6 @@ restore() {
 		for _s in $fill_names; do rm -f -- "${fill_dir%/}/.ami-hygiene-fill.$_s"; done
 		fill_dir='' fill_names=''
 		sync
-	fi
-	if [ -n "$resv_file" ]; then
-		echo "$resv" >"$resv_file" || rec warn "could not set ext4's reserved clusters back to $resv (until the next boot)"
-		resv_file=''
-	fi
-	if [ -n "$xfs_dir" ]; then
-		xfs_io -x -c "resblks $xfs_resv" "$xfs_dir" >/dev/null 2>&1 || rec warn "could not set XFS's reserve pool back to $xfs_resv blocks (until the next mount)"
-		xfs_dir=''
 	fi
 }
 at_exit() { restore; }
@@ -324,18 +317,109 @@ EXTENTS
 	done
 }
 
+# reserve_blocks TYPE SOURCE: the blocks of the filesystem's reserve
+# (ext4's reserved clusters, XFS's reserve pool) when there is one and it
+# can be set; fails otherwise.
+reserve_blocks() {
+	case $1 in
+	xfs) _r=$(xfs_reserve "$_dir") ;;
+	ext2 | ext3 | ext4) _r=$(ext4_reserve "$2") && _r=$(cat "$_r" 2>/dev/null) ;;
+	*) return 1 ;;
+	esac || return 1
+	case $_r in '' | 0 | *[!0-9]*) return 1 ;; esac
+	echo "$_r"
+}
+
+# set_reserve TYPE DIR BLOCKS: set the filesystem's reserve (ext4's
+# reserved clusters through resv_file, XFS's reserve pool) to BLOCKS.
+set_reserve() {
+	if [ "$1" = xfs ]; then
+		xfs_io -x -c "resblks $3" "$2" >/dev/null 2>&1 </dev/null
+	else
+		echo "$3" 2>/dev/null >"$resv_file"
+	fi
+}
+
+# clear_reserve TYPE SOURCE DEVICE BS FILE ZEROED: the free blocks the
+# filesystem keeps back from every ordinary write, root's included (ext4's
+# reserved clusters: 2% of it, at most 4096 clusters; XFS's reserve pool:
+# up to 32 MiB), hold old data as any other free block, and they are the
+# only free blocks left once the fill has taken the rest. Their turn comes
+# last, everyone's writes synced first: the reserve is set to 0, FILE takes
+# every free block with fallocate (nothing written), the reserve is set
+# back and as many blocks of ZEROED (a fill file: it holds zeros) are given
+# back (a punched hole), so that the filesystem has its reserve of free
+# blocks again, blocks that hold zeros; then FILE's blocks are cleared
+# (where they hold data, read on DEVICE; else all of them). From the
+# reserve's release to the punched hole (two calls on ext4, a few more on
+# XFS) the filesystem has no free block at all: writing back another
+# process's data may need a block for its extent tree then, and ext4 drops
+# such data ("Delayed block allocation failed"): the reserve is never
+# released for longer, nor while zeros are written.
+clear_reserve() {
+	_rblocks=$(reserve_blocks "$1" "$2") || return 0
+	if ! have fallocate; then
+		rec info "$_zmp: the $((_rblocks * $4 / 1024)) KiB of free blocks $1 keeps for itself were not cleared: fallocate is not installed"
+		return 0
+	fi
+	sync
+	_size=$(($(kib_free "$_dir") * 1024 + _rblocks * $4))
+	# From here on at_exit sets the reserve back too.
+	resv=$_rblocks
+	case $1 in xfs) xfs_dir=$_dir xfs_resv=$_rblocks ;; *) resv_file=$(ext4_reserve "$2") ;; esac
+	set_reserve "$1" "$_dir" 0 || {
+		restore_reserve
+		rec info "$_zmp: the $((_rblocks * $4 / 1024)) KiB of free blocks $1 keeps for itself were not cleared: its reserve cannot be set"
+		return 0
+	}
+	# The window, as short as it can be: ext4 keeps what one call could
+	# take; XFS takes all of a request or none of it (halving).
+	if [ "$1" = xfs ]; then
+		_taken=0
+		reserve_free "$5" "$4" "$_size" $((_rblocks * $4))
+	else
+		fallocate -l "$_size" "$5" 2>/dev/null </dev/null
+	fi
+	restore_reserve
+	fallocate -p -o 0 -l $((_rblocks * $4)) "$6" 2>/dev/null </dev/null
+	_held=$(stat -c '%b %B' "$5" 2>/dev/null)
+	case $_held in *[0-9]' '[0-9]*) _held=$((${_held% *} * ${_held#* })) ;; *) _held=0 ;; esac
+	if [ -n "$3" ] && [ -z "$why" ] && _list=$(extents "$5" "$4"); then
+		blockdev --flushbufs "$3" 2>/dev/null </dev/null
+		while read -r _log _phys _len; do
+			[ -n "$_len" ] || continue
+			zero_data "$5" "$3" "$4" "$_log" "$_phys" "$_len" || break
+		done <<EXTENTS
+$_list
+EXTENTS
+		[ -z "$why" ] && return 0
+		rec info "$_zmp: the free blocks $1 keeps for itself were filled with zeros: $why"
+	fi
+	dd if=/dev/zero of="$5" bs="$4" count=$((_held / $4)) conv=notrunc,fsync 2>/dev/null </dev/null
+	written=$((written + _held))
+}
+
+# restore_reserve: set the reserve clear_reserve released back.
+restore_reserve() {
+	if [ -n "$resv_file" ]; then
+		echo "$resv" >"$resv_file" || rec warn "could not set ext4's reserved clusters back to $resv (until the next boot)"
+		resv_file=''
+	fi
+	if [ -n "$xfs_dir" ]; then
+		xfs_io -x -c "resblks $xfs_resv" "$xfs_dir" >/dev/null 2>&1 </dev/null || rec warn "could not set XFS's reserve pool back to $xfs_resv blocks (until the next mount)"
+		xfs_dir=''
+	fi
+}
+
 # zero_fill MOUNT-POINT (as the guest sees it) TYPE SOURCE: clear its free
-# blocks through six temporary files, made first (XFS may need free
+# blocks through seven temporary files, made first (XFS may need free
 # blocks to make a file), bounded by the free space found first, then sync
-# and remove them. On ext4 and XFS zeros are written only over the free
-# blocks that hold data (sparse_pass); elsewhere, in mode zero or both, or
-# when that cannot be done, over every free block (full_fill). Reserves
-# that no ordinary write can fill are released for the last pass and set
-# back after it: ext4's reserved clusters (2% of the filesystem, at most
-# 4096 clusters) and XFS's reserve pool; the sparse pass runs first with
-# them in place, for the filesystem takes from them to turn unwritten
-# blocks into written ones. An orphan file of a killed run is removed
-# first.
+# and remove them. On ext2/3/4 zeros are written only over the free blocks
+# that hold data (sparse_pass); elsewhere, in mode zero or both, or when
+# that cannot be done, over every free block (full_fill). The filesystem's
+# reserves stay in place all the while (another process's data may need
+# them); the free blocks they keep get their own turn last
+# (clear_reserve). An orphan file of a killed run is removed first.
 zero_fill() {
 	_zmp=$1 _zfs=$2 _zsrc=$3
 	_dir=$AMIH_ROOT$1
@@ -348,9 +432,9 @@ zero_fill() {
 	_kib=$(kib_free "$_dir")
 	rec change zero "$1" "$((_kib / 1024)) MiB free"
 	dry_run && return 0
-	fill_dir=$_dir fill_names='' written=0 scanned=0 dirty=0 why=''
+	fill_dir=$_dir fill_names='' written=0 scanned=0 dirty=0 why='' _dev=''
 	set --
-	for _i in 1 2 3 4 5 6; do
+	for _i in 1 2 3 4 5 6 7; do
 		new_fill_file || {
 			rec warn "cannot create a file in $_zmp: its free space was not cleared"
 			restore
@@ -362,38 +446,26 @@ zero_fill() {
 	case $_bs in '' | *[!0-9]*) _bs=4096 ;; esac
 	if [ "$AMIH_MODE" != sparse ]; then
 		why="mode $AMIH_MODE"
-	elif _dev=$(sparse_support "$_dir" "$_zfs" "$_zsrc"); then
-		# The first pass leaves some blocks free: turning an unwritten
-		# extent into written ones may need new blocks for the file's
-		# extent tree, and ext4, refused one, writes zeros over the whole
-		# extent instead (its zeroout). The second pass takes them.
-		sparse_pass "$_dev" "$_bs" $((_kib * 1024 - 8388608)) "$1" "$2"
-	else
-		why=$_dev
-	fi
-	_extra=0
-	if [ "$_zfs" = ext4 ] && resv_file=$(ext4_reserve "$_zsrc"); then
-		resv=$(cat "$resv_file")
-		if echo 0 >"$resv_file" 2>/dev/null; then _extra=$((resv * 4)); else resv_file=''; fi
-	else
-		resv_file=''
-	fi
-	if [ "$_zfs" = xfs ] && xfs_resv=$(xfs_reserve "$_dir"); then
-		if xfs_io -x -c 'resblks 0' "$_dir" >/dev/null 2>&1; then
-			xfs_dir=$_dir
-			_extra=$((_extra + xfs_resv * 4))
-		fi
+	elif ! _dev=$(sparse_support "$_dir" "$_zfs" "$_zsrc"); then
+		why=$_dev _dev=''
 	fi
 	if [ -z "$why" ]; then
 		_method=sparse
-		# The released reserves, sparse too; where that fails, filled.
-		# The released reserves too, but for one MiB, which the
-		# filesystem may need for the same reason (XFS, its reserve pool
-		# gone, refuses the write): that last MiB is filled.
-		if sparse_pass "$_dev" "$_bs" $(($(kib_free "$_dir") * 1024 - 1048576)) "$3" "$4"; then
+		# The first pass leaves some blocks free: turning an unwritten
+		# extent into written ones may need new blocks for the file's
+		# extent tree, and ext4, refused one, writes zeros over the whole
+		# extent instead (its zeroout). The second pass takes them but
+		# one MiB, which is filled (the last blocks a file can get). The
+		# bounds leave out the reserve, which no pass can take.
+		_rkib=$(($(reserve_blocks "$_zfs" "$_zsrc" || echo 0) * _bs / 1024))
+		if ! sparse_pass "$_dev" "$_bs" $(((_kib - _rkib) * 1024 - 8388608)) "$1" "$2"; then
+			_method=full
+			rec info "$_zmp: every free block is written with zeros ($why)"
+			full_fill "$1" "$2"
+		elif sparse_pass "$_dev" "$_bs" $((($(kib_free "$_dir") - _rkib) * 1024 - 1048576)) "$3" "$4"; then
 			full_fill "$5" "$6"
 		else
-			rec info "$_zmp: the last free blocks (the filesystem's reserves) were filled with zeros: $why"
+			rec info "$_zmp: the last free blocks were filled with zeros: $why"
 			full_fill "$3" "$4"
 		fi
 	else
@@ -401,6 +473,7 @@ zero_fill() {
 		[ "$AMIH_MODE" = sparse ] && rec info "$_zmp: every free block is written with zeros ($why)"
 		full_fill "$1" "$2"
 	fi
+	clear_reserve "$_zfs" "$_zsrc" "$_dev" "$_bs" "$7" "$1"
 	restore
 	zeroed=$((zeroed + written + dirty))
 	read_bytes=$((read_bytes + scanned))
