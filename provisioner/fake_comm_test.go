@@ -37,7 +37,7 @@ func (f *fakeComm) record(call fakeCall) int {
 }
 
 var (
-	readyToken  = regexp.MustCompile(`ready\\t%s\\t%s\\t%s\\n' ([0-9a-f]+) `)
+	readyToken  = regexp.MustCompile(`ready(?:\\t%s)+\\n' ([0-9a-f]+) `)
 	frameEnd    = regexp.MustCompile(`<<'(AMIH_END_[0-9a-f]+)'$`)
 	markerToken = regexp.MustCompile(`exit\\t%s\\t%s\\n' ([0-9a-f]+) `)
 )
@@ -67,15 +67,25 @@ func (f *fakeComm) session(cmd *packersdk.RemoteCmd) {
 		line = strings.TrimSuffix(line, "\n")
 		switch {
 		case readyToken.MatchString(line):
-			say(sessionPrefix + "ready\t" + readyToken.FindStringSubmatch(line)[1] + "\t0\t1\n")
+			say(sessionPrefix + "ready\t" + readyToken.FindStringSubmatch(line)[1] + "\t0\t1\t1\n")
 		case strings.HasPrefix(line, "( "):
 			command, _, _ := strings.Cut(strings.TrimPrefix(line, "( "), " ); printf")
 			call := fakeCall{Command: command}
 			out, status := f.reply(call, f.record(call))
 			say(out + sessionPrefix + "exit\t" + markerToken.FindStringSubmatch(line)[1] + "\t" + strconv.Itoa(status) + "\n")
 		case strings.HasPrefix(line, "amih_s=0; "):
-			head, _ := in.ReadString('\n')
-			end := frameEnd.FindStringSubmatch(strings.TrimSuffix(head, "\n"))[1]
+			// The frame's lines up to the one that runs the script and
+			// opens the here-document.
+			var run string
+			for !frameEnd.MatchString(run) {
+				l, err := in.ReadString('\n')
+				if err != nil {
+					cmd.SetExited(0)
+					return
+				}
+				run = strings.TrimSuffix(l, "\n")
+			}
+			end := frameEnd.FindStringSubmatch(run)[1]
 			var body strings.Builder
 			for {
 				l, err := in.ReadString('\n')
@@ -88,7 +98,6 @@ func (f *fakeComm) session(cmd *packersdk.RemoteCmd) {
 				}
 				body.WriteString(l)
 			}
-			run, _ := in.ReadString('\n')
 			tail, _ := in.ReadString('\n')
 			call := fakeCall{Command: cmd.Command, Stdin: body.String(), Run: run}
 			out, status := f.reply(call, f.record(call))

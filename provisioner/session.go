@@ -17,9 +17,10 @@ import (
 // fixed command line sessionCommand (through `sudo -n` where sudo is used:
 // one sudo call, one line in auth.log, one "unable to resolve host" warning
 // a boot) and sends each step's script to that shell's standard input in
-// turn, framed by sessionFrame: the script is stored in a private temporary
-// file and runs from there with no standard input, under the guest's
-// `timeout` where it knows -k (probed once, when the shell starts), and the
+// turn, framed by sessionFrame: the script reaches sh through a
+// here-document's descriptor (or, where /dev/fd cannot be opened, a private
+// temporary file) and runs with no standard input, under the guest's
+// `timeout` where it knows -k (both probed once, when the shell starts), and the
 // shell then prints the script's exit status with a marker of its own. The
 // frame's delimiters and marker carry a token made for the execution, which
 // the script never sees. No script text and none of a step's inputs ever
@@ -137,14 +138,13 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 	})
 	// A HUP, INT or TERM to the shell (its session cut) still removes the
 	// script's temporary file, once the script it waits for has ended.
-	go s.send(fmt.Sprintf("amih_f=; trap '[ -z \"$amih_f\" ] || rm -f \"$amih_f\"; exit 129' HUP INT TERM; "+
-		"if timeout -k 1 5 true 2>/dev/null; then amih_t=1; else amih_t=; fi; printf '%sready\\t%%s\\t%%s\\t%%s\\n' %s \"$(id -u)\" \"$amih_t\"\n", sessionPrefix, token))
+	go s.send(sessionOpening(token))
 	timer := time.NewTimer(pollDeadline)
 	defer timer.Stop()
 	select {
 	case words := <-ready:
 		s.listen(nil)
-		if len(words) != 2 {
+		if len(words) != 3 {
 			s.close()
 			return nil, fmt.Errorf("the guest's shell answered %q", strings.Join(words, " "))
 		}
@@ -173,19 +173,40 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 	}
 }
 
+// sessionOpening is the first thing the session shell reads: the trap that
+// removes a script's temporary file when the shell is cut, and the probes
+// of the boot, said on one line with the token: the shell's uid, whether
+// `timeout` knows -k (amih_t) and whether sh can run a script from a
+// here-document's descriptor, /dev/fd/3 (amih_p).
+func sessionOpening(token string) string {
+	return `amih_f=; trap '[ -z "$amih_f" ] || rm -f "$amih_f"; exit 129' HUP INT TERM
+if timeout -k 1 5 true 2>/dev/null; then amih_t=1; else amih_t=; fi
+sh /dev/fd/3 </dev/null >/dev/null 2>&1 3<<'AMIH_PROBE'
+exit 42
+AMIH_PROBE
+if [ "$?" = 42 ]; then amih_p=1; else amih_p=; fi
+printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\n' ` + token + ` "$(id -u)" "$amih_t" "$amih_p"
+`
+}
+
 // sessionFrame is what the session shell reads to run one script: body
-// (ending with a newline) stored in a temporary file through a here-document
-// whose delimiter carries the execution's marker token, run with its
-// deadline, removed, and the exit status said with the marker. The runner's
-// own statuses are runnerTemplate's: 97 no temporary file, 98 not written.
+// (ending with a newline) in a here-document whose delimiter carries the
+// execution's marker token, run with its deadline by an sh that reads it
+// from the here-document's descriptor (no file: nothing to remove, nothing
+// left when the shell is killed), or where the guest's sh cannot open
+// /dev/fd/3, from a private temporary file stored from it and removed
+// afterwards; then the exit status said with the marker. The runner's own
+// statuses are runnerTemplate's: 97 no temporary file, 98 not written.
 func sessionFrame(token string, deadline time.Duration, body string) string {
 	end := "AMIH_END_" + token
 	seconds := strconv.FormatInt(int64(deadline/time.Second)+1, 10)
-	return `amih_s=0; amih_f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX") || amih_s=97
-if [ "$amih_s" = 0 ]; then cat >"$amih_f" || amih_s=98; else cat >/dev/null; fi <<'` + end + "'\n" +
+	return `amih_s=0; amih_f=
+{ if [ -n "$amih_p" ]; then amih_r=/dev/fd/3
+elif amih_f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX"); then amih_r=$amih_f; cat <&3 >"$amih_f" || amih_s=98
+else amih_s=97; fi
+if [ "$amih_s" = 0 ]; then if [ -n "$amih_t" ]; then timeout -k 10 ` + seconds + ` sh "$amih_r" </dev/null; else sh "$amih_r" </dev/null; fi; amih_s=$?; fi; } 3<<'` + end + "'\n" +
 		body + end + "\n" +
-		`if [ "$amih_s" = 0 ]; then if [ -n "$amih_t" ]; then timeout -k 10 ` + seconds + ` sh "$amih_f" </dev/null; else sh "$amih_f" </dev/null; fi; amih_s=$?; fi
-[ -z "$amih_f" ] || rm -f "$amih_f"; printf '` + sessionPrefix + `exit\t%s\t%s\n' ` + token + ` "$amih_s"
+		`[ -z "$amih_f" ] || rm -f "$amih_f"; amih_f=; printf '` + sessionPrefix + `exit\t%s\t%s\n' ` + token + ` "$amih_s"
 `
 }
 

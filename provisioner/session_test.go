@@ -148,6 +148,11 @@ func TestSessionOneShellForEveryScript(t *testing.T) {
 			if recs, status, err := run("rec fact again 1", time.Minute); status != 0 || err != nil || len(recs) != 1 || len(comm.starts) != 2 {
 				t.Errorf("after the shell died: %d %v %v, sessions %q", status, err, recs, comm.starts)
 			}
+			// The scripts reached sh through a descriptor: no file was
+			// made, none is left by the killed shell.
+			if left, _ := os.ReadDir(comm.tmp); len(left) > 0 {
+				t.Errorf("left in the shell's TMPDIR: %v", left)
+			}
 			g.dropSession()
 		})
 	}
@@ -178,5 +183,37 @@ func TestSessionFallsBackWhereNoShellStays(t *testing.T) {
 	data, _ := os.ReadFile(dir + "/r.json")
 	if !strings.Contains(string(data), `"transport": "one session a script (the communicator cannot keep a shell open`) {
 		t.Errorf("the report does not say how scripts ran:\n%s", data)
+	}
+}
+
+// TestSessionFrameBothWays: the frame runs a script from the
+// here-document's descriptor (/dev/fd/3) and, where the boot's probe found
+// that sh cannot open it, from a private temporary file that is removed
+// afterwards; either way with no standard input (a script that reads it
+// gets nothing of the frame), with its status said with the token, under
+// dash and busybox ash, with and without timeout's -k.
+func TestSessionFrameBothWays(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	for _, sh := range shells(t) {
+		for _, probe := range []string{"amih_p=1", "amih_p="} {
+			for _, timeout := range []string{"amih_t=1", "amih_t="} {
+				t.Run(sh.name+"/"+probe+"/"+timeout, func(t *testing.T) {
+					tmp := t.TempDir()
+					body := "echo \"script $(cat)\"\nexit 3\n"
+					in := probe + "; " + timeout + "\n" + sessionFrame(token, time.Minute, body) + "echo after\n"
+					p := exec.Command(sh.argv[0], append(sh.argv[1:], "-s")...)
+					p.Stdin = strings.NewReader(in)
+					p.Env = append(os.Environ(), "TMPDIR="+tmp)
+					out, err := p.CombinedOutput()
+					want := "script \n" + sessionPrefix + "exit\t" + token + "\t3\nafter\n"
+					if err != nil || string(out) != want {
+						t.Errorf("output %q (%v), want %q", out, err, want)
+					}
+					if left, _ := os.ReadDir(tmp); len(left) > 0 {
+						t.Errorf("left in TMPDIR: %v", left)
+					}
+				})
+			}
+		}
 	}
 }
