@@ -304,17 +304,23 @@ sparse_pass() {
 	# before (a block freed since may hold other data now).
 	blockdev --flushbufs "$1" 2>/dev/null </dev/null
 	for _file in "$4" "$5"; do
-		_list=$(extents "$_file" "$2") || {
-			why="filefrag cannot tell where its blocks are (FIEMAP)"
-			return 1
-		}
-		while read -r _log _phys _len; do
-			[ -n "$_len" ] || continue
-			zero_data "$_file" "$1" "$2" "$_log" "$_phys" "$_len" || return 1
-		done <<EXTENTS
+		zero_file "$_file" "$1" "$2" || return 1
+	done
+}
+
+# zero_file FILE DEVICE BS: zero_data over each extent of FILE. Fails, with
+# why, when a part of it cannot be done.
+zero_file() {
+	_list=$(extents "$1" "$3") || {
+		why="filefrag cannot tell where its blocks are (FIEMAP)"
+		return 1
+	}
+	while read -r _log _phys _len; do
+		[ -n "$_len" ] || continue
+		zero_data "$1" "$2" "$3" "$_log" "$_phys" "$_len" || return 1
+	done <<EXTENTS
 $_list
 EXTENTS
-	done
 }
 
 # reserve_blocks TYPE SOURCE: the blocks of the filesystem's reserve
@@ -384,15 +390,9 @@ clear_reserve() {
 	fallocate -p -o 0 -l $((_rblocks * $4)) "$6" 2>/dev/null </dev/null
 	_held=$(stat -c '%b %B' "$5" 2>/dev/null)
 	case $_held in *[0-9]' '[0-9]*) _held=$((${_held% *} * ${_held#* })) ;; *) _held=0 ;; esac
-	if [ -n "$3" ] && [ -z "$why" ] && _list=$(extents "$5" "$4"); then
+	if [ -n "$3" ] && [ -z "$why" ]; then
 		blockdev --flushbufs "$3" 2>/dev/null </dev/null
-		while read -r _log _phys _len; do
-			[ -n "$_len" ] || continue
-			zero_data "$5" "$3" "$4" "$_log" "$_phys" "$_len" || break
-		done <<EXTENTS
-$_list
-EXTENTS
-		[ -z "$why" ] && return 0
+		zero_file "$5" "$3" "$4" && return 0
 		rec info "$_zmp: the free blocks $1 keeps for itself were filled with zeros: $why"
 	fi
 	dd if=/dev/zero of="$5" bs="$4" count=$((_held / $4)) conv=notrunc,fsync 2>/dev/null </dev/null
