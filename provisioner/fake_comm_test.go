@@ -48,7 +48,9 @@ var (
 // Command is the command).
 func (f *fakeComm) session(cmd *packersdk.RemoteCmd) {
 	n := f.record(fakeCall{Command: cmd.Command})
-	if _, status := f.reply(fakeCall{Command: cmd.Command}, n); status != 0 {
+	// The reply to the opening is the ready line's words after the token.
+	words, status := f.reply(fakeCall{Command: cmd.Command}, n)
+	if status != 0 {
 		cmd.SetExited(status)
 		return
 	}
@@ -67,7 +69,7 @@ func (f *fakeComm) session(cmd *packersdk.RemoteCmd) {
 		line = strings.TrimSuffix(line, "\n")
 		switch {
 		case readyToken.MatchString(line):
-			say(sessionPrefix + "ready\t" + readyToken.FindStringSubmatch(line)[1] + "\t0\t1\t1\n")
+			say(sessionPrefix + "ready\t" + readyToken.FindStringSubmatch(line)[1] + "\t" + words + "\n")
 		case strings.HasPrefix(line, "( "):
 			command, _, _ := strings.Cut(strings.TrimPrefix(line, "( "), " ); printf")
 			call := fakeCall{Command: command}
@@ -118,7 +120,7 @@ type fakeCall struct {
 }
 
 func (f *fakeComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
-	if strings.HasSuffix(cmd.Command, sessionCommand) {
+	if isSessionCommand(cmd.Command) {
 		if f.noShell {
 			// The shell's input ends at once: it reads nothing and exits.
 			f.record(fakeCall{Command: cmd.Command})
@@ -172,6 +174,11 @@ func stepOf(c fakeCall) string {
 	return ""
 }
 
+// isSessionCommand tells the boot shell's command lines from the others.
+func isSessionCommand(command string) bool {
+	return command == sessionCommand || command == "sudo -n "+sessionCommand || command == sessionAutoCommand
+}
+
 // fakeGuest answers like a healthy guest: a probe as a non-root user, empty
 // step outputs unless steps says otherwise, and a boot id that changes
 // after a reboot has been asked for.
@@ -196,13 +203,23 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
-	case c.Command == sudoCheckCommand || c.Command == "sudo -n "+sessionCommand && c.Stdin == "":
+	case c.Command == sudoCheckCommand:
 		if g.sudoFails {
 			return "", 1
 		}
 		return "0\n", 0
-	case c.Command == sessionCommand && c.Stdin == "":
-		return "", 0
+	case isSessionCommand(c.Command) && c.Stdin == "":
+		// A shell opens: its uid, timeout -k, /dev/fd/3, sudo or not.
+		sudo := c.Command == "sudo -n "+sessionCommand || c.Command == sessionAutoCommand && !g.root
+		switch {
+		case sudo && g.sudoFails:
+			return "", 1
+		case sudo:
+			return "0\t1\t1\tsudo", 0
+		case g.root:
+			return "0\t1\t1\t", 0
+		}
+		return "1000\t1\t1\t", 0
 	case strings.Contains(c.Command, "systemctl reboot") && g.noReconnect != "":
 		return g.noReconnect, exitNoReconnect
 	case strings.Contains(c.Command, "systemctl reboot"):
@@ -220,8 +237,9 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 	name := stepOf(c)
 	out, status := g.steps[name], g.status[name]
 	if name == "probe" {
+		// As root in a sudo shell, or as the SSH user.
 		uid := "1000"
-		if g.root {
+		if g.root || strings.HasPrefix(c.Command, "sudo -n ") || c.Command == sessionAutoCommand && !g.root {
 			uid = "0"
 		}
 		out, status = "amih:fact\tuser\tadmin\namih:fact\tuid\t"+uid+"\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tos_id\tdebian\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n"+g.probeExtra, 0

@@ -78,11 +78,21 @@ func runnerError(status int) error {
 
 // rebootCommand starts a reboot detached from the SSH session, so that the
 // command returns before the guest goes down (the race Packer's
-// expect_disconnect papers over). It refuses, with exitNoReconnect and the
-// reasons on stdout, once a step of this build has made a new SSH connection
-// fail (lib.sh's no_reconnect).
-const rebootCommand = `if [ -s /run/ami-hygiene/no-reconnect ]; then cat /run/ami-hygiene/no-reconnect; exit 96; fi; ` +
-	`nohup sh -c 'sleep 1; systemctl reboot || shutdown -r now || reboot' >/dev/null 2>&1 &`
+// expect_disconnect papers over): one second later, so that its exit status
+// gets back first. It refuses, with exitNoReconnect and the reasons on
+// stdout, once a step of this build has made a new SSH connection fail
+// (lib.sh's no_reconnect).
+const rebootCommand = rebootRefusal + `nohup sh -c 'sleep 1; ` + rebootNow + `' >/dev/null 2>&1 &`
+
+// shellRebootCommand is rebootCommand for the boot's root shell, which
+// needs no pause: its status line is printed at once, and a session cut
+// before it arrives is read as the reboot under way (startReboot).
+const shellRebootCommand = rebootRefusal + `nohup sh -c '` + rebootNow + `' >/dev/null 2>&1 &`
+
+const (
+	rebootRefusal = `if [ -s /run/ami-hygiene/no-reconnect ]; then cat /run/ami-hygiene/no-reconnect; exit 96; fi; `
+	rebootNow     = `systemctl reboot || shutdown -r now || reboot`
+)
 
 // sudoCheckCommand proves that sudo works without a password and makes the
 // scripts root, where there is no boot shell to prove it (openSession).
@@ -95,7 +105,12 @@ const exitNoReconnect = 96
 type guest struct {
 	comm packersdk.Communicator
 	ui   packersdk.Ui
-	sudo bool
+	// sudo: scripts run through `sudo -n`; sudoKnown: that is decided
+	// (use_sudo, or the first shell or the probe has said).
+	sudo, sudoKnown bool
+	// heredoc: the boot's shell hands scripts to sh through a
+	// here-document's descriptor (no temporary file).
+	heredoc bool
 	// shell: scripts go to the boot's one root shell (session.go), not to a
 	// session each; session is that shell, nil until opened in this boot.
 	shell   bool
@@ -362,7 +377,7 @@ func (g *guest) startReboot(ctx context.Context) (string, int, error) {
 	defer g.dropSession()
 	var lines []string
 	marker := newToken()
-	status, err := g.inSession(ctx, marker, commandFrame(marker, rebootCommand), pollDeadline, func(line string) { lines = append(lines, guestText(line)) })
+	status, err := g.inSession(ctx, marker, commandFrame(marker, shellRebootCommand), pollDeadline, func(line string) { lines = append(lines, guestText(line)) })
 	if errors.Is(err, errDisconnected) {
 		return "", packersdk.CmdDisconnect, nil
 	}

@@ -72,16 +72,43 @@ func (r *checklistRunner) execute(ctx context.Context) error {
 // probeDeadline bounds the probe: it only reads a few facts.
 const probeDeadline = 2 * time.Minute
 
-// probe reads the guest's facts and decides whether to use sudo. The facts
-// every step relies on must be there: a guest that ran nothing (the `none`
-// communicator, a shell that is not one) fails here, before any step.
+// probe opens the boot's root shell (which decides whether sudo is needed,
+// unless use_sudo says) and reads the guest's facts in it. The facts every
+// step relies on must be there: a guest that ran nothing (the `none`
+// communicator, a shell that is not one) fails here, before any step. Where
+// the communicator cannot keep a shell's input open, the probe runs in a
+// session of its own as the SSH user, as each script does after it.
 func (r *checklistRunner) probe(ctx context.Context) error {
+	if r.options.useSudo != config.TriUnset {
+		r.guest.sudo, r.guest.sudoKnown = r.options.useSudo.True(), true
+	}
+	r.guest.shell = true
+	err := r.guest.openShell(ctx)
+	switch {
+	case errors.Is(err, errNoShell):
+		r.guest.shell = false
+		r.fact("transport", "one session a script ("+err.Error()+")")
+		r.ui.Say("ami-hygiene: " + err.Error() + ": each script runs in a session of its own")
+	case err != nil:
+		return fmt.Errorf("ami-hygiene: %w", err)
+	case r.guest.heredoc:
+		r.fact("transport", "one shell a boot")
+	default:
+		r.fact("transport", "one shell a boot (scripts through a temporary file: sh cannot open /dev/fd/3)")
+	}
+	// In a session of its own, the probe runs as the SSH user (sudo is not
+	// decided yet).
+	sudo := r.guest.sudo
+	if !r.guest.shell {
+		r.guest.sudo = false
+	}
 	facts := map[string]string{}
 	status, err := r.guest.executeRetrying(ctx, "the guest probe", scriptBody(nil, "probe.sh"), probeDeadline, func(int) {}, func(rec record) {
 		if rec.Kind == "fact" {
 			facts[rec.field(0)] = rec.field(1)
 		}
 	})
+	r.guest.sudo = sudo
 	if errors.Is(err, errNotRun) {
 		return fmt.Errorf("ami-hygiene: %w; the guest probe printed nothing (is the communicator \"none\"? ami-hygiene runs its checklist through a communicator that runs commands, such as ssh)", err)
 	}
@@ -108,32 +135,16 @@ func (r *checklistRunner) probe(ctx context.Context) error {
 	g.KernelBefore, g.KernelAfter = facts["kernel"], facts["kernel"]
 	r.bootID = facts["boot_id"]
 	g.BootIDs = []string{r.bootID}
-	r.guest.sudo = facts["uid"] != "0"
-	if r.options.useSudo != config.TriUnset {
-		r.guest.sudo = r.options.useSudo.True()
+	if !r.guest.sudoKnown {
+		// Decided by the probe, in a session of its own.
+		r.guest.sudo, r.guest.sudoKnown = facts["uid"] != "0", true
+	}
+	if !r.guest.shell && r.guest.sudo {
+		if err := r.checkSudo(ctx); err != nil {
+			return err
+		}
 	}
 	g.UsedSudo = r.guest.sudo
-	// The boot's root shell: every step's script goes to it (one sudo a
-	// boot). It also proves that sudo works without a password and makes
-	// the scripts root. Where the communicator cannot keep a shell's input
-	// open, each script gets a session of its own, as before.
-	r.guest.shell = true
-	_, err = r.guest.openShell(ctx)
-	switch {
-	case errors.Is(err, errNoShell):
-		r.guest.shell = false
-		r.fact("transport", "one session a script ("+err.Error()+")")
-		r.ui.Say("ami-hygiene: " + err.Error() + ": each script runs in a session of its own")
-		if r.guest.sudo {
-			if err := r.checkSudo(ctx); err != nil {
-				return err
-			}
-		}
-	case err != nil:
-		return fmt.Errorf("ami-hygiene: %w", err)
-	default:
-		r.fact("transport", "one shell a boot")
-	}
 	if !r.guest.sudo && facts["uid"] != "0" {
 		r.ui.Say(fmt.Sprintf("ami-hygiene: warning: use_sudo = false and user %q is not root: steps that change system files will fail", g.User))
 	}

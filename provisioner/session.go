@@ -11,6 +11,7 @@ import (
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/retry"
 )
 
 // The guest's root shell: one a boot. The plugin opens one session with the
@@ -29,6 +30,23 @@ import (
 // sessionCommand is the session's command line; the guest's sh reads its
 // commands from standard input.
 const sessionCommand = "sh -s"
+
+// sessionAutoCommand is the first session's command line where use_sudo is
+// not set: the shell runs through `sudo -n` unless the SSH user is root
+// (the ready line says which), so the probe needs no session of its own.
+const sessionAutoCommand = `sh -c 'if [ "$(id -u)" = 0 ]; then exec sh -s; fi; exec sudo -n sh -s'`
+
+// sessionCommandLine is the boot shell's command line: through sudo or not,
+// or, before a shell has said whether it needed sudo, sessionAutoCommand.
+func (g *guest) sessionCommandLine() string {
+	switch {
+	case !g.sudoKnown:
+		return sessionAutoCommand
+	case g.sudo:
+		return "sudo -n " + sessionCommand
+	}
+	return sessionCommand
+}
 
 // sessionPrefix starts the lines the session shell prints itself (never a
 // script: their token is not the script's).
@@ -91,28 +109,36 @@ func (s *shellSession) dead() bool {
 var errNoShell = errors.New("the communicator cannot keep a shell open")
 
 // openShell opens the boot's shell now (the probe does, to learn early
-// whether sudo works and whether the transport keeps a shell open).
-func (g *guest) openShell(ctx context.Context) (*shellSession, error) {
-	s, err := g.openSession(ctx)
-	if err == nil {
-		g.session = s
-	}
-	return s, err
+// whether sudo works and whether the transport keeps a shell open), again
+// when the connection was cut while it opened.
+func (g *guest) openShell(ctx context.Context) error {
+	return retry.Config{
+		Tries:       disconnectRetries,
+		RetryDelay:  func() time.Duration { return 2 * time.Second },
+		ShouldRetry: func(err error) bool { return errors.Is(err, errDisconnected) },
+	}.Run(ctx, func(ctx context.Context) error {
+		s, err := g.openSession(ctx)
+		if err == nil {
+			g.session = s
+		}
+		return err
+	})
 }
 
 // openSession starts the boot's root shell and waits for its first words:
-// who it runs as (root, or sudo did not make it root) and whether the
-// guest's `timeout` knows -k. A sudo that wants a password ends the session
-// before it says anything.
+// who it runs as (root, or sudo did not make it root), whether the guest's
+// `timeout` knows -k, whether sh can read a script from a here-document's
+// descriptor, and whether it came through sudo. A sudo that wants a
+// password ends the session before it says anything.
 func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 	reader, writer := io.Pipe()
 	s := &shellSession{stdin: writer, ended: make(chan struct{})}
 	out := &lineWriter{fn: s.line}
 	errOut := &lineWriter{fn: g.show}
-	command := sessionCommand
-	if g.sudo {
-		command = "sudo -n " + command
-	}
+	command := g.sessionCommandLine()
+	// Until a shell has said whether it needed sudo, a failure to start is
+	// read as sudo's.
+	maybeSudo := g.sudo || !g.sudoKnown
 	cmd := &packersdk.RemoteCmd{Command: command, Stdin: reader, Stdout: out, Stderr: errOut}
 	if err := g.comm.Start(ctx, cmd); err != nil {
 		return nil, err
@@ -144,20 +170,24 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 	select {
 	case words := <-ready:
 		s.listen(nil)
-		if len(words) != 3 {
+		if len(words) != 4 {
 			s.close()
 			return nil, fmt.Errorf("the guest's shell answered %q", strings.Join(words, " "))
 		}
+		if !g.sudoKnown {
+			g.sudo, g.sudoKnown = words[3] == "sudo", true
+		}
+		g.heredoc = words[2] == "1"
 		if g.sudo && words[0] != "0" {
 			s.close()
 			return nil, fmt.Errorf("use_sudo: `sudo -n sh` runs as uid %q, not 0: sudo does not make the build user root", guestText(words[0]))
 		}
 		return s, nil
 	case <-s.ended:
-		if g.sudo && s.status == 127 {
+		if maybeSudo && s.status == 127 {
 			return nil, errors.New("use_sudo: `sudo` is not on the build user's PATH (exit status 127); install sudo, connect as root, or set use_sudo = false")
 		}
-		if g.sudo && s.status != 0 && s.status != packersdk.CmdDisconnect {
+		if maybeSudo && s.status != 0 && s.status != packersdk.CmdDisconnect {
 			return nil, fmt.Errorf("use_sudo: `sudo -n` does not work (exit status %d: it wants a password or is not allowed); give the build user passwordless sudo, connect as root, or set use_sudo = false", s.status)
 		}
 		if s.status == packersdk.CmdDisconnect {
@@ -176,8 +206,9 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 // sessionOpening is the first thing the session shell reads: the trap that
 // removes a script's temporary file when the shell is cut, and the probes
 // of the boot, said on one line with the token: the shell's uid, whether
-// `timeout` knows -k (amih_t) and whether sh can run a script from a
-// here-document's descriptor, /dev/fd/3 (amih_p).
+// `timeout` knows -k (amih_t), whether sh can run a script from a
+// here-document's descriptor, /dev/fd/3 (amih_p), and "sudo" when the shell
+// is sudo's child (sudo sets SUDO_UID).
 func sessionOpening(token string) string {
 	return `amih_f=; trap '[ -z "$amih_f" ] || rm -f "$amih_f"; exit 129' HUP INT TERM
 if timeout -k 1 5 true 2>/dev/null; then amih_t=1; else amih_t=; fi
@@ -185,7 +216,7 @@ sh /dev/fd/3 </dev/null >/dev/null 2>&1 3<<'AMIH_PROBE'
 exit 42
 AMIH_PROBE
 if [ "$?" = 42 ]; then amih_p=1; else amih_p=; fi
-printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\n' ` + token + ` "$(id -u)" "$amih_t" "$amih_p"
+printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\t%s\n' ` + token + ` "$(id -u)" "$amih_t" "$amih_p" "${SUDO_UID:+sudo}"
 `
 }
 

@@ -22,6 +22,8 @@ import (
 type localComm struct {
 	sh  testShell
 	tmp string // the shell's TMPDIR: a killed shell leaves its script there
+	// path, when set, is the commands' PATH (shims first).
+	path string
 
 	mu     sync.Mutex
 	starts []string
@@ -38,6 +40,9 @@ func (c *localComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
 	p := exec.Command(argv[0], argv[1:]...)
 	p.Stdout, p.Stderr = cmd.Stdout, cmd.Stderr
 	p.Env = append(os.Environ(), "TMPDIR="+c.tmp)
+	if c.path != "" {
+		p.Env = append(p.Env, "PATH="+c.path)
+	}
 	// As the SSH communicator: the process's exit does not wait for its
 	// input to end.
 	var stdin io.WriteCloser
@@ -100,7 +105,7 @@ func TestSessionOneShellForEveryScript(t *testing.T) {
 	for _, sh := range shells(t) {
 		t.Run(sh.name, func(t *testing.T) {
 			comm := &localComm{sh: sh, tmp: t.TempDir()}
-			g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true}
+			g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true, sudoKnown: true}
 			ctx := context.Background()
 			run := func(script string, deadline time.Duration) ([]record, int, error) {
 				var recs []record
@@ -122,6 +127,10 @@ func TestSessionOneShellForEveryScript(t *testing.T) {
 				if status != 0 || err != nil || len(recs) != 1 || recs[0].Kind != "fact" {
 					t.Errorf("script %d: status %d, err %v, records %v", i, status, err, recs)
 				}
+			}
+			// What a script starts does not hold the frame's descriptor.
+			if recs, _, err := run(`sleep 1 & if [ -e /proc/$!/fd/3 ]; then rec fact fd3 open; else rec fact fd3 closed; fi`, time.Minute); err != nil || len(recs) != 1 || recs[0].field(1) != "closed" {
+				t.Errorf("a script's child and descriptor 3: %v %v", recs, err)
 			}
 			if _, _, err := run("sleep 30", time.Second); !errors.Is(err, errDeadline) {
 				t.Errorf("a script past its deadline: %v", err)
@@ -155,6 +164,76 @@ func TestSessionOneShellForEveryScript(t *testing.T) {
 			}
 			g.dropSession()
 		})
+	}
+}
+
+// TestSessionDecidesSudo (issue 26): where use_sudo is not set, the first
+// shell's own command line decides — root runs sh, anyone else `sudo -n sh`
+// — and says which, so the probe needs no session of its own; a sudo that
+// wants a password or is missing is named. Real dash and busybox ash, with
+// shims for id (uid 1000 unless sudo's SUDO_UID is set) and sudo.
+func TestSessionDecidesSudo(t *testing.T) {
+	for _, sh := range shells(t) {
+		for _, tc := range []struct {
+			name     string
+			id, sudo string // shim bodies; "" for the real tool
+			wantSudo bool
+			wantErr  string
+		}{
+			{"root", "", "", false, ""},
+			{"user with sudo", `if [ -n "$SUDO_UID" ]; then echo 0; else echo 1000; fi`, `shift; SUDO_UID=1000 exec "$@"`, true, ""},
+			{"sudo wants a password", `echo 1000`, `echo 'sudo: a password is required' >&2; exit 1`, false, "use_sudo: `sudo -n` does not work (exit status 1"},
+			{"sudo is missing", `echo 1000`, "", false, "`sudo` is not on the build user's PATH"},
+			{"sudo does not make root", `echo 1000`, `shift; SUDO_UID=1000 exec "$@"`, true, "runs as uid \"1000\", not 0"},
+		} {
+			t.Run(sh.name+"/"+tc.name, func(t *testing.T) {
+				bin := t.TempDir()
+				for _, tool := range []string{"sh", "timeout", "printf", "cat"} {
+					if err := sh.tool(bin, tool); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for name, body := range map[string]string{"id": tc.id, "sudo": tc.sudo} {
+					switch {
+					case body != "":
+						if err := os.WriteFile(bin+"/"+name, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+							t.Fatal(err)
+						}
+					case name == "id":
+						if err := sh.tool(bin, "id"); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				comm := &localComm{sh: sh, tmp: t.TempDir(), path: bin}
+				g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true}
+				err := g.openShell(context.Background())
+				if tc.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+						t.Fatalf("error %v, want %q", err, tc.wantErr)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer g.dropSession()
+				if !g.sudoKnown || g.sudo != tc.wantSudo || !g.heredoc {
+					t.Errorf("sudo known %v, sudo %v (want %v), here-document %v", g.sudoKnown, g.sudo, tc.wantSudo, g.heredoc)
+				}
+				if len(comm.starts) != 1 || comm.starts[0] != sessionAutoCommand {
+					t.Errorf("sessions %q", comm.starts)
+				}
+				// The next boot's shell is opened the decided way.
+				want := sessionCommand
+				if tc.wantSudo {
+					want = "sudo -n " + sessionCommand
+				}
+				if got := g.sessionCommandLine(); got != want {
+					t.Errorf("the next shell's command %q, want %q", got, want)
+				}
+			})
+		}
 	}
 }
 

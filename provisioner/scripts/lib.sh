@@ -15,9 +15,13 @@
 # tests can run a script against a directory tree instead of the real /.
 set -u
 export LC_ALL=C
+# The boot's shell hands the script to sh on descriptor 3 (session.go), and
+# sh reads it through a descriptor of its own: nothing the script starts
+# holds the frame's pipe.
+exec 3<&-
 AMIH_ROOT=${AMIH_ROOT:-}
 AMIH_DRY_RUN=${AMIH_DRY_RUN:-0}
-tab=$(printf '\t')
+tab='	' # a tab (no subshell)
 nl='
 '
 

@@ -1,6 +1,8 @@
 # shellcheck shell=sh
-# probe: facts about the guest, read before any step (as the SSH user).
-rec fact user "$(id -un)"
+# probe: facts about the guest, read before any step: in the boot's root
+# shell (user: the SSH user, whom sudo names), or as the SSH user in a
+# session of its own where the communicator keeps no shell.
+rec fact user "${SUDO_USER:-$(id -un)}"
 rec fact uid "$(id -u)"
 rec fact boot_id "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
 rec fact kernel "$(uname -r)"

@@ -39,9 +39,13 @@ mv /usr/bin/awk /usr/bin/awk.e2e-hidden`)
 	asRoot(`mv /usr/bin/awk.e2e-hidden /usr/bin/awk`)
 	converges(t, bed, history, "/root/.bash_history")
 
-	// The disk is full: the runner cannot store the script and says why.
-	// (Debian 13's /tmp, where Packer uploads scripts, is a tmpfs that a
-	// full disk does not fill: the test takes it away first.)
+	// The disk is full: the checklist needs no disk space of its own (each
+	// script reaches sh through the boot shell's here-document, a pipe;
+	// issue 26), so the build runs and removes the history. (Debian 13's
+	// /tmp is a tmpfs that a full disk does not fill: the test takes it
+	// away first, so that no temporary file could be made there either.)
+	// Where the communicator keeps no shell, the runner's temporary file
+	// is needed, and a full disk is named: "is its disk full?" (unit tests).
 	t.Log("fault: the root filesystem is full")
 	asRoot(unmountTmpfsTmp + `printf 'history-2\n' > /root/.bash_history
 i=0
@@ -49,9 +53,13 @@ for size in 1G 128M 16M 2M 256K 32K 4K; do
   while fallocate -l $size /var/lib/e2e-fill-$((i = i + 1)) 2>/dev/null; do :; done
 done
 sync`)
-	mustFail("disk full", history, "disk full")
+	full := bed.Inspect(`df -P --output=avail / | tail -n 1 | awk '{ print "avail=" $1 }'`)
+	if run := bed.Build(Template{Hygiene: history}, streamTo()); run.Err != nil {
+		t.Errorf("the build failed on a full disk (%s KiB free): %v\n%s", first(full, "avail"), run.Err, TailLines(run.Output, 25))
+	} else if !has(reportTargets(bed.Report("report.json"), "remove"), "/root/.bash_history") {
+		t.Errorf("the build on a full disk did not remove /root/.bash_history")
+	}
 	asRoot(`rm -f /var/lib/e2e-fill-*`)
-	converges(t, bed, history, "/root/.bash_history")
 
 	// The SSH session is cut in the middle of a step: stopping this unit
 	// kills every SSH session of the build user, as a network drop or an

@@ -132,9 +132,10 @@ var bootID = regexp.MustCompile(`^[0-9a-f-]{32,36}$`)
 // started to finished) minus the guest's own work, that is every script's
 // time on the guest (the report's guest_seconds) and the reboot's downtime
 // (from the guest's journal: sudo running the plugin's reboot command, plus
-// the one second the command waits before it reboots — or, where the
-// command went through the boot's root shell, logind's "System is
-// rebooting" — to sshd listening in the new boot). Also per step: its duration minus its guest_seconds (and
+// the one second that command waits before it reboots — or, where the
+// command went through the boot's root shell, which asks for the reboot at
+// once, logind's "System is rebooting" — to sshd listening in the new
+// boot). Also per step: its duration minus its guest_seconds (and
 // the downtime, for the step that rebooted).
 func (b *bench) p7(vm *e2e.VM, dir string) error {
 	rep, err := e2e.ReadReport(filepath.Join(dir, "report.json"))
@@ -163,8 +164,8 @@ journalctl --merge _BOOT_ID=%s _SYSTEMD_UNIT=ssh.service -o short-unix --no-page
 		}
 	}
 	// The reboot command's own sudo line (a session a script), or, where it
-	// went through the boot's root shell, logind's word when the command,
-	// one second later, asked for the reboot.
+	// went through the boot's root shell, logind's word when the reboot was
+	// asked for (the plugin's time until then is its own).
 	if stamp["requested"] == 0 && stamp["rebooting"] != 0 {
 		stamp["requested"] = stamp["rebooting"] - 1
 	}
