@@ -25,9 +25,10 @@ import (
 var (
 	// rebootPollInterval is the pause between two boot-id polls.
 	rebootPollInterval = 250 * time.Millisecond
-	// pollDeadline bounds one poll: the SDK cannot cancel a hung Start
-	// (ctx does not cross the RPC boundary), so a poll that does not answer
-	// in time is abandoned and the next one starts.
+	// pollDeadline bounds the wait for one fixed command: the SDK cannot
+	// cancel a hung Start (ctx does not cross the RPC boundary), so a
+	// command that does not answer in time is abandoned (a boot id poll is
+	// waited for again: reboot).
 	pollDeadline = 30 * time.Second
 	// disconnectRetries is how many times a script cut by a lost connection
 	// is run again (scripts are idempotent).
@@ -282,42 +283,55 @@ func (g *guest) executeRetrying(ctx context.Context, what, body string, deadline
 // within deadline: the SDK cannot cancel a hung Start (ctx does not cross
 // the RPC boundary), so a command that does not answer in time is abandoned.
 func (g *guest) fixed(ctx context.Context, command string, deadline time.Duration) (string, int, error) {
-	type answer struct {
-		out    string
-		status int
-		err    error
+	a, err := g.await(ctx, g.startFixed(ctx, command), deadline)
+	if err != nil {
+		return "", 0, err
 	}
-	done := make(chan answer, 1)
+	return a.out, a.status, a.err
+}
+
+// fixedAnswer is what a fixed command gave.
+type fixedAnswer struct {
+	out    string
+	status int
+	err    error
+}
+
+// startFixed starts a fixed command; its answer comes on the channel.
+func (g *guest) startFixed(ctx context.Context, command string) <-chan fixedAnswer {
+	done := make(chan fixedAnswer, 1)
 	go func() {
 		var out bytes.Buffer
 		cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: io.Discard}
 		if err := g.comm.Start(ctx, cmd); err != nil {
-			done <- answer{err: err}
+			done <- fixedAnswer{err: err}
 			return
 		}
 		status := cmd.Wait()
-		done <- answer{out: guestText(strings.TrimSpace(out.String())), status: status}
+		done <- fixedAnswer{out: guestText(strings.TrimSpace(out.String())), status: status}
 	}()
+	return done
+}
+
+// errNoAnswer: a fixed command gave no answer in time (it may still).
+var errNoAnswer = errors.New("no answer")
+
+// await waits at most deadline for a fixed command's answer.
+func (g *guest) await(ctx context.Context, answer <-chan fixedAnswer, deadline time.Duration) (fixedAnswer, error) {
 	timer := time.NewTimer(deadline)
 	defer timer.Stop()
 	select {
-	case a := <-done:
-		return a.out, a.status, a.err
+	case a := <-answer:
+		return a, nil
 	case <-timer.C:
-		return "", 0, fmt.Errorf("no answer within %s", deadline)
+		return fixedAnswer{}, fmt.Errorf("%w within %s", errNoAnswer, deadline)
 	case <-ctx.Done():
-		return "", 0, ctx.Err()
+		return fixedAnswer{}, ctx.Err()
 	}
 }
 
-// bootID reads the guest's boot id, as the SSH user, within pollDeadline.
-func (g *guest) bootID(ctx context.Context) (string, error) {
-	id, status, err := g.fixed(ctx, "cat /proc/sys/kernel/random/boot_id", pollDeadline)
-	if err == nil && status != 0 {
-		err = fmt.Errorf("reading the boot id exited %d", status)
-	}
-	return id, err
-}
+// bootIDCommand reads the guest's boot id, as the SSH user.
+const bootIDCommand = "cat /proc/sys/kernel/random/boot_id"
 
 // reboot reboots the guest, detached, and waits until it answers with a new
 // boot id, bounded by timeout. It returns the new boot id.
@@ -336,13 +350,33 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 	}
 	var newID string
 	answered := false // the last poll reached the guest, still on the old boot
+	// One poll out at a time: one that does not answer within pollDeadline
+	// is waited for again rather than joined by another. (While the guest
+	// goes down, a poll hangs on the dead connection until the new boot's
+	// network resets it; every poll started meanwhile would hang on it as
+	// well, and then all of them would log in at once, slowing each other.)
+	var poll <-chan fixedAnswer
 	err = retry.Config{
 		StartTimeout: timeout,
 		RetryDelay:   func() time.Duration { return rebootPollInterval },
 	}.Run(ctx, func(ctx context.Context) error {
-		id, err := g.bootID(ctx)
+		if poll == nil {
+			poll = g.startFixed(ctx, bootIDCommand)
+		}
+		a, err := g.await(ctx, poll, pollDeadline)
+		if err == nil {
+			poll = nil
+			err = a.err
+			if err == nil && a.status != 0 {
+				err = fmt.Errorf("reading the boot id exited %d", a.status)
+			}
+		}
+		id := a.out
 		answered = err == nil && id == oldID
 		switch {
+		case errors.Is(err, errNoAnswer):
+			log.Printf("[DEBUG] ami-hygiene: waiting for the guest: the boot id poll is still out after %s", pollDeadline)
+			return err
 		case err != nil:
 			log.Printf("[DEBUG] ami-hygiene: waiting for the guest: %v", err)
 			return err

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -461,5 +463,57 @@ func TestFixedCommandsUseTheirExitStatuses(t *testing.T) {
 				t.Errorf("%q does not exit %d", command, s)
 			}
 		}
+	}
+}
+
+// pollComm answers the reboot and boot id polls: the first polls hang (as
+// on the dead connection of a guest going down) for longer than a poll's
+// deadline, then the guest answers with its new boot id.
+type pollComm struct {
+	fakeComm
+	hang            time.Duration
+	hangs           int // how many polls hang
+	mu              sync.Mutex
+	polls, out, max int
+}
+
+func (c *pollComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
+	if cmd.Command != bootIDCommand {
+		go cmd.SetExited(0) // the reboot, started
+		return nil
+	}
+	c.mu.Lock()
+	c.polls++
+	n := c.polls
+	c.out++
+	c.max = max(c.max, c.out)
+	c.mu.Unlock()
+	go func() {
+		if n <= c.hangs {
+			time.Sleep(c.hang)
+		}
+		io.WriteString(cmd.Stdout, "boot-2\n")
+		c.mu.Lock()
+		c.out--
+		c.mu.Unlock()
+		cmd.SetExited(0)
+	}()
+	return nil
+}
+
+// TestRebootKeepsOnePollOut (issue 26): a boot id poll that outlives its
+// deadline is waited for, not joined by others that would hang on the same
+// dead connection and then all log in to the new boot at once.
+func TestRebootKeepsOnePollOut(t *testing.T) {
+	defer func(d, i time.Duration) { pollDeadline, rebootPollInterval = d, i }(pollDeadline, rebootPollInterval)
+	pollDeadline, rebootPollInterval = 20*time.Millisecond, time.Millisecond
+	comm := &pollComm{hang: 300 * time.Millisecond, hangs: 1}
+	g := &guest{comm: comm, ui: packersdk.TestUi(t)}
+	id, err := g.reboot(context.Background(), "boot-1", 10*time.Second)
+	if err != nil || id != "boot-2" {
+		t.Fatalf("reboot: %q, %v", id, err)
+	}
+	if comm.max != 1 || comm.polls != 1 {
+		t.Errorf("%d polls, at most %d out at once; want the one hung poll waited for", comm.polls, comm.max)
 	}
 }
