@@ -34,9 +34,13 @@ import (
 // reserve pool (`xfs_io -x -c resblks`, up to 32 MiB; Amazon Linux's and
 // RHEL's roots are XFS). Their free blocks get their own turn last, after
 // a sync: the reserve is set to 0 for the one `fallocate` that takes every
-// free block (a few on XFS), set back, and as many blocks of a fill file,
-// which hold zeros, are given back at once (a punched hole); then zeros go
-// through the file that took them, as above. The reserve is put back on
+// free block (a few on XFS), set back, and the other fill files, which
+// hold zeros, are removed at once, so that the filesystem has free blocks
+// again, more than its reserve (a hole punched in a fill file was refused
+// by a full ext4: it may need a block to split an extent); then zeros go
+// through the file that took them, as above. On an ext4 with `bigalloc`,
+// the blocks of a cluster past the end of a file are that file's: no fill
+// reaches them (up to 15 blocks a fill file with 16-block clusters). The reserve is put back on
 // every way out (the step's deadline included). The full fill's last free
 // blocks go into a second file of their
 // own (on ext4 the first one can need a block for its extent tree that is

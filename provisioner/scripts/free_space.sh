@@ -117,6 +117,15 @@ new_fill_file() {
 	fill_names="$fill_names ${fill_path##*.}"
 }
 
+# drop_fill_files KEEP: remove every fill file but KEEP.
+drop_fill_files() {
+	_keep=${1##*.}
+	for _s in $fill_names; do
+		[ "$_s" = "$_keep" ] || rm -f -- "${fill_dir%/}/.ami-hygiene-fill.$_s"
+	done
+	fill_names=" $_keep"
+}
+
 # bytes_in FILE: FILE's size in bytes, 0 when it is missing.
 bytes_in() {
 	_n=$(wc -c <"$1" 2>/dev/null | tr -d ' ')
@@ -346,22 +355,24 @@ set_reserve() {
 	fi
 }
 
-# clear_reserve TYPE SOURCE DEVICE BS FILE ZEROED: the free blocks the
+# clear_reserve TYPE SOURCE DEVICE BS FILE: the free blocks the
 # filesystem keeps back from every ordinary write, root's included (ext4's
 # reserved clusters: 2% of it, at most 4096 clusters; XFS's reserve pool:
 # up to 32 MiB), hold old data as any other free block, and they are the
 # only free blocks left once the fill has taken the rest. Their turn comes
-# last, everyone's writes synced first: the reserve is set to 0, FILE takes
-# every free block with fallocate (nothing written), the reserve is set
-# back and as many blocks of ZEROED (a fill file: it holds zeros) are given
-# back (a punched hole), so that the filesystem has its reserve of free
-# blocks again, blocks that hold zeros; then FILE's blocks are cleared
-# (where they hold data, read on DEVICE; else all of them). From the
-# reserve's release to the punched hole (two calls on ext4, a few more on
+# last, everyone's writes synced first: the reserve is set to 0, FILE (a
+# fill file) takes every free block with fallocate (nothing written), the
+# reserve is set back and the other fill files are removed (their zeros are
+# on the disk: synced), so that the filesystem has free blocks again,
+# more than its reserve, blocks that hold zeros; then FILE's blocks are
+# cleared (where they hold data, read on DEVICE; else all of them). From
+# the reserve's release to the removal (three calls on ext4, a few more on
 # XFS) the filesystem has no free block at all: writing back another
 # process's data may need a block for its extent tree then, and ext4 drops
 # such data ("Delayed block allocation failed"): the reserve is never
-# released for longer, nor while zeros are written.
+# released for longer, nor while zeros are written. (A hole punched in a
+# fill file would not do: with no free block, ext4 may need one to split
+# the file's extent for the hole, and refuses: nothing is given back.)
 clear_reserve() {
 	_rblocks=$(reserve_blocks "$1" "$2") || return 0
 	if ! have fallocate; then
@@ -387,7 +398,7 @@ clear_reserve() {
 		fallocate -l "$_size" "$5" 2>/dev/null </dev/null
 	fi
 	restore_reserve
-	fallocate -p -o 0 -l $((_rblocks * $4)) "$6" 2>/dev/null </dev/null
+	drop_fill_files "$5"
 	_held=$(stat -c '%b %B' "$5" 2>/dev/null)
 	case $_held in *[0-9]' '[0-9]*) _held=$((${_held% *} * ${_held#* })) ;; *) _held=0 ;; esac
 	if [ -n "$3" ] && [ -z "$why" ]; then
@@ -473,7 +484,7 @@ zero_fill() {
 		[ "$AMIH_MODE" = sparse ] && rec info "$_zmp: every free block is written with zeros ($why)"
 		full_fill "$1" "$2"
 	fi
-	clear_reserve "$_zfs" "$_zsrc" "$_dev" "$_bs" "$7" "$1"
+	clear_reserve "$_zfs" "$_zsrc" "$_dev" "$_bs" "$7"
 	restore
 	zeroed=$((zeroed + written + dirty))
 	read_bytes=$((read_bytes + scanned))
