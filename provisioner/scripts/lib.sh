@@ -73,15 +73,19 @@ amih_exit() {
 	_status=$?
 	trap '' HUP INT TERM
 	at_exit
-	_ended=
-	read -r _ended _ 2>/dev/null </proc/uptime || _ended=
+	# The script's temporary files go in one rm (their removal is the
+	# script's work: before its end is read).
 	if [ -n "$amih_temps" ]; then
+		set --
 		while IFS= read -r _t; do
-			[ -z "$_t" ] || rm -rf -- "$_t"
+			[ -z "$_t" ] || set -- "$@" "$_t"
 		done <<TEMPS
 $amih_temps
 TEMPS
+		[ "$#" = 0 ] || rm -rf -- "$@"
 	fi
+	_ended=
+	read -r _ended _ 2>/dev/null </proc/uptime || _ended=
 	rec "done" "$amih_token" "$_status" "$amih_started" "$_ended"
 }
 trap amih_exit EXIT
