@@ -141,7 +141,7 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 	maybeSudo := g.sudo || !g.sudoKnown
 	cmd := &packersdk.RemoteCmd{Command: command, Stdin: reader, Stdout: out, Stderr: errOut}
 	if err := g.comm.Start(ctx, cmd); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot run commands on the guest: %w", err)
 	}
 	go func() {
 		status := cmd.Wait()
