@@ -198,7 +198,7 @@ func TestStepsReadOnlyTheirOwnBlocks(t *testing.T) {
 }
 
 // TestLibInputsComeFromStepScript (issue 24): the inputs lib.sh reads are
-// those stepScript gives every step script (runInputs and AMIH_OVERWRITE;
+// those stepScript gives every step script (runInputs, AMIH_OVERWRITE and the guest helper's;
 // AMIH_ROOT is empty on a guest), and each of those is read somewhere:
 // renaming AMIH_OVERWRITE on one side alone fails here, and the script tests
 // get the same inputs (guestTree.run).
@@ -208,7 +208,8 @@ func TestLibInputsComeFromStepScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := stepByName("credentials")
-	body := stepScript(p.options, def, def.configOf(&p.config))
+	helper := guestHelper{}.env()
+	body := stepScript(p.options, def, def.configOf(&p.config), guestHelper{})
 	exported := map[string]bool{"AMIH_ROOT": true}
 	for _, m := range regexp.MustCompile(`(?m)^(AMIH_[A-Z0-9_]+)=.*; export `).FindAllStringSubmatch(body, -1) {
 		exported[m[1]] = true
@@ -227,7 +228,7 @@ func TestLibInputsComeFromStepScript(t *testing.T) {
 	for _, s := range catalogue {
 		all += scriptText(s.script())
 	}
-	for _, e := range append(runInputs(p.options), envVar{Name: "AMIH_OVERWRITE"}) {
+	for _, e := range append(append(runInputs(p.options), envVar{Name: "AMIH_OVERWRITE"}), helper...) {
 		if !exported[e.Name] {
 			t.Errorf("stepScript does not give %s", e.Name)
 		}

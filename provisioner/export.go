@@ -22,7 +22,16 @@ func StepScripts(raw map[string]interface{}) ([]StepScript, error) {
 	}
 	out := make([]StepScript, 0, len(p.plan))
 	for _, def := range p.plan {
-		out = append(out, StepScript{Name: def.Name, Body: stepScript(p.options, def, def.configOf(&p.config))})
+		out = append(out, StepScript{Name: def.Name, Body: stepScript(p.options, def, def.configOf(&p.config), exportedHelper(def))})
 	}
 	return out, nil
+}
+
+// exportedHelper: a script run without the plugin has no guest helper (its
+// step does the helper's work in sh).
+func exportedHelper(def stepDef) guestHelper {
+	if !def.Helper {
+		return guestHelper{}
+	}
+	return guestHelper{why: "the script runs without the plugin, which uploads it"}
 }

@@ -26,6 +26,8 @@ type fakeComm struct {
 	// noShell: the communicator cannot keep a shell's input open (its
 	// sessions end at once), as some transports.
 	noShell bool
+	// uploads are the files uploaded, by path.
+	uploads map[string][]byte
 }
 
 // record keeps a call and returns its number.
@@ -152,10 +154,22 @@ func (f *fakeComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
 	return nil
 }
 
-func (f *fakeComm) Upload(string, io.Reader, *os.FileInfo) error { return fmt.Errorf("no uploads") }
-func (f *fakeComm) UploadDir(string, string, []string) error     { return fmt.Errorf("no uploads") }
-func (f *fakeComm) Download(string, io.Writer) error             { return fmt.Errorf("no downloads") }
-func (f *fakeComm) DownloadDir(string, string, []string) error   { return fmt.Errorf("no downloads") }
+func (f *fakeComm) Upload(path string, r io.Reader, _ *os.FileInfo) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.uploads == nil {
+		f.uploads = map[string][]byte{}
+	}
+	f.uploads[path] = data
+	return nil
+}
+func (f *fakeComm) UploadDir(string, string, []string) error   { return fmt.Errorf("no uploads") }
+func (f *fakeComm) Download(string, io.Writer) error           { return fmt.Errorf("no downloads") }
+func (f *fakeComm) DownloadDir(string, string, []string) error { return fmt.Errorf("no downloads") }
 
 // calls returns the recorded calls.
 func (f *fakeComm) calls() []fakeCall {
@@ -242,7 +256,7 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 		if g.root || strings.HasPrefix(c.Command, "sudo -n ") || c.Command == sessionAutoCommand && !g.root {
 			uid = "0"
 		}
-		out, status = "amih:fact\tuser\tadmin\namih:fact\tuid\t"+uid+"\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tos_id\tdebian\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n"+g.probeExtra, 0
+		out, status = "amih:fact\tuser\tadmin\namih:fact\tuid\t"+uid+"\namih:fact\tboot_id\tboot-1\namih:fact\tkernel\t6.1.0\namih:fact\tmachine\tx86_64\namih:fact\tos_id\tdebian\namih:fact\tos_pretty_name\tDebian GNU/Linux 12 (bookworm)\n"+g.probeExtra, 0
 	}
 	if name != "" && !g.unfinished[name] {
 		out += fmt.Sprintf("amih:done\t%s\t%d\n", tokenOf(c), status)

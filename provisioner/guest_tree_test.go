@@ -226,13 +226,15 @@ func (r scriptRun) count(name string) (string, bool) {
 
 // run runs a step script with env, the way the plugin assembles it: the
 // run's own inputs (runInputs) and, for a step's script, AMIH_OVERWRITE as
-// its stepDef says (stepScript), then env, which may override them.
+// its stepDef says and no guest helper (stepScript), then env, which may
+// override them.
 func (g *guestTree) run(script string, env ...envVar) scriptRun {
 	g.t.Helper()
 	base := append([]envVar{{"AMIH_ROOT", g.root}}, runInputs(runOptions{})...)
 	for _, def := range catalogue {
 		if def.script() == script {
 			base = append(base, envVar{"AMIH_OVERWRITE", flag(def.Secrets)})
+			base = append(base, exportedHelper(def).env()...)
 		}
 	}
 	env = append(base, env...)

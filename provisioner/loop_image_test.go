@@ -2,6 +2,8 @@ package provisioner
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,11 +254,19 @@ func xfsReserve(t *testing.T, dir string) string {
 // failed").
 func TestLoopFreeSpaceLeavesNoSecret(t *testing.T) {
 	for _, fs := range loopFilesystems {
-		for _, mode := range []string{"sparse", "zero"} {
+		for _, mode := range []string{"sparse", "sparse+helper", "zero"} {
+			helper := mode == "sparse+helper"
+			if helper && mountType(fs.fstype) != "ext4" {
+				continue // XFS takes the full fill, helper or not
+			}
 			t.Run(fs.fstype+"/"+mode, func(t *testing.T) {
 				forEachShell(t, func(t *testing.T, g *guestTree) {
 					image, device := loopImage(g, fs.fstype, fs.mib)
 					freeSpaceOnImage(g, fs.fstype, device)
+					env := []envVar{{"AMIH_MODE", strings.TrimSuffix(mode, "+helper")}, {"AMIH_PATHS", ""}, {"AMIH_SWAP", "0"}}
+					if helper {
+						env = append(env, g.guestHelper()...)
+					}
 					g.watchReserve(fs.fstype, device)
 					var resvBefore string
 					if mountType(fs.fstype) == "ext4" {
@@ -271,7 +281,7 @@ func TestLoopFreeSpaceLeavesNoSecret(t *testing.T) {
 					if planted < int(fs.mib)*128 {
 						t.Fatalf("the image holds %d blocks of the deleted secret before the step, want at least half its size", planted)
 					}
-					res := g.run("free_space.sh", envVar{"AMIH_MODE", mode}, envVar{"AMIH_PATHS", ""}, envVar{"AMIH_SWAP", "0"})
+					res := g.run("free_space.sh", env...)
 					if res.code != 0 {
 						t.Fatalf("code %d: %v\n%s", res.code, res.kind("error"), res.other)
 					}
@@ -279,6 +289,9 @@ func TestLoopFreeSpaceLeavesNoSecret(t *testing.T) {
 						t.Errorf("warnings: %v", w)
 					}
 					t.Logf("info: %v counts: %v", res.kind("info"), res.kind("count"))
+					if helper && !strings.Contains(res.text("info"), "/: sparse (guest helper): ") {
+						t.Errorf("the guest helper did not read the free blocks: %q", res.text("info"))
+					}
 					var resvAfter string
 					if mountType(fs.fstype) == "ext4" {
 						resvAfter = readTrim(t, "/sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters")
@@ -444,7 +457,8 @@ func plantSecretFile(g *guestTree, path, marker string, mib int) {
 // fails.
 func TestLoopFreeSpaceSparseWritesOnlyData(t *testing.T) {
 	const secretMiB = 16
-	for _, mode := range []string{"sparse", "zero"} {
+	for _, mode := range []string{"sparse", "sparse+helper", "zero"} {
+		helper := mode == "sparse+helper"
 		t.Run(mode, func(t *testing.T) {
 			forEachShell(t, func(t *testing.T, g *guestTree) {
 				image, device := loopImage(g, "ext4", 256)
@@ -460,7 +474,12 @@ func TestLoopFreeSpaceSparseWritesOnlyData(t *testing.T) {
 				keep := shellquote.Quote(filepath.Join(g.root, "keep"))
 				stop, done := filepath.Join(g.state, "stop"), filepath.Join(g.state, "writer-done")
 				g.prelude = "( while [ ! -f " + shellquote.Quote(stop) + " ]; do printf '%4096s' '' | tr ' ' K >>" + keep + "; sleep 0.01; done; touch " + shellquote.Quote(done) + " ) >/dev/null 2>&1 &\n"
-				res := g.run("free_space.sh", envVar{"AMIH_MODE", mode}, envVar{"AMIH_PATHS", ""}, envVar{"AMIH_SWAP", "0"})
+				env := []envVar{{"AMIH_MODE", strings.TrimSuffix(mode, "+helper")}, {"AMIH_PATHS", ""}, {"AMIH_SWAP", "0"}}
+				by := "in sh with filefrag and cmp: the script runs without the plugin"
+				if helper {
+					env, by = append(env, g.guestHelper()...), "guest helper"
+				}
+				res := g.run("free_space.sh", env...)
 				os.WriteFile(stop, nil, 0o644)
 				for i := 0; i < 100 && !fileExists(done); i++ {
 					time.Sleep(100 * time.Millisecond)
@@ -477,11 +496,11 @@ func TestLoopFreeSpaceSparseWritesOnlyData(t *testing.T) {
 				}
 				grown := allocatedMiB(t, image) - before
 				t.Logf("%s: the image grew by %d MiB; %s; %v", mode, grown, res.text("info"), res.kind("count"))
-				if mode == "sparse" {
+				if mode != "zero" {
 					if grown > 2*secretMiB+8 {
 						t.Errorf("the image grew by %d MiB: more than twice the %d MiB that held data (+8)", grown, secretMiB)
 					}
-					if !strings.Contains(res.text("info"), "/: sparse: ") {
+					if !strings.Contains(res.text("info"), "/: sparse ("+by) {
 						t.Errorf("no sparse record in %q", res.text("info"))
 					}
 					if n, _ := res.count("read_bytes"); n == "" || n == "0" {
@@ -535,6 +554,80 @@ func TestLoopFreeSpaceSparseFallsBack(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestLoopFreeSpaceHelperRefused (issue 25): a guest helper whose SHA-256
+// is not the one the plugin sent, or that does not run, is not used: the
+// step reads the free blocks in sh, says why, and leaves neither the upload
+// nor its private copy behind.
+func TestLoopFreeSpaceHelperRefused(t *testing.T) {
+	for _, c := range []struct{ name, why string }{
+		{"tampered", "the guest helper's SHA-256 is not the one the plugin sent"},
+		{"not-running", "the guest helper does not run from"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			forEachShell(t, func(t *testing.T, g *guestTree) {
+				image, device := loopImage(g, "ext4", 64)
+				freeSpaceOnImage(g, "ext4", device)
+				env := g.guestHelper()
+				upload := env[0].Value
+				if c.name == "tampered" {
+					f, err := os.OpenFile(upload, os.O_WRONLY|os.O_APPEND, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					f.WriteString("tampered")
+					f.Close()
+				} else {
+					// A program that prints nothing: its hash is what the
+					// plugin sent, but it is not the helper.
+					os.WriteFile(upload, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+					sum := sha256.Sum256([]byte("#!/bin/sh\nexit 0\n"))
+					env[1].Value = hex.EncodeToString(sum[:])
+				}
+				before, _ := filepath.Glob("/run/.ami-hygiene.*")
+				marker := "REFUSED-HELPER-SECRET-11aa"
+				plantDeletedSecret(g, marker, 64)
+				res := g.run("free_space.sh", append([]envVar{{"AMIH_MODE", "sparse"}, {"AMIH_PATHS", ""}, {"AMIH_SWAP", "0"}}, env...)...)
+				if res.code != 0 {
+					t.Fatalf("code %d: %v\n%s", res.code, res.kind("error"), res.other)
+				}
+				if info := res.text("info"); !strings.Contains(info, "/: sparse (in sh with filefrag and cmp: "+c.why) {
+					t.Errorf("info %q, want the sh reader and %q", info, c.why)
+				}
+				if fileExists(upload) {
+					t.Errorf("the upload %s is still there", upload)
+				}
+				if after, _ := filepath.Glob("/run/.ami-hygiene.*"); len(after) > len(before) {
+					t.Errorf("private folders left in /run: %v (before: %v)", after, before)
+				}
+				unmountImage(g)
+				if n := countIn(t, image, []byte(marker)); n > 0 {
+					t.Errorf("%d blocks of the deleted secret are still on the image", n)
+				}
+			})
+		})
+	}
+}
+
+// guestHelper builds the guest helper for this machine and puts it in the
+// tree's state folder, as the plugin uploads it: the inputs that give it to
+// a step script (with the tools lib.sh helper_install uses).
+func (g *guestTree) guestHelper() []envVar {
+	g.t.Helper()
+	upload := filepath.Join(g.state, "helper-upload")
+	build := exec.Command("go", "build", "-o", upload, "../cmd/ami-hygiene-guest")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		g.t.Fatalf("building the guest helper: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(upload)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.hostTool("sha256sum")
+	sum := sha256.Sum256(data)
+	return []envVar{{"AMIH_HELPER", upload}, {"AMIH_HELPER_SHA256", hex.EncodeToString(sum[:])}, {"AMIH_HELPER_WHY", ""}}
 }
 
 func fileExists(path string) bool {

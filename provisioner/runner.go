@@ -133,6 +133,10 @@ func (r *checklistRunner) probe(ctx context.Context) error {
 	g := &r.report.Guest
 	g.User, g.OSID, g.OSVersionID, g.OSPrettyName = facts["user"], facts["os_id"], facts["os_version_id"], facts["os_pretty_name"]
 	g.KernelBefore, g.KernelAfter = facts["kernel"], facts["kernel"]
+	if facts["machine"] != "" {
+		// uname -m: which build of the guest helper it runs.
+		r.fact("machine", facts["machine"])
+	}
 	r.bootID = facts["boot_id"]
 	g.BootIDs = []string{r.bootID}
 	if !r.guest.sudoKnown {
@@ -249,7 +253,11 @@ func (r *checklistRunner) runScript(ctx context.Context, def stepDef, cfg stepCo
 	var cut []Action // what attempts cut short had already changed
 	before := *res
 	attempts := 0
-	status, err := r.guest.executeRetrying(ctx, script, stepScript(r.options, def, cfg), r.options.deadline(def.Name),
+	var helper guestHelper
+	if def.Helper && !r.options.dryRun {
+		helper = r.uploadHelper(ctx)
+	}
+	status, err := r.guest.executeRetrying(ctx, script, stepScript(r.options, def, cfg, helper), r.options.deadline(def.Name),
 		func(attempt int) {
 			cut = append(cut, res.Actions[len(before.Actions):]...)
 			recs, *res, attempts = nil, before, attempt

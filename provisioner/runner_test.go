@@ -3,15 +3,19 @@ package provisioner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/ami-hygiene/packer-plugin-ami-hygiene/internal/shellquote"
@@ -515,5 +519,62 @@ func TestRebootKeepsOnePollOut(t *testing.T) {
 	}
 	if comm.max != 1 || comm.polls != 1 {
 		t.Errorf("%d polls, at most %d out at once; want the one hung poll waited for", comm.polls, comm.max)
+	}
+}
+
+// TestProvisionUploadsTheGuestHelper (issue 25): the plugin uploads the
+// guest helper for the guest's architecture before the one step that uses
+// it (free_space), to a new name, and gives that step the path and the
+// helper's SHA-256; no other step gets it, and dry run uploads nothing. A
+// guest of an architecture without a helper build gets why instead.
+func TestProvisionUploadsTheGuestHelper(t *testing.T) {
+	build := []byte("the amd64 helper")
+	guestHelperFiles = fstest.MapFS{"guestbin/ami-hygiene-guest-linux-amd64": {Data: build}}
+	t.Cleanup(func() { guestHelperFiles = guestBin })
+	sum := sha256.Sum256(build)
+	for _, c := range []struct {
+		name    string
+		raw     map[string]interface{}
+		probe   string
+		uploads int
+		why     string
+	}{
+		{"amd64", map[string]interface{}{}, "", 1, ""},
+		{"arm64 without a build", map[string]interface{}{}, "amih:fact\tmachine\taarch64\n", 0, "this plugin was built without its guest helper for linux/arm64"},
+		{"riscv", map[string]interface{}{}, "amih:fact\tmachine\triscv64\n", 0, "no guest helper is built for riscv64"},
+		{"dry run", map[string]interface{}{"dry_run": true}, "", 0, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			comm, _, err := provision(t, c.raw, &fakeGuest{probeExtra: c.probe})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(comm.uploads) != c.uploads {
+				t.Fatalf("%d uploads, want %d", len(comm.uploads), c.uploads)
+			}
+			for _, call := range comm.calls() {
+				step := stepOf(call)
+				if step == "" || step == "probe" {
+					continue
+				}
+				if step != "free_space" || c.name == "dry run" {
+					if !strings.Contains(call.Stdin, "AMIH_HELPER=''") {
+						t.Errorf("%s got a guest helper", step)
+					}
+					continue
+				}
+				for path, data := range comm.uploads {
+					if !regexp.MustCompile(`^/tmp/\.ami-hygiene-guest\.[0-9a-f]{24}$`).MatchString(path) || !bytes.Equal(data, build) {
+						t.Errorf("uploaded %q (%d bytes)", path, len(data))
+					}
+					if !strings.Contains(call.Stdin, "AMIH_HELPER='"+path+"'") || !strings.Contains(call.Stdin, "AMIH_HELPER_SHA256='"+hex.EncodeToString(sum[:])+"'") {
+						t.Errorf("free_space does not get the upload's path and hash")
+					}
+				}
+				if c.why != "" && !strings.Contains(call.Stdin, "AMIH_HELPER_WHY='"+c.why+"'") {
+					t.Errorf("free_space does not get why: want %q", c.why)
+				}
+			}
+		})
 	}
 }

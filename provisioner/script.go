@@ -57,9 +57,11 @@ func runInputs(opts runOptions) []envVar {
 }
 
 // stepScript is the whole script of one step: the run-wide inputs, the
-// step's own inputs, lib.sh and the step's script.
-func stepScript(opts runOptions, def stepDef, cfg stepConfig) string {
+// guest helper's (empty but for a step that uses it), the step's own inputs,
+// lib.sh and the step's script.
+func stepScript(opts runOptions, def stepDef, cfg stepConfig, helper guestHelper) string {
 	env := append(runInputs(opts), envVar{"AMIH_OVERWRITE", flag(def.Secrets)})
+	env = append(env, helper.env()...)
 	return scriptBody(append(env, cfg.env()...), def.script())
 }
 

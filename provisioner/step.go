@@ -24,6 +24,9 @@ type stepDef struct {
 	// regular file it removes or truncates is overwritten with zeros first
 	// (lib.sh overwrite): the image's freed blocks do not keep it.
 	Secrets bool
+	// Helper: the step's script uses the guest helper (guest_helper.go),
+	// which the plugin uploads before it runs (not in dry run).
+	Helper bool
 	// Verbatim: the block holds the user's own commands, paths or patterns,
 	// in which `{{ }}` is not a Packer template (no interpolation).
 	Verbatim bool

@@ -85,6 +85,7 @@ var freeSpaceStep = stepDef{
 	// Writing zeros runs at the disk's speed: about a minute for 8 GiB of
 	// free space on a gp3 volume (125 MiB/s).
 	Timeout: time.Hour,
+	Helper:  true,
 	Touches: []string{
 		"the free blocks of every writable filesystem of a block device but instance-store disks (or `paths`): temporary files `.ami-hygiene-fill.*` at its top that take them (`fallocate`), zeros written through them where a block holds data (or everywhere), synced, then removed; `fstrim` on it; ext4's reserved clusters and XFS's reserve pool, set to 0 for the one `fallocate` that takes their free blocks and back at once",
 		"each active swap file or partition (not zram): turned off, overwritten with zeros, `mkswap` with its UUID and label, turned on again",

@@ -6,6 +6,7 @@ rec fact user "${SUDO_USER:-$(id -un)}"
 rec fact uid "$(id -u)"
 rec fact boot_id "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
 rec fact kernel "$(uname -r)"
+rec fact machine "$(uname -m)"
 if [ -r /etc/os-release ]; then
 	# shellcheck disable=SC1091
 	. /etc/os-release

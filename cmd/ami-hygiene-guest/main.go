@@ -1,0 +1,55 @@
+//go:build linux
+
+// Command ami-hygiene-guest is the plugin's small static helper for the
+// guest: the system calls a POSIX sh cannot make. The plugin embeds it for
+// linux/amd64 and linux/arm64, uploads it through the communicator and
+// checks its SHA-256 on the guest before it runs (lib.sh helper_install);
+// where it cannot run, the step does the same work in sh, more slowly.
+//
+// Usage:
+//
+//	ami-hygiene-guest check
+//	ami-hygiene-guest zero-free FILE DEVICE BLOCK_SIZE
+//
+// zero-free reads, on DEVICE (the block device of FILE's filesystem), the
+// blocks FILE holds (FIEMAP), in 1 MiB direct reads, and writes zeros
+// through FILE (never to the device) over each block of BLOCK_SIZE bytes
+// that is not zero already, then syncs FILE. It prints one line: the bytes
+// read and the bytes written ("READ ZEROED"). It fails, saying why on
+// standard error, when FILE's blocks cannot be told exactly (no FIEMAP, an
+// extent that is not on the device as it stands: inline, encoded, delayed,
+// shared, unknown).
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "ami-hygiene-guest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 1 && args[0] == "check" {
+		fmt.Println("ok")
+		return nil
+	}
+	if len(args) == 4 && args[0] == "zero-free" {
+		bs, err := strconv.ParseInt(args[3], 10, 64)
+		if err != nil || bs < 512 || bs > 1<<20 || bs&(bs-1) != 0 {
+			return fmt.Errorf("BLOCK_SIZE %q: a power of two from 512 to 1048576", args[3])
+		}
+		read, zeroed, err := zeroFree(args[1], args[2], bs)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%d %d\n", read, zeroed)
+		return nil
+	}
+	return fmt.Errorf("usage: ami-hygiene-guest check | zero-free FILE DEVICE BLOCK_SIZE")
+}
