@@ -563,7 +563,7 @@ func TestLoopFreeSpaceSparseFallsBack(t *testing.T) {
 func TestLoopFreeSpaceHelperRefused(t *testing.T) {
 	for _, c := range []struct{ name, why string }{
 		{"tampered", "the guest helper's SHA-256 is not the one the plugin sent"},
-		{"not-running", "the guest helper does not run from"},
+		{"not-running", "the guest helper does not run from /dev/shm, /run or /tmp"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			forEachShell(t, func(t *testing.T, g *guestTree) {
@@ -585,7 +585,15 @@ func TestLoopFreeSpaceHelperRefused(t *testing.T) {
 					sum := sha256.Sum256([]byte("#!/bin/sh\nexit 0\n"))
 					env[1].Value = hex.EncodeToString(sum[:])
 				}
-				before, _ := filepath.Glob("/run/.ami-hygiene.*")
+				private := func() []string {
+					var all []string
+					for _, base := range []string{"/dev/shm", "/run", "/tmp"} {
+						m, _ := filepath.Glob(base + "/.ami-hygiene.*")
+						all = append(all, m...)
+					}
+					return all
+				}
+				before := private()
 				marker := "REFUSED-HELPER-SECRET-11aa"
 				plantDeletedSecret(g, marker, 64)
 				res := g.run("free_space.sh", append([]envVar{{"AMIH_MODE", "sparse"}, {"AMIH_PATHS", ""}, {"AMIH_SWAP", "0"}}, env...)...)
@@ -598,8 +606,8 @@ func TestLoopFreeSpaceHelperRefused(t *testing.T) {
 				if fileExists(upload) {
 					t.Errorf("the upload %s is still there", upload)
 				}
-				if after, _ := filepath.Glob("/run/.ami-hygiene.*"); len(after) > len(before) {
-					t.Errorf("private folders left in /run: %v (before: %v)", after, before)
+				if after := private(); len(after) > len(before) {
+					t.Errorf("private folders left behind: %v (before: %v)", after, before)
 				}
 				unmountImage(g)
 				if n := countIn(t, image, []byte(marker)); n > 0 {

@@ -14,11 +14,16 @@ import (
 // its blocks; it does not clear them). By default (`sparse`) it writes zeros
 // only over the free blocks that hold data: on ext4 it gives all the free
 // space to temporary files with `fallocate` (the blocks become the files'
-// without being written), reads where they are (`filefrag -e`, FIEMAP),
-// reads those blocks on the filesystem's block device (`cmp` against
-// `/dev/zero`) and writes zeros through the files (never to the device),
-// with direct I/O, over each run of blocks that is not zero already; then
-// the files are synced and removed. The blocks are the files' the whole
+// without being written), reads where they are (FIEMAP), reads those blocks
+// on the filesystem's block device and writes zeros through the files
+// (never to the device), with direct I/O, over each run of blocks that is
+// not zero already; then the files are synced and removed. The plugin's
+// guest helper does the reading and writing (a small static program the
+// plugin uploads for the guest's architecture, amd64 or arm64, and runs
+// from a private folder of root on a tmpfs once its SHA-256 is checked
+// there: 1 MiB direct reads compared with zeros in memory); where it cannot
+// run, the step does the same in sh with `filefrag -e` and `cmp`, more
+// slowly, and says why. The blocks are the files' the whole
 // time they are read and written, so nothing else can be given them. A
 // free block that holds zeros already is read, not written: the AMI's
 // snapshot and the build's time grow with the data the build deleted, not

@@ -110,11 +110,12 @@ temp_file() {
 
 # helper_install: make the plugin's guest helper (guest_helper.go) ready to
 # run. The plugin uploaded it as the SSH user to AMIH_HELPER; it is copied
-# into a new private folder of root on a tmpfs (/run or /dev/shm: never the
-# image's disk), its SHA-256 checked there against AMIH_HELPER_SHA256, and
-# run once (`check`); the upload and the folder go when the script exits.
-# Sets amih_helper to its path, or helper_why to why it cannot run (the
-# step then does the work in sh).
+# into a new private folder of root on a tmpfs (never the image's disk:
+# /dev/shm, /run, /tmp, the first that lets it run; Debian's initramfs
+# mounts /run noexec), its SHA-256 checked there against
+# AMIH_HELPER_SHA256, and run once (`check`); the upload and the folders go
+# when the script exits. Sets amih_helper to its path, or helper_why to why
+# it cannot run (the step then does the work in sh).
 # shellcheck disable=SC2034 # read by the scripts that use the helper
 amih_helper=
 helper_install() {
@@ -128,32 +129,30 @@ helper_install() {
 		helper_why="sha256sum is not installed: the guest helper's hash cannot be checked"
 		return 1
 	fi
-	_hdir=
-	for _hbase in /run /dev/shm; do
+	helper_why="there is no tmpfs (/dev/shm, /run, /tmp) to run the guest helper from"
+	for _hbase in /dev/shm /run /tmp; do
 		[ "$(stat -f -c %T "$_hbase" 2>/dev/null)" = tmpfs ] || continue
-		_hdir=$(mktemp -d "$_hbase/.ami-hygiene.XXXXXX" 2>/dev/null) && break
+		_hdir=$(mktemp -d "$_hbase/.ami-hygiene.XXXXXX" 2>/dev/null) || continue
+		amih_temps="$amih_temps$_hdir$nl"
+		if ! cp -- "$AMIH_HELPER" "$_hdir/helper" 2>/dev/null; then
+			helper_why="the guest helper's upload cannot be read"
+			return 1
+		fi
+		_hsum=$(sha256sum "$_hdir/helper" 2>/dev/null </dev/null)
+		if [ "${#AMIH_HELPER_SHA256}" != 64 ] || [ "${_hsum%% *}" != "$AMIH_HELPER_SHA256" ]; then
+			helper_why="the guest helper's SHA-256 is not the one the plugin sent"
+			return 1
+		fi
+		chmod 0700 "$_hdir/helper"
+		if [ "$("$_hdir/helper" check 2>/dev/null </dev/null)" = ok ]; then
+			# shellcheck disable=SC2034 # read by the scripts that use the helper
+			amih_helper=$_hdir/helper
+			return 0
+		fi
+		rm -rf -- "$_hdir"
+		helper_why="the guest helper does not run from /dev/shm, /run or /tmp (mounted noexec?)"
 	done
-	if [ -z "$_hdir" ]; then
-		helper_why="there is no tmpfs (/run, /dev/shm) to run the guest helper from"
-		return 1
-	fi
-	amih_temps="$amih_temps$_hdir$nl"
-	if ! cp -- "$AMIH_HELPER" "$_hdir/helper" 2>/dev/null; then
-		helper_why="the guest helper's upload cannot be read"
-		return 1
-	fi
-	_hsum=$(sha256sum "$_hdir/helper" 2>/dev/null </dev/null)
-	if [ "${#AMIH_HELPER_SHA256}" != 64 ] || [ "${_hsum%% *}" != "$AMIH_HELPER_SHA256" ]; then
-		helper_why="the guest helper's SHA-256 is not the one the plugin sent"
-		return 1
-	fi
-	chmod 0700 "$_hdir/helper"
-	if [ "$("$_hdir/helper" check 2>/dev/null </dev/null)" != ok ]; then
-		helper_why="the guest helper does not run from $_hdir (mounted noexec?)"
-		return 1
-	fi
-	# shellcheck disable=SC2034 # read by the scripts that use the helper
-	amih_helper=$_hdir/helper
+	return 1
 }
 
 # fail TEXT: report why the step failed and stop it.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -165,6 +166,13 @@ func TestChecklist(t *testing.T) {
 	secondRunChangesNothing(t, again)
 	if !has(reportTargets(again, "zero"), "/") || !has(reportTargets(again, "clear-swap"), "/swapfile") {
 		t.Errorf("free_space did not zero / and clear /swapfile: %v %v", reportTargets(again, "zero"), reportTargets(again, "clear-swap"))
+	}
+	// Issue 25: the guest helper read the free blocks (uploaded, checked,
+	// run from a tmpfs of the guest), not the sh fallback.
+	for _, step := range again.Steps {
+		if step.Name == "free_space" && !slices.ContainsFunc(step.Info, func(s string) bool { return strings.HasPrefix(s, "/: sparse (guest helper): ") }) {
+			t.Errorf("free_space did not read the free blocks with the guest helper: %q", step.Info)
+		}
 	}
 	cloneProof(t, bed)
 	if before != nil {

@@ -1,0 +1,46 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunRefusesBadInput: the helper's arguments are checked before it
+// opens anything, and what it refuses to read or write is named.
+func TestRunRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "fill")
+	if err := os.WriteFile(file, make([]byte, 8192), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "usage"},
+		{[]string{"zero-free", file, "/dev/null"}, "usage"},
+		{[]string{"zero-free", file, "/dev/null", "4097"}, "a power of two"},
+		{[]string{"zero-free", file, "/dev/null", "256"}, "a power of two"},
+		{[]string{"zero-free", file, "/dev/null", "x"}, "a power of two"},
+		{[]string{"zero-free", link, "/dev/null", "4096"}, "symbolic link"},
+		{[]string{"zero-free", dir, "/dev/null", "4096"}, "is a directory"},
+		{[]string{"zero-free", file, file, "4096"}, "is not a block device"},
+		{[]string{"zero-free", file, "/dev/null", "4096"}, "is not a block device"},
+	} {
+		err := run(c.args)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("run(%q) = %v, want an error with %q", c.args, err, c.want)
+		}
+	}
+	if err := run([]string{"check"}); err != nil {
+		t.Errorf("check: %v", err)
+	}
+}
