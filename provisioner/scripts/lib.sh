@@ -113,9 +113,10 @@ temp_file() {
 # into a new private folder of root on a tmpfs (never the image's disk:
 # /dev/shm, /run, /tmp, the first that lets it run; Debian's initramfs
 # mounts /run noexec), its SHA-256 checked there against
-# AMIH_HELPER_SHA256, and run once (`check`); the upload and the folders go
-# when the script exits. Sets amih_helper to its path, or helper_why to why
-# it cannot run (the step then does the work in sh).
+# AMIH_HELPER_SHA256, and run once (`check`); the upload goes once copied
+# (or when the script exits), the folder when the script exits. Sets
+# amih_helper to its path, or helper_why to why it cannot run (the step
+# then does the work in sh).
 # shellcheck disable=SC2034 # read by the scripts that use the helper
 amih_helper=
 helper_install() {
@@ -130,14 +131,19 @@ helper_install() {
 		return 1
 	fi
 	helper_why="there is no tmpfs (/dev/shm, /run, /tmp) to run the guest helper from"
+	_hsrc=$AMIH_HELPER _hprev=
 	for _hbase in /dev/shm /run /tmp; do
 		[ "$(stat -f -c %T "$_hbase" 2>/dev/null)" = tmpfs ] || continue
 		_hdir=$(mktemp -d "$_hbase/.ami-hygiene.XXXXXX" 2>/dev/null) || continue
 		amih_temps="$amih_temps$_hdir$nl"
-		if ! cp -- "$AMIH_HELPER" "$_hdir/helper" 2>/dev/null; then
+		if ! cp -- "$_hsrc" "$_hdir/helper" 2>/dev/null; then
 			helper_why="the guest helper's upload cannot be read"
 			return 1
 		fi
+		# The upload goes at once (where /tmp is on the image's disk, its
+		# blocks are free before free_space reads them); a copy that could
+		# not run goes once copied to the next place.
+		if [ -n "$_hprev" ]; then rm -rf -- "$_hprev"; else rm -f -- "$AMIH_HELPER"; fi
 		_hsum=$(sha256sum "$_hdir/helper" 2>/dev/null </dev/null)
 		if [ "${#AMIH_HELPER_SHA256}" != 64 ] || [ "${_hsum%% *}" != "$AMIH_HELPER_SHA256" ]; then
 			helper_why="the guest helper's SHA-256 is not the one the plugin sent"
@@ -149,7 +155,7 @@ helper_install() {
 			amih_helper=$_hdir/helper
 			return 0
 		fi
-		rm -rf -- "$_hdir"
+		_hsrc=$_hdir/helper _hprev=$_hdir
 		helper_why="the guest helper does not run from /dev/shm, /run or /tmp (mounted noexec?)"
 	done
 	return 1
