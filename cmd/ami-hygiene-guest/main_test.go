@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -40,7 +41,33 @@ func TestRunRefusesBadInput(t *testing.T) {
 			t.Errorf("run(%q) = %v, want an error with %q", c.args, err, c.want)
 		}
 	}
+	// A block device of this machine that does not hold the file's
+	// filesystem: read, never written (the helper refuses before).
+	other := otherBlockDevice(t, file)
+	if err := run([]string{"zero-free", file, other, "4096"}); err == nil || !strings.Contains(err.Error(), "is not on "+other) {
+		t.Errorf("a file off the device: %v", err)
+	}
 	if err := run([]string{"check"}); err != nil {
 		t.Errorf("check: %v", err)
 	}
+}
+
+// otherBlockDevice returns a block device of this machine whose number is
+// not the filesystem of file's.
+func otherBlockDevice(t *testing.T, file string) string {
+	t.Helper()
+	var fst syscall.Stat_t
+	if err := syscall.Stat(file, &fst); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob("/sys/class/block/*")
+	for _, n := range names {
+		dev := "/dev/" + filepath.Base(n)
+		var st syscall.Stat_t
+		if syscall.Stat(dev, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFBLK && st.Rdev != fst.Dev {
+			return dev
+		}
+	}
+	t.Fatal("this machine has no block device to test with")
+	return ""
 }

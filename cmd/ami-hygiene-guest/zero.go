@@ -42,15 +42,15 @@ type extent struct {
 // plainly on the filesystem's device.
 func extents(f *os.File) ([]extent, error) {
 	const batch = 256
+	if !littleEndian() {
+		return nil, errors.New("FIEMAP: a big-endian machine is not supported")
+	}
+	le := binary.LittleEndian
 	buf := make([]byte, fiemapHeader+batch*fiemapExtentLen)
 	var out []extent
 	var start uint64
 	for {
 		clear(buf)
-		le := binary.LittleEndian
-		if !littleEndian() {
-			return nil, errors.New("FIEMAP: a big-endian machine is not supported")
-		}
 		le.PutUint64(buf[0:], start)
 		le.PutUint64(buf[8:], ^uint64(0)-start)
 		le.PutUint32(buf[16:], fiemapFlagSync)
@@ -69,6 +69,9 @@ func extents(f *os.File) ([]extent, error) {
 			flags := le.Uint32(e[40:])
 			if flags&extentNotOnDevice != 0 {
 				return nil, fmt.Errorf("%s: an extent at byte %d is not plainly on the device (FIEMAP flags %#x)", f.Name(), x.logical, flags)
+			}
+			if x.length <= 0 || uint64(x.logical+x.length) <= start {
+				return nil, fmt.Errorf("%s: FIEMAP gave an extent that does not move on (byte %d, length %d)", f.Name(), x.logical, x.length)
 			}
 			out = append(out, x)
 			start = uint64(x.logical + x.length)
@@ -126,8 +129,18 @@ func zeroFree(file, device string, bs int64) (read, zeroed int64, err error) {
 		return 0, 0, err
 	}
 	defer dev.Close()
-	if st, err := dev.Stat(); err != nil || st.Mode()&os.ModeDevice == 0 || st.Mode()&os.ModeCharDevice != 0 {
+	dst, err := dev.Stat()
+	if err != nil || dst.Mode()&os.ModeDevice == 0 || dst.Mode()&os.ModeCharDevice != 0 {
 		return 0, 0, fmt.Errorf("%s is not a block device", device)
+	}
+	// The blocks FIEMAP names are the device's that holds the file's
+	// filesystem: reading another would leave the free blocks unread.
+	var fst syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &fst); err != nil {
+		return 0, 0, err
+	}
+	if rdev := dst.Sys().(*syscall.Stat_t).Rdev; rdev != fst.Dev {
+		return 0, 0, fmt.Errorf("%s is not on %s", file, device)
 	}
 	list, err := extents(f)
 	if err != nil {
