@@ -559,11 +559,15 @@ func TestLoopFreeSpaceSparseFallsBack(t *testing.T) {
 // TestLoopFreeSpaceHelperRefused (issue 25): a guest helper whose SHA-256
 // is not the one the plugin sent, or that does not run, is not used: the
 // step reads the free blocks in sh, says why, and leaves neither the upload
-// nor its private copy behind.
+// nor its private copy behind; one that answers what it should not is not
+// believed (the full fill).
 func TestLoopFreeSpaceHelperRefused(t *testing.T) {
-	for _, c := range []struct{ name, why string }{
-		{"tampered", "the guest helper's SHA-256 is not the one the plugin sent"},
-		{"not-running", "the guest helper does not run from /dev/shm, /run or /tmp"},
+	for _, c := range []struct{ name, program, want string }{
+		{"tampered", "", "/: sparse (in sh with filefrag and cmp: the guest helper's SHA-256 is not the one the plugin sent"},
+		{"not-running", "#!/bin/sh\nexit 0\n", "/: sparse (in sh with filefrag and cmp: the guest helper does not run from /dev/shm, /run or /tmp"},
+		// A helper whose answer is not two numbers is not believed: the
+		// free space gets the full fill.
+		{"bad-answer", "#!/bin/sh\nif [ \"$1\" = check ]; then echo ok; else echo 12 34 56; fi\n", "/: every free block is written with zeros (the guest helper answered 12 34 56)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			forEachShell(t, func(t *testing.T, g *guestTree) {
@@ -579,10 +583,10 @@ func TestLoopFreeSpaceHelperRefused(t *testing.T) {
 					f.WriteString("tampered")
 					f.Close()
 				} else {
-					// A program that prints nothing: its hash is what the
-					// plugin sent, but it is not the helper.
-					os.WriteFile(upload, []byte("#!/bin/sh\nexit 0\n"), 0o755)
-					sum := sha256.Sum256([]byte("#!/bin/sh\nexit 0\n"))
+					// A program that is not the helper, whose hash is what
+					// the plugin sent.
+					os.WriteFile(upload, []byte(c.program), 0o755)
+					sum := sha256.Sum256([]byte(c.program))
 					env[1].Value = hex.EncodeToString(sum[:])
 				}
 				private := func() []string {
@@ -600,8 +604,8 @@ func TestLoopFreeSpaceHelperRefused(t *testing.T) {
 				if res.code != 0 {
 					t.Fatalf("code %d: %v\n%s", res.code, res.kind("error"), res.other)
 				}
-				if info := res.text("info"); !strings.Contains(info, "/: sparse (in sh with filefrag and cmp: "+c.why) {
-					t.Errorf("info %q, want the sh reader and %q", info, c.why)
+				if info := res.text("info"); !strings.Contains(info, c.want) {
+					t.Errorf("info %q, want %q", info, c.want)
 				}
 				if fileExists(upload) {
 					t.Errorf("the upload %s is still there", upload)

@@ -329,23 +329,24 @@ sparse_pass() {
 }
 
 # zero_file FILE DEVICE BS: the guest helper's zero-free where it runs
-# (the same work as below, in Go), else zero_data over each extent of FILE. Fails, with
-# why, when a part of it cannot be done.
+# (the same work as below, in Go), else zero_data over each extent of
+# FILE. Fails, with why, when a part of it cannot be done.
 zero_file() {
 	if [ -n "$amih_helper" ]; then
 		_out=$("$amih_helper" zero-free "$1" "$2" "$3" 2>&1 </dev/null) || {
 			why="the guest helper failed: $_out"
 			return 1
 		}
-		case $_out in
-		[0-9]*' '[0-9]*) ;;
-		*)
+		# Two numbers, nothing else.
+		_hread=${_out%% *} _hzeroed=${_out#* } _hok=1
+		case $_hread in '' | *[!0-9]*) _hok=0 ;; esac
+		case $_hzeroed in '' | *[!0-9]*) _hok=0 ;; esac
+		if [ "$_hok" = 0 ] || [ "$_hread $_hzeroed" != "$_out" ]; then
 			why="the guest helper answered $_out"
 			return 1
-			;;
-		esac
-		scanned=$((scanned + ${_out%% *}))
-		dirty=$((dirty + ${_out#* }))
+		fi
+		scanned=$((scanned + _hread))
+		dirty=$((dirty + _hzeroed))
 		return 0
 	fi
 	_list=$(extents "$1" "$3") || {
