@@ -9,7 +9,8 @@
 // Usage:
 //
 //	ami-hygiene-guest check
-//	ami-hygiene-guest zero-free FILE DEVICE BLOCK_SIZE
+//	ami-hygiene-guest zero-free FILE DEVICE BLOCK_SIZE [SEEN]
+//	ami-hygiene-guest free-left DIR DEVICE BLOCK_SIZE SEEN
 //
 // zero-free reads, on DEVICE (the block device of FILE's filesystem), the
 // blocks FILE holds (FIEMAP), in 1 MiB direct reads, and writes zeros
@@ -18,7 +19,15 @@
 // read and the bytes written ("READ ZEROED"). It fails, saying why on
 // standard error, when FILE's blocks cannot be told exactly (no FIEMAP, an
 // extent that is not on the device as it stands: inline, encoded, delayed,
-// shared, unknown).
+// shared, unknown). With SEEN (a file of the helper's own, in its private
+// folder), the device ranges listed there are not read again and the ranges
+// read are added to it.
+//
+// free-left lists the free blocks of DIR's filesystem (GETFSMAP), reads
+// those SEEN does not list and prints the bytes read and the bytes that
+// held data ("READ DIRTY"); it writes nothing. After the fill files are
+// gone, it finds the free blocks they could not take (XFS's allocator keeps
+// a few free blocks on its free list while a file takes the rest).
 package main
 
 import (
@@ -39,17 +48,27 @@ func run(args []string) error {
 		fmt.Println("ok")
 		return nil
 	}
-	if len(args) == 4 && args[0] == "zero-free" {
-		bs, err := strconv.ParseInt(args[3], 10, 64)
-		if err != nil || bs < 512 || bs > 1<<20 || bs&(bs-1) != 0 {
-			return fmt.Errorf("BLOCK_SIZE %q: a power of two from 512 to 1048576", args[3])
-		}
-		read, zeroed, err := zeroFree(args[1], args[2], bs)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("%d %d\n", read, zeroed)
-		return nil
+	var do func(string, string, int64, string) (int64, int64, error)
+	switch {
+	case (len(args) == 4 || len(args) == 5) && args[0] == "zero-free":
+		do = zeroFree
+	case len(args) == 5 && args[0] == "free-left":
+		do = freeLeft
+	default:
+		return fmt.Errorf("usage: ami-hygiene-guest check | zero-free FILE DEVICE BLOCK_SIZE [SEEN] | free-left DIR DEVICE BLOCK_SIZE SEEN")
 	}
-	return fmt.Errorf("usage: ami-hygiene-guest check | zero-free FILE DEVICE BLOCK_SIZE")
+	bs, err := strconv.ParseInt(args[3], 10, 64)
+	if err != nil || bs < 512 || bs > 1<<20 || bs&(bs-1) != 0 {
+		return fmt.Errorf("BLOCK_SIZE %q: a power of two from 512 to 1048576", args[3])
+	}
+	seen := ""
+	if len(args) == 5 {
+		seen = args[4]
+	}
+	a, b, err := do(args[1], args[2], bs, seen)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d %d\n", a, b)
+	return nil
 }

@@ -35,6 +35,11 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{[]string{"zero-free", dir, "/dev/null", "4096"}, "is a directory"},
 		{[]string{"zero-free", file, file, "4096"}, "is not a block device"},
 		{[]string{"zero-free", file, "/dev/null", "4096"}, "is not a block device"},
+		{[]string{"free-left", dir, "/dev/null", "4096"}, "usage"},
+		{[]string{"free-left", dir, "/dev/null", "100", "seen"}, "a power of two"},
+		{[]string{"free-left", file, "/dev/null", "4096", "seen"}, "not a directory"},
+		{[]string{"free-left", link, "/dev/null", "4096", "seen"}, "not a directory"}, // O_NOFOLLOW
+		{[]string{"free-left", dir, "/dev/null", "4096", "seen"}, "is not a block device"},
 	} {
 		err := run(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -46,6 +51,9 @@ func TestRunRefusesBadInput(t *testing.T) {
 	other := otherBlockDevice(t, file)
 	if err := run([]string{"zero-free", file, other, "4096"}); err == nil || !strings.Contains(err.Error(), "is not on "+other) {
 		t.Errorf("a file off the device: %v", err)
+	}
+	if err := run([]string{"free-left", dir, other, "4096", filepath.Join(dir, "seen")}); err == nil || !strings.Contains(err.Error(), "is not on "+other) {
+		t.Errorf("a folder off the device: %v", err)
 	}
 	if err := run([]string{"check"}); err != nil {
 		t.Errorf("check: %v", err)

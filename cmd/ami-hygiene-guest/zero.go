@@ -112,10 +112,77 @@ func openDirect(path string, flag int) (*os.File, error) {
 	return f, err
 }
 
+// openDevice opens device for direct reads; it must be the block device
+// whose number is fsDev (the filesystem's st_dev): the blocks FIEMAP and
+// GETFSMAP name are that device's, and reading another would leave them
+// unread.
+func openDevice(device string, fsDev uint64) (*os.File, error) {
+	dev, err := openDirect(device, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := dev.Stat()
+	if err != nil || dst.Mode()&os.ModeDevice == 0 || dst.Mode()&os.ModeCharDevice != 0 {
+		dev.Close()
+		return nil, fmt.Errorf("%s is not a block device", device)
+	}
+	if dst.Sys().(*syscall.Stat_t).Rdev != fsDev {
+		dev.Close()
+		return nil, errNotOn
+	}
+	return dev, nil
+}
+
+var errNotOn = errors.New("not on the device")
+
+// reader reads a device in chunks and finds the blocks that hold data.
+type reader struct {
+	dev        *os.File
+	bs         int64
+	buf, zeros []byte
+	read       int64
+}
+
+func newReader(dev *os.File, bs int64) *reader {
+	return &reader{dev: dev, bs: bs, buf: aligned(chunk), zeros: aligned(chunk)}
+}
+
+// dirtyRuns reads x on the device and calls fn with each run of blocks in
+// it that are not all zeros (device offsets, one chunk at most each).
+func (r *reader) dirtyRuns(x span, fn func(run span) error) error {
+	if x.start%r.bs != 0 || x.end%r.bs != 0 {
+		return fmt.Errorf("the range at byte %d is not in whole blocks of %d bytes", x.start, r.bs)
+	}
+	bs := r.bs
+	for off := x.start; off < x.end; off += chunk {
+		n := min(int64(chunk), x.end-off)
+		if _, err := r.dev.ReadAt(r.buf[:n], off); err != nil {
+			return fmt.Errorf("reading %s: %w", r.dev.Name(), err)
+		}
+		r.read += n
+		for b := int64(0); b < n; {
+			if bytes.Equal(r.buf[b:b+bs], r.zeros[:bs]) {
+				b += bs
+				continue
+			}
+			end := b + bs
+			for end < n && !bytes.Equal(r.buf[end:end+bs], r.zeros[:bs]) {
+				end += bs
+			}
+			if err := fn(span{off + b, off + end}); err != nil {
+				return err
+			}
+			b = end
+		}
+	}
+	return nil
+}
+
 // zeroFree reads the device under each block of file and writes zeros
-// through file over the blocks that hold data. It returns the bytes read
-// and the bytes written.
-func zeroFree(file, device string, bs int64) (read, zeroed int64, err error) {
+// through file over the blocks that hold data. With seen, the ranges of
+// the device listed there are not read again, and the ranges read are
+// added to it. It returns the bytes read and the bytes written.
+func zeroFree(file, device string, bs int64, seen string) (read, zeroed int64, err error) {
 	f, err := openDirect(file, os.O_RDWR)
 	if err != nil {
 		return 0, 0, err
@@ -124,59 +191,50 @@ func zeroFree(file, device string, bs int64) (read, zeroed int64, err error) {
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		return 0, 0, fmt.Errorf("%s is not a regular file", file)
 	}
-	dev, err := openDirect(device, os.O_RDONLY)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer dev.Close()
-	dst, err := dev.Stat()
-	if err != nil || dst.Mode()&os.ModeDevice == 0 || dst.Mode()&os.ModeCharDevice != 0 {
-		return 0, 0, fmt.Errorf("%s is not a block device", device)
-	}
-	// The blocks FIEMAP names are the device's that holds the file's
-	// filesystem: reading another would leave the free blocks unread.
 	var fst syscall.Stat_t
 	if err := syscall.Fstat(int(f.Fd()), &fst); err != nil {
 		return 0, 0, err
 	}
-	if rdev := dst.Sys().(*syscall.Stat_t).Rdev; rdev != fst.Dev {
+	dev, err := openDevice(device, fst.Dev)
+	if errors.Is(err, errNotOn) {
 		return 0, 0, fmt.Errorf("%s is not on %s", file, device)
+	} else if err != nil {
+		return 0, 0, err
+	}
+	defer dev.Close()
+	done, err := loadSeen(seen)
+	if err != nil {
+		return 0, 0, err
 	}
 	list, err := extents(f)
 	if err != nil {
 		return 0, 0, err
 	}
-	buf, zeros := aligned(chunk), aligned(chunk)
+	r := newReader(dev, bs)
+	var now []span
 	for _, x := range list {
 		if x.physical%bs != 0 || x.length%bs != 0 || x.logical%bs != 0 {
-			return read, zeroed, fmt.Errorf("%s: an extent at byte %d is not in whole blocks of %d bytes", file, x.logical, bs)
+			return r.read, zeroed, fmt.Errorf("%s: an extent at byte %d is not in whole blocks of %d bytes", file, x.logical, bs)
 		}
-		for off := int64(0); off < x.length; off += chunk {
-			n := min(int64(chunk), x.length-off)
-			if _, err := dev.ReadAt(buf[:n], x.physical+off); err != nil {
-				return read, zeroed, fmt.Errorf("reading %s: %w", device, err)
+		for _, part := range done.minus(span{x.physical, x.physical + x.length}) {
+			// Each run of blocks that hold data, written as one through
+			// the file, at the run's place in it.
+			err := r.dirtyRuns(part, func(run span) error {
+				at := x.logical + run.start - x.physical
+				if _, err := f.WriteAt(r.zeros[:run.end-run.start], at); err != nil {
+					return fmt.Errorf("writing zeros through %s: %w", file, err)
+				}
+				zeroed += run.end - run.start
+				return nil
+			})
+			if err != nil {
+				return r.read, zeroed, err
 			}
-			read += n
-			// Each run of blocks that hold data, written as one.
-			for b := int64(0); b < n; {
-				if bytes.Equal(buf[b:b+bs], zeros[:bs]) {
-					b += bs
-					continue
-				}
-				end := b + bs
-				for end < n && !bytes.Equal(buf[end:end+bs], zeros[:bs]) {
-					end += bs
-				}
-				if _, err := f.WriteAt(zeros[:end-b], x.logical+off+b); err != nil {
-					return read, zeroed, fmt.Errorf("writing zeros through %s: %w", file, err)
-				}
-				zeroed += end - b
-				b = end
-			}
+			now = append(now, part)
 		}
 	}
 	if err := f.Sync(); err != nil {
-		return read, zeroed, fmt.Errorf("syncing %s: %w", file, err)
+		return r.read, zeroed, fmt.Errorf("syncing %s: %w", file, err)
 	}
-	return read, zeroed, nil
+	return r.read, zeroed, saveSeen(seen, now)
 }

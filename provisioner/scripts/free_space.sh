@@ -181,12 +181,19 @@ fs_device() {
 # the free space of DIR's filesystem can be cleared where it holds data
 # only; else print why not and fail.
 sparse_support() {
-	# XFS is left to the full fill for now: on loop images a block of a
-	# deleted file stayed after the sparse passes (one its allocator held
-	# for itself while they ran, then gave back), which the full fill does
-	# not leave.
-	case $2 in ext2 | ext3 | ext4) ;; *)
-		printf 'the sparse pass is for ext2, ext3 and ext4; this is %s' "$2"
+	case $2 in
+	ext2 | ext3 | ext4) ;;
+	xfs)
+		# XFS keeps free blocks back from every file while a fill takes
+		# the rest: only the guest helper can list them (GETFSMAP) once
+		# the files are gone (sweep_left).
+		if [ -z "$amih_helper" ]; then
+			printf 'XFS is read sparsely by the guest helper only (%s)' "$helper_why"
+			return 1
+		fi
+		;;
+	*)
+		printf 'the sparse pass is for ext2, ext3, ext4 and XFS; this is %s' "$2"
 		return 1
 		;;
 	esac
@@ -333,20 +340,9 @@ sparse_pass() {
 # FILE. Fails, with why, when a part of it cannot be done.
 zero_file() {
 	if [ -n "$amih_helper" ]; then
-		_out=$("$amih_helper" zero-free "$1" "$2" "$3" 2>&1 </dev/null) || {
-			why="the guest helper failed: $_out"
-			return 1
-		}
-		# Two numbers, nothing else.
-		_hread=${_out%% *} _hzeroed=${_out#* } _hok=1
-		case $_hread in '' | *[!0-9]*) _hok=0 ;; esac
-		case $_hzeroed in '' | *[!0-9]*) _hok=0 ;; esac
-		if [ "$_hok" = 0 ] || [ "$_hread $_hzeroed" != "$_out" ]; then
-			why="the guest helper answered $_out"
-			return 1
-		fi
+		helper_says zero-free "$1" "$2" "$3" "$seen" || return 1
 		scanned=$((scanned + _hread))
-		dirty=$((dirty + _hzeroed))
+		dirty=$((dirty + _hdirty))
 		return 0
 	fi
 	_list=$(extents "$1" "$3") || {
@@ -359,6 +355,52 @@ zero_file() {
 	done <<EXTENTS
 $_list
 EXTENTS
+}
+
+# helper_says ARG...: run the guest helper; its answer, two numbers and
+# nothing else, in _hread and _hdirty. Fails, with why, on any other.
+helper_says() {
+	_out=$("$amih_helper" "$@" 2>&1 </dev/null) || {
+		why="the guest helper failed: $_out"
+		return 1
+	}
+	_hread=${_out%% *} _hdirty=${_out#* } _hok=1
+	case $_hread in '' | *[!0-9]*) _hok=0 ;; esac
+	case $_hdirty in '' | *[!0-9]*) _hok=0 ;; esac
+	if [ "$_hok" = 0 ] || [ "$_hread $_hdirty" != "$_out" ]; then
+		why="the guest helper answered $_out"
+		return 1
+	fi
+}
+
+# sweep_left DEVICE BS (XFS): once the fill files are gone, the guest
+# helper reads the free blocks none of them held (free-left: GETFSMAP,
+# less the ranges in seen). XFS keeps a few free blocks back from every
+# file (its allocation groups' free lists and the blocks set aside for
+# them) and gives them back when the fill files go: they may hold old
+# data, and no fallocate could take them. Where some do, or where GETFSMAP
+# cannot list the free blocks, every free block is written with zeros
+# (full_fill: written data takes blocks fallocate does not), and the free
+# blocks are read once more: a warning says what is left. (On ext4 the
+# free blocks the files did not hold are the ones their own extent trees
+# took: they hold those trees.)
+sweep_left() {
+	if ! helper_says free-left "$_dir" "$1" "$2" "$seen"; then
+		rec info "$_zmp: every free block is written with zeros: the free blocks the fill files did not hold cannot be listed ($why)"
+	else
+		scanned=$((scanned + _hread))
+		[ "$_hdirty" -gt 0 ] || return 0
+		rec info "$_zmp: every free block is written with zeros: $((_hdirty / 1024)) KiB of free blocks no fill file could take hold data"
+	fi
+	fill_dir=$_dir
+	new_fill_file || return 0
+	_a=$fill_path
+	new_fill_file || return 0
+	full_fill "$_a" "$fill_path"
+	restore
+	if helper_says free-left "$_dir" "$1" "$2" "$seen" && [ "$_hdirty" -gt 0 ]; then
+		rec warn "$_zmp: $((_hdirty / 1024)) KiB of free blocks still hold data: the filesystem kept them for itself while every fill ran"
+	fi
 }
 
 # reserve_blocks TYPE SOURCE: the blocks of the filesystem's reserve
@@ -472,7 +514,13 @@ zero_fill() {
 	_kib=$(kib_free "$_dir")
 	rec change zero "$1" "$((_kib / 1024)) MiB free"
 	dry_run && return 0
-	fill_dir=$_dir fill_names='' written=0 scanned=0 dirty=0 why='' _dev=''
+	fill_dir=$_dir fill_names='' written=0 scanned=0 dirty=0 why='' _dev='' seen=''
+	# The device ranges the guest helper has read (zero-free), in its
+	# private folder, for free-left (sweep_left).
+	if [ -n "$amih_helper" ]; then
+		seen=${amih_helper%/*}/seen
+		rm -f -- "$seen"
+	fi
 	set --
 	for _i in 1 2 3 4 5 6 7; do
 		new_fill_file || {
@@ -515,6 +563,7 @@ zero_fill() {
 	fi
 	clear_reserve "$_zfs" "$_zsrc" "$_dev" "$_bs" "$7"
 	restore
+	[ "$_method" != sparse ] || [ "$_zfs" != xfs ] || sweep_left "$_dev" "$_bs"
 	zeroed=$((zeroed + written + dirty))
 	read_bytes=$((read_bytes + scanned))
 	if [ "$_method" = sparse ]; then
