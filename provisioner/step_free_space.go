@@ -12,7 +12,8 @@ import (
 // image's filesystems and its swap, after every step that removes files, so
 // that the image's blocks hold nothing a step removed (removing a file frees
 // its blocks; it does not clear them). By default (`sparse`) it writes zeros
-// only over the free blocks that hold data: on ext4 it gives all the free
+// only over the free blocks that hold data: on ext4 (and on XFS with the
+// guest helper) it gives all the free
 // space to temporary files with `fallocate` (the blocks become the files'
 // without being written), reads where they are (FIEMAP), reads those blocks
 // on the filesystem's block device and writes zeros through the files
@@ -27,9 +28,13 @@ import (
 // time they are read and written, so nothing else can be given them. A
 // free block that holds zeros already is read, not written: the AMI's
 // snapshot and the build's time grow with the data the build deleted, not
-// with the size of the disk. Where that cannot be done — XFS (for now: a
-// block its allocator held for itself during the passes kept old data on
-// loop images), btrfs, ZFS, a device the guest cannot read, no `fallocate`,
+// with the size of the disk. XFS keeps a few free blocks back from every
+// file and gives them back when the fill files go: there, once they are
+// gone, the guest helper lists the free blocks (GETFSMAP) and reads those
+// no fill file held; where one holds data (or the list cannot be had) the
+// full fill follows, then a last read, and a warning says what is left.
+// Where the sparse way cannot be done — XFS without the guest helper,
+// btrfs, ZFS, a device the guest cannot read, no `fallocate`,
 // `filefrag`, `cmp` or `blockdev` — and in mode `zero` or `both`, zeros are
 // written into all the free space instead (the full fill), and the step
 // says why. The filesystem is full for the time of either, but for the
@@ -65,9 +70,9 @@ import (
 // SSD remapping, snapshots taken before).
 type FreeSpace struct {
 	// How free space is cleared: `sparse` (write zeros over the free blocks
-	// that hold data, where the step can tell which: ext4; elsewhere over
-	// all of them; then discard), `zero` (write zeros over every free
-	// block: the full fill), `discard` (`fstrim` only: whether the device
+	// that hold data, where the step can tell which: ext4, and XFS with the
+	// guest helper; elsewhere over all of them; then discard), `zero`
+	// (write zeros over every free block: the full fill), `discard` (`fstrim` only: whether the device
 	// and the snapshot then drop the blocks depends on the platform; on a
 	// device without discard support it is reported and skipped), or `both`
 	// (the full fill, then discard). In every mode but `discard` the free

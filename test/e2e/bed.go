@@ -42,6 +42,8 @@ type Bed struct {
 	// Users are more users with sudo and the launch key, beside the image's
 	// default user admin: the default users of other AMIs (ubuntu, ec2-user).
 	Users []string
+	// Disks are more raw disks of the build guest (/dev/vdc, ...).
+	Disks []string
 	run   *PackerRun
 }
 
@@ -60,7 +62,17 @@ func NewBedWithUsers(t testing.TB, name string, key *Key, users ...string) *Bed 
 	return newBed(t, name, key, users)
 }
 
+// NewBedWithDisks is NewBed with more raw disks attached to the guest, in
+// order: /dev/vdc, /dev/vdd, ...
+func NewBedWithDisks(t testing.TB, name string, disks ...string) *Bed {
+	return newBedDisks(t, name, nil, nil, disks)
+}
+
 func newBed(t testing.TB, name string, key *Key, users []string, userData ...string) *Bed {
+	return newBedDisks(t, name, key, users, nil, userData...)
+}
+
+func newBedDisks(t testing.TB, name string, key *Key, users, disks []string, userData ...string) *Bed {
 	img := guestImage(t)
 	dir := workDir(t, name)
 	if key == nil {
@@ -69,7 +81,7 @@ func newBed(t testing.TB, name string, key *Key, users []string, userData ...str
 			t.Fatal(err)
 		}
 	}
-	b := &Bed{t: t, Dir: dir, Key: key, Users: users}
+	b := &Bed{t: t, Dir: dir, Key: key, Users: users, Disks: disks}
 	overlay, err := NewOverlay(img, dir, name)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +142,11 @@ func (b *Bed) boot(img *Image, overlay, name, instanceID string, key *Key, userD
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := StartVM(img, b.Dir, overlay, seed)
+	var disks []string
+	if b.VM == nil { // the build guest, not a clone
+		disks = b.Disks
+	}
+	vm, err := StartVM(img, b.Dir, overlay, seed, disks...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,9 +59,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// StartVM boots the overlay with the seed. The VM is killed if the test
+// StartVM boots the overlay with the seed, and more raw disks after them
+// (the guest's /dev/vdc, /dev/vdd, ...). The VM is killed if the test
 // process dies (Pdeathsig) and by Kill/Stop.
-func StartVM(img *Image, dir, overlay, seed string) (*VM, error) {
+func StartVM(img *Image, dir, overlay, seed string, disks ...string) (*VM, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -93,6 +94,9 @@ func StartVM(img *Image, dir, overlay, seed string) (*VM, error) {
 		"-device", "virtio-serial",
 		"-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0",
 	)
+	for _, d := range disks {
+		args = append(args, "-drive", "file="+d+",if=virtio,format=raw")
+	}
 	vm.cmd = exec.Command("qemu-system-x86_64", args...)
 	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logFile, err := os.Create(filepath.Join(dir, filepath.Base(overlay)+".qemu.log"))

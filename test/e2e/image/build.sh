@@ -33,9 +33,11 @@ root=$work/root
 packages="systemd-sysv,dbus,udev,kmod,procps,iproute2,ifupdown,isc-dhcp-client,netbase,\
 openssh-server,sudo,cloud-init,python3-cffi-backend,postfix,auditd,cron,logrotate,\
 linux-image-cloud-amd64,initramfs-tools,qemu-guest-agent,ca-certificates,git,less,bsd-mailx,\
-e2fsprogs"
+e2fsprogs,xfsprogs"
 # e2fsprogs: every cloud image of an ext4 root has it (resize2fs grows the
 # root at first boot); free_space's sparse mode takes filefrag from it.
+# xfsprogs: as on the XFS roots of Amazon Linux and RHEL (xfs_io sets the
+# reserve pool), for TestFreeSpaceOnXFS's data disk.
 # What each release logs to, as its own installations do: Debian 12 installs
 # rsyslog (/var/log/syslog, auth.log); Debian 13 has the journal only, and its
 # login records in SQLite: wtmpdb (/var/log/wtmp.db, priority standard, with
