@@ -252,28 +252,31 @@ func newToken() string {
 }
 
 // executeRetrying runs a script, again from the start when the connection was
-// cut (every script is idempotent), and says so. reset is called before each
-// attempt with the attempt's number (1 first).
-func (g *guest) executeRetrying(ctx context.Context, what, body string, deadline time.Duration, reset func(attempt int), onRecord func(record)) (int, error) {
+// cut (every script is idempotent), and says so. Before each attempt, attempt
+// is called with its number (1 first): it resets what the caller gathered
+// and returns the script to send (a new one each time where the script
+// names something made for it, as the guest helper's upload, which the
+// cut attempt may have used up).
+func (g *guest) executeRetrying(ctx context.Context, what string, deadline time.Duration, attempt func(n int) string, onRecord func(record)) (int, error) {
 	var status int
-	attempt := 0
+	n := 0
 	err := retry.Config{
 		Tries:       disconnectRetries,
 		RetryDelay:  func() time.Duration { return 2 * time.Second },
 		ShouldRetry: func(err error) bool { return errors.Is(err, errDisconnected) },
 	}.Run(ctx, func(ctx context.Context) error {
-		attempt++
-		if attempt > 1 {
-			g.ui.Say(fmt.Sprintf("ami-hygiene: the SSH session was cut while %s ran; running it again from the start (attempt %d of %d)", what, attempt, disconnectRetries))
+		n++
+		if n > 1 {
+			g.ui.Say(fmt.Sprintf("ami-hygiene: the SSH session was cut while %s ran; running it again from the start (attempt %d of %d)", what, n, disconnectRetries))
 		}
-		reset(attempt)
+		body := attempt(n)
 		var err error
 		status, err = g.execute(ctx, body, deadline, onRecord)
 		return err
 	})
 	var exhausted *retry.RetryExhaustedError
 	if errors.As(err, &exhausted) && errors.Is(exhausted.Err, errDisconnected) {
-		err = fmt.Errorf("%w %d times", errDisconnected, attempt)
+		err = fmt.Errorf("%w %d times", errDisconnected, n)
 	}
 	return status, err
 }

@@ -74,14 +74,13 @@ func (r *checklistRunner) uploadHelper(ctx context.Context) guestHelper {
 		return guestHelper{why: err.Error()}
 	}
 	path := "/tmp/.ami-hygiene-guest." + hex.EncodeToString(name)
-	done := make(chan error, 1)
-	go func() { done <- r.guest.comm.Upload(path, bytes.NewReader(data), nil) }()
-	select {
-	case err = <-done:
-	case <-time.After(helperUploadDeadline):
-		err = fmt.Errorf("no answer in %s", helperUploadDeadline)
-	case <-ctx.Done():
-		err = ctx.Err()
+	// Bounded as the plugin's fixed commands are: the SDK cannot cancel
+	// an upload that hangs.
+	done := make(chan fixedAnswer, 1)
+	go func() { done <- fixedAnswer{err: r.guest.comm.Upload(path, bytes.NewReader(data), nil)} }()
+	a, err := r.guest.await(ctx, done, helperUploadDeadline)
+	if err == nil {
+		err = a.err
 	}
 	if err != nil {
 		return guestHelper{why: fmt.Sprintf("the guest helper's upload failed: %v", err)}

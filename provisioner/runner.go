@@ -103,7 +103,8 @@ func (r *checklistRunner) probe(ctx context.Context) error {
 		r.guest.sudo = false
 	}
 	facts := map[string]string{}
-	status, err := r.guest.executeRetrying(ctx, "the guest probe", scriptBody(nil, "probe.sh"), probeDeadline, func(int) {}, func(rec record) {
+	body := scriptBody(nil, "probe.sh")
+	status, err := r.guest.executeRetrying(ctx, "the guest probe", probeDeadline, func(int) string { return body }, func(rec record) {
 		if rec.Kind == "fact" {
 			facts[rec.field(0)] = rec.field(1)
 		}
@@ -253,15 +254,18 @@ func (r *checklistRunner) runScript(ctx context.Context, def stepDef, cfg stepCo
 	var cut []Action // what attempts cut short had already changed
 	before := *res
 	attempts := 0
-	var helper guestHelper
-	if def.Helper && !r.options.dryRun {
-		helper = r.uploadHelper(ctx)
-	}
-	status, err := r.guest.executeRetrying(ctx, script, stepScript(r.options, def, cfg, helper), r.options.deadline(def.Name),
-		func(attempt int) {
+	status, err := r.guest.executeRetrying(ctx, script, r.options.deadline(def.Name),
+		func(attempt int) string {
 			cut = append(cut, res.Actions[len(before.Actions):]...)
 			recs, *res, attempts = nil, before, attempt
 			res.Actions = append([]Action{}, before.Actions...)
+			// Each attempt its own upload: the script removes it
+			// once it has its own copy.
+			var helper guestHelper
+			if def.Helper && !r.options.dryRun {
+				helper = r.uploadHelper(ctx)
+			}
+			return stepScript(r.options, def, cfg, helper)
 		},
 		func(rec record) { recs = append(recs, rec); r.fold(res, rec) })
 	if attempts > 1 {

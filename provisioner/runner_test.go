@@ -372,6 +372,46 @@ func TestProvisionRetriesACutSession(t *testing.T) {
 	}
 }
 
+// TestProvisionRetryGetsItsOwnHelperUpload: the step script removes the
+// guest helper's upload once it has copied it, so an attempt cut after that
+// left nothing for the next: each attempt of free_space gets an upload of
+// its own (on the old code the second attempt named the first's path, gone:
+// the step read in sh).
+func TestProvisionRetryGetsItsOwnHelperUpload(t *testing.T) {
+	build := []byte("the amd64 helper")
+	guestHelperFiles = fstest.MapFS{"guestbin/ami-hygiene-guest-linux-amd64": {Data: build}}
+	t.Cleanup(func() { guestHelperFiles = guestBin })
+	g := &fakeGuest{}
+	var named []string
+	comm := &fakeComm{}
+	comm.reply = func(c fakeCall, n int) (string, int) {
+		if stepOf(c) != "free_space" {
+			return g.reply(c, n)
+		}
+		m := regexp.MustCompile(`AMIH_HELPER='([^']*)'`).FindStringSubmatch(c.Stdin)
+		if m == nil {
+			t.Fatalf("free_space got no AMIH_HELPER")
+		}
+		named = append(named, m[1])
+		// The script removes the upload as soon as it has its copy.
+		delete(comm.uploads, m[1])
+		if len(named) == 1 {
+			return "", packersdk.CmdDisconnect
+		}
+		return "amih:done\t" + tokenOf(c) + "\t0\n", 0
+	}
+	p := &Provisioner{}
+	if err := p.Prepare(map[string]interface{}{"steps": []string{"free_space"}, "report_path": filepath.Join(t.TempDir(), "r.json")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Provision(context.Background(), packersdk.TestUi(t), comm, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(named) != 2 || named[0] == named[1] {
+		t.Fatalf("the attempts named the uploads %q: want two, each its own", named)
+	}
+}
+
 func TestProvisionRunnerFailuresAreExplained(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
