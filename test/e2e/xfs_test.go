@@ -100,4 +100,3 @@ func allocatedMiB(t *testing.T, path string) int64 {
 	}
 	return st.Blocks * 512 >> 20
 }
-
