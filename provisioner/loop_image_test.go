@@ -289,6 +289,13 @@ func TestLoopFreeSpaceLeavesNoSecret(t *testing.T) {
 					if helper && !strings.Contains(res.text("info"), "/: sparse (guest helper): ") {
 						t.Errorf("the guest helper did not read the free blocks: %q", res.text("info"))
 					}
+					// On XFS a block the fill files could not take held
+					// the secret (its allocator's free list): the guest
+					// helper clears it on the device, the filesystem
+					// frozen; the full fill is not needed.
+					if helper && strings.Contains(res.text("info"), "every free block is written with zeros") {
+						t.Errorf("the full fill was taken: %q", res.text("info"))
+					}
 					var resvAfter string
 					if mountType(fs.fstype) == "ext4" {
 						resvAfter = readTrim(t, "/sys/fs/ext4/"+filepath.Base(device)+"/reserved_clusters")

@@ -11,6 +11,7 @@
 //	ami-hygiene-guest check
 //	ami-hygiene-guest zero-free FILE DEVICE BLOCK_SIZE [SEEN]
 //	ami-hygiene-guest free-left DIR DEVICE BLOCK_SIZE SEEN
+//	ami-hygiene-guest zero-left DIR DEVICE BLOCK_SIZE SEEN
 //
 // zero-free reads, on DEVICE (the block device of FILE's filesystem), the
 // blocks FILE holds (FIEMAP), in 1 MiB direct reads, and writes zeros
@@ -28,6 +29,12 @@
 // held data ("READ DIRTY"); it writes nothing. After the fill files are
 // gone, it finds the free blocks they could not take (XFS's allocator keeps
 // a few free blocks on its free list while a file takes the rest).
+//
+// zero-left clears those (at most 64 MiB): it lists them as free-left does,
+// freezes DIR's filesystem (FIFREEZE: nothing can be allocated while it is
+// frozen), checks each is free still, reads it again, writes zeros over the
+// blocks that hold data on DEVICE itself, syncs and thaws, at most 5
+// seconds after the freeze began. It prints the bytes read and written.
 package main
 
 import (
@@ -54,8 +61,10 @@ func run(args []string) error {
 		do = zeroFree
 	case len(args) == 5 && args[0] == "free-left":
 		do = freeLeft
+	case len(args) == 5 && args[0] == "zero-left":
+		do = zeroLeft
 	default:
-		return fmt.Errorf("usage: ami-hygiene-guest check | zero-free FILE DEVICE BLOCK_SIZE [SEEN] | free-left DIR DEVICE BLOCK_SIZE SEEN")
+		return fmt.Errorf("usage: ami-hygiene-guest check | zero-free FILE DEVICE BLOCK_SIZE [SEEN] | free-left DIR DEVICE BLOCK_SIZE SEEN | zero-left DIR DEVICE BLOCK_SIZE SEEN")
 	}
 	bs, err := strconv.ParseInt(args[3], 10, 64)
 	if err != nil || bs < 512 || bs > 1<<20 || bs&(bs-1) != 0 {

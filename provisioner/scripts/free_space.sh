@@ -375,22 +375,34 @@ helper_says() {
 
 # sweep_left DEVICE BS (XFS): once the fill files are gone, the guest
 # helper reads the free blocks none of them held (free-left: GETFSMAP,
-# less the ranges in seen). XFS keeps a few free blocks back from every
-# file (its allocation groups' free lists and the blocks set aside for
-# them) and gives them back when the fill files go: they may hold old
-# data, and no fallocate could take them. Where some do, or where GETFSMAP
-# cannot list the free blocks, every free block is written with zeros
-# (full_fill: written data takes blocks fallocate does not), and the free
-# blocks are read once more: a warning says what is left. (On ext4 the
-# free blocks the files did not hold are the ones their own extent trees
-# took: they hold those trees.)
+# less the ranges in seen). XFS keeps free blocks back from every file —
+# its per-AG reservations for its own btrees (reflink, rmapbt: a few MiB a
+# GiB), its free lists — and gives some back when the fill files go: they
+# may hold old data, and neither fallocate nor written data can take them.
+# Where some do, the helper writes zeros over them on the device itself,
+# the filesystem frozen meanwhile (zero-left: nothing can be allocated
+# while it is frozen, each block is checked free again first, the freeze
+# lasts 5 s at most), and they are read once more. Where that cannot be
+# done, or GETFSMAP cannot list the free blocks, every free block is
+# written with zeros (full_fill) and read once more: a warning says what
+# is still left.
 sweep_left() {
 	if ! helper_says free-left "$_dir" "$1" "$2" "$seen"; then
 		rec info "$_zmp: every free block is written with zeros: the free blocks the fill files did not hold cannot be listed ($why)"
 	else
 		scanned=$((scanned + _hread))
 		[ "$_hdirty" -gt 0 ] || return 0
-		rec info "$_zmp: every free block is written with zeros: $((_hdirty / 1024)) KiB of free blocks no fill file could take hold data"
+		_left=$_hdirty
+		if helper_says zero-left "$_dir" "$1" "$2" "$seen"; then
+			scanned=$((scanned + _hread))
+			dirty=$((dirty + _hdirty))
+			if helper_says free-left "$_dir" "$1" "$2" "$seen" && [ "$_hdirty" -eq 0 ]; then
+				rec info "$_zmp: $((_left / 1024)) KiB of free blocks that no file can take held data: zeros written over them on the device, the filesystem frozen meanwhile"
+				return 0
+			fi
+			why="$((_hdirty / 1024)) KiB still hold data after zeros were written over them"
+		fi
+		rec info "$_zmp: every free block is written with zeros: $((_left / 1024)) KiB of free blocks no fill file could take hold data ($why)"
 	fi
 	fill_dir=$_dir
 	new_fill_file || return 0
