@@ -28,10 +28,13 @@ import (
 // time they are read and written, so nothing else can be given them. A
 // free block that holds zeros already is read, not written: the AMI's
 // snapshot and the build's time grow with the data the build deleted, not
-// with the size of the disk. XFS keeps a few free blocks back from every
-// file and gives them back when the fill files go: there, once they are
-// gone, the guest helper lists the free blocks (GETFSMAP) and reads those
-// no fill file held; where one holds data (or the list cannot be had) the
+// with the size of the disk. XFS keeps free blocks back from every file
+// (its per-AG reservations for its btrees, its free lists): there, once the
+// fill files are gone, the guest helper lists the free blocks (GETFSMAP)
+// and reads those no fill file held; where one holds data it freezes the
+// filesystem (FIFREEZE: nothing can be allocated meanwhile), checks each
+// such range is free still and writes zeros over it on the device, then
+// thaws (5 s frozen at most, 64 MiB at most); where that cannot be done the
 // full fill follows, then a last read, and a warning says what is left.
 // Where the sparse way cannot be done — XFS without the guest helper,
 // btrfs, ZFS, a device the guest cannot read, no `fallocate`,
