@@ -396,11 +396,13 @@ sweep_left() {
 		if helper_says zero-left "$_dir" "$1" "$2" "$seen"; then
 			scanned=$((scanned + _hread))
 			dirty=$((dirty + _hdirty))
-			if helper_says free-left "$_dir" "$1" "$2" "$seen" && [ "$_hdirty" -eq 0 ]; then
-				rec info "$_zmp: $((_left / 1024)) KiB of free blocks that no file can take held data: zeros written over them on the device, the filesystem frozen meanwhile"
-				return 0
+			if helper_says free-left "$_dir" "$1" "$2" "$seen"; then
+				if [ "$_hdirty" -eq 0 ]; then
+					rec info "$_zmp: $((_left / 1024)) KiB of free blocks that no file can take held data: zeros written over them on the device, the filesystem frozen meanwhile"
+					return 0
+				fi
+				why="$((_hdirty / 1024)) KiB still hold data after zeros were written over them"
 			fi
-			why="$((_hdirty / 1024)) KiB still hold data after zeros were written over them"
 		fi
 		rec info "$_zmp: every free block is written with zeros: $((_left / 1024)) KiB of free blocks no fill file could take hold data ($why)"
 	fi
