@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -37,29 +36,14 @@ const (
 // freezeBound, writes stopped first. It returns the bytes read and the
 // bytes written.
 func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, err error) {
-	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	l, err := openLeft(dir, device, bs, seen)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer d.Close()
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(d.Fd()), &st); err != nil {
-		return 0, 0, err
-	}
-	done, err := loadSeen(seen)
-	if err != nil {
-		return 0, 0, err
-	}
-	rdev, err := openDevice(device, st.Dev)
-	if errors.Is(err, errNotOn) {
-		return 0, 0, fmt.Errorf("%s is not on %s", dir, device)
-	} else if err != nil {
-		return 0, 0, err
-	}
-	defer rdev.Close()
+	defer l.Close()
 	// First, unfrozen: which free blocks no fill file held hold data.
-	r := newReader(rdev, bs)
-	dirty, err := leftDirty(d, st.Dev, r, done)
+	r, d := l.r, l.dir
+	dirty, err := l.dirty()
 	if err != nil || len(dirty) == 0 {
 		return r.read, 0, err
 	}
@@ -75,6 +59,10 @@ func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, er
 		return r.read, 0, fmt.Errorf("%s cannot be written: %w", device, err)
 	}
 	defer wdev.Close()
+	// The very device read (the path may name another by now).
+	if ws, err := wdev.Stat(); err != nil || ws.Mode()&os.ModeDevice == 0 || ws.Mode()&os.ModeCharDevice != 0 || ws.Sys().(*syscall.Stat_t).Rdev != l.dev {
+		return r.read, 0, fmt.Errorf("%s is not on %s", dir, device)
+	}
 	// The freeze: TERM and the like wait for its end (it is short).
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
@@ -98,7 +86,7 @@ func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, er
 		fmt.Fprintf(os.Stderr, "ami-hygiene-guest: the freeze of %s reached %s: thawed, stopped\n", dir, freezeBound)
 		os.Exit(3)
 	})
-	zeroed, err = zeroFrozen(d, st.Dev, r, wdev, done, dirty, &mu)
+	zeroed, err = zeroFrozen(l, wdev, dirty, &mu)
 	mu.Lock()
 	bound.Stop()
 	if terr := thaw(); terr != nil && err == nil {
@@ -108,33 +96,12 @@ func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, er
 	return r.read, zeroed, err
 }
 
-// leftDirty lists the runs of free blocks, not in done, that hold data.
-func leftDirty(d *os.File, dev uint64, r *reader, done spanSet) ([]span, error) {
-	free, err := freeSpans(d, dev)
-	if err != nil {
-		return nil, err
-	}
-	var dirty []span
-	for _, x := range free {
-		x.start = (x.start + r.bs - 1) / r.bs * r.bs
-		x.end = x.end / r.bs * r.bs
-		for _, part := range done.minus(x) {
-			if err := r.dirtyRuns(part, func(run span) error {
-				dirty = append(dirty, run)
-				return nil
-			}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return dirty, nil
-}
-
 // zeroFrozen, the filesystem frozen: each dirty run still free (GETFSMAP
 // now) is read again and its blocks that hold data are written with zeros
 // on the device, which is synced.
-func zeroFrozen(d *os.File, dev uint64, r *reader, w *os.File, done spanSet, dirty []span, mu *sync.Mutex) (int64, error) {
-	free, err := freeSpans(d, dev)
+func zeroFrozen(l *leftScan, w *os.File, dirty []span, mu *sync.Mutex) (int64, error) {
+	r := l.r
+	free, err := freeSpans(l.dir, l.dev)
 	if err != nil {
 		return 0, err
 	}

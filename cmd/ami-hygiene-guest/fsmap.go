@@ -4,7 +4,6 @@ package main
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -72,47 +71,79 @@ func freeSpans(dir *os.File, fsDev uint64) ([]span, error) {
 	}
 }
 
-// freeLeft reads, on device, the free blocks of dir's filesystem that seen
-// does not list (the ranges the fill files held and zero-free read), and
-// returns the bytes read and the bytes that held data. It writes nothing.
-func freeLeft(dir, device string, bs int64, seen string) (read, dirty int64, err error) {
+// leftScan is what free-left and zero-left read: a folder of the
+// filesystem, its device open for reads, the ranges seen.
+type leftScan struct {
+	dir  *os.File
+	dev  uint64 // the filesystem's st_dev
+	r    *reader
+	done spanSet
+}
+
+func openLeft(dir, device string, bs int64, seen string) (*leftScan, error) {
 	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	defer d.Close()
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(d.Fd()), &st); err != nil {
-		return 0, 0, err
+		d.Close()
+		return nil, err
 	}
-	dev, err := openDevice(device, st.Dev)
-	if errors.Is(err, errNotOn) {
-		return 0, 0, fmt.Errorf("%s is not on %s", dir, device)
-	} else if err != nil {
-		return 0, 0, err
-	}
-	defer dev.Close()
 	done, err := loadSeen(seen)
 	if err != nil {
-		return 0, 0, err
+		d.Close()
+		return nil, err
 	}
-	free, err := freeSpans(d, st.Dev)
+	dev, err := openDevice(device, st.Dev, dir)
 	if err != nil {
-		return 0, 0, err
+		d.Close()
+		return nil, err
 	}
-	r := newReader(dev, bs)
+	return &leftScan{dir: d, dev: st.Dev, r: newReader(dev, bs), done: done}, nil
+}
+
+func (l *leftScan) Close() {
+	l.r.dev.Close()
+	l.dir.Close()
+}
+
+// dirty lists the runs of free blocks, not in done, that hold data.
+func (l *leftScan) dirty() ([]span, error) {
+	free, err := freeSpans(l.dir, l.dev)
+	if err != nil {
+		return nil, err
+	}
+	bs := l.r.bs
+	var dirty []span
 	for _, x := range free {
 		// Whole blocks only: a free range is in the filesystem's blocks.
 		x.start = (x.start + bs - 1) / bs * bs
 		x.end = x.end / bs * bs
-		for _, part := range done.minus(x) {
-			if err := r.dirtyRuns(part, func(run span) error {
-				dirty += run.end - run.start
+		for _, part := range l.done.minus(x) {
+			if err := l.r.dirtyRuns(part, func(run span) error {
+				dirty = append(dirty, run)
 				return nil
 			}); err != nil {
-				return r.read, dirty, err
+				return nil, err
 			}
 		}
 	}
-	return r.read, dirty, nil
+	return dirty, nil
+}
+
+// freeLeft reads, on device, the free blocks of dir's filesystem that seen
+// does not list (the ranges the fill files held and zero-free read), and
+// returns the bytes read and the bytes that held data. It writes nothing.
+func freeLeft(dir, device string, bs int64, seen string) (read, dirty int64, err error) {
+	l, err := openLeft(dir, device, bs, seen)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer l.Close()
+	runs, err := l.dirty()
+	for _, x := range runs {
+		dirty += x.end - x.start
+	}
+	return l.r.read, dirty, err
 }

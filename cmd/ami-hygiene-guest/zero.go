@@ -113,10 +113,10 @@ func openDirect(path string, flag int) (*os.File, error) {
 }
 
 // openDevice opens device for direct reads; it must be the block device
-// whose number is fsDev (the filesystem's st_dev): the blocks FIEMAP and
-// GETFSMAP name are that device's, and reading another would leave them
-// unread.
-func openDevice(device string, fsDev uint64) (*os.File, error) {
+// whose number is fsDev, the st_dev of what (a path on its filesystem): the
+// blocks FIEMAP and GETFSMAP name are that device's, and reading another
+// would leave them unread.
+func openDevice(device string, fsDev uint64, what string) (*os.File, error) {
 	dev, err := openDirect(device, os.O_RDONLY)
 	if err != nil {
 		return nil, err
@@ -128,12 +128,10 @@ func openDevice(device string, fsDev uint64) (*os.File, error) {
 	}
 	if dst.Sys().(*syscall.Stat_t).Rdev != fsDev {
 		dev.Close()
-		return nil, errNotOn
+		return nil, fmt.Errorf("%s is not on %s", what, device)
 	}
 	return dev, nil
 }
-
-var errNotOn = errors.New("not on the device")
 
 // reader reads a device in chunks and finds the blocks that hold data.
 type reader struct {
@@ -195,10 +193,8 @@ func zeroFree(file, device string, bs int64, seen string) (read, zeroed int64, e
 	if err := syscall.Fstat(int(f.Fd()), &fst); err != nil {
 		return 0, 0, err
 	}
-	dev, err := openDevice(device, fst.Dev)
-	if errors.Is(err, errNotOn) {
-		return 0, 0, fmt.Errorf("%s is not on %s", file, device)
-	} else if err != nil {
+	dev, err := openDevice(device, fst.Dev, file)
+	if err != nil {
 		return 0, 0, err
 	}
 	defer dev.Close()
