@@ -80,6 +80,9 @@ func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, er
 	}
 	bound := time.AfterFunc(freezeBound, func() {
 		mu.Lock() // no write after this
+		if thawed {
+			return // the work ended first (its thaw took the lock before)
+		}
 		if err := thaw(); err != nil {
 			fmt.Fprintln(os.Stderr, "ami-hygiene-guest: thawing", dir+":", err)
 		}
