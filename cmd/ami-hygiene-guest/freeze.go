@@ -81,6 +81,7 @@ func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, er
 	bound := time.AfterFunc(freezeBound, func() {
 		mu.Lock() // no write after this
 		if thawed {
+			mu.Unlock()
 			return // the work ended first (its thaw took the lock before)
 		}
 		if err := thaw(); err != nil {
