@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,15 +24,7 @@ type spanSet []span
 // add returns s with x in it.
 func (s spanSet) add(x ...span) spanSet {
 	all := append(slices.Clone(s), x...)
-	slices.SortFunc(all, func(a, b span) int {
-		switch {
-		case a.start < b.start:
-			return -1
-		case a.start > b.start:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(a, b span) int { return cmp.Compare(a.start, b.start) })
 	var out spanSet
 	for _, y := range all {
 		if y.end <= y.start {
