@@ -40,7 +40,7 @@ type Config struct {
 	DryRun bool `mapstructure:"dry_run"`
 	// How long each step may run on the guest, by step name, e.g.
 	// `{ update_packages = "2h" }`. A step still running then is stopped
-	// (the guest's `timeout` ends its processes) and fails the build.
+	// (the boot's shell on the guest ends its processes) and fails the build.
 	// Defaults: `update_packages` 1h, `free_space` 1h, `secret_scan` 30m,
 	// `wait_for_boot` 5m more than `boot_timeout` and `min_uptime`, `verify`
 	// 5m more than its `command_timeout`s, `mail_queue` 5m more than

@@ -72,7 +72,7 @@ func (f *fakeComm) session(cmd *packersdk.RemoteCmd) {
 		switch {
 		case readyToken.MatchString(line):
 			say(sessionPrefix + "ready\t" + readyToken.FindStringSubmatch(line)[1] + "\t" + words + "\n")
-		case strings.HasPrefix(line, "( "):
+		case strings.HasPrefix(line, "( ") && strings.Contains(line, " ); printf '"+sessionPrefix):
 			command, _, _ := strings.Cut(strings.TrimPrefix(line, "( "), " ); printf")
 			call := fakeCall{Command: command}
 			out, status := f.reply(call, f.record(call))
@@ -103,7 +103,13 @@ func (f *fakeComm) session(cmd *packersdk.RemoteCmd) {
 				body.WriteString(l)
 			}
 			tail, _ := in.ReadString('\n')
-			call := fakeCall{Command: cmd.Command, Stdin: body.String(), Run: run}
+			// The frame's own first line (the descriptor closed) is not
+			// the script's.
+			script, ok := strings.CutPrefix(body.String(), "exec 3<&-\n")
+			if !ok {
+				panic("the frame does not close descriptor 3 first: " + body.String())
+			}
+			call := fakeCall{Command: cmd.Command, Stdin: script, Run: run}
 			out, status := f.reply(call, f.record(call))
 			if f.hang != "" && stepOf(call) == f.hang {
 				return // never answers, never exits
@@ -223,17 +229,17 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 		}
 		return "0\n", 0
 	case isSessionCommand(c.Command) && c.Stdin == "":
-		// A shell opens: its uid, timeout -k, /dev/fd/3, sudo or not.
+		// A shell opens: its uid, /dev/fd/3, sudo or not.
 		sudo := c.Command == "sudo -n "+sessionCommand || c.Command == sessionAutoCommand && !g.root
 		switch {
 		case sudo && g.sudoFails:
 			return "", 1
 		case sudo:
-			return "0\t1\t1\tsudo", 0
+			return "0\t1\tsudo", 0
 		case g.root:
-			return "0\t1\t1\t", 0
+			return "0\t1\t", 0
 		}
-		return "1000\t1\t1\t", 0
+		return "1000\t1\t", 0
 	case strings.Contains(c.Command, "systemctl reboot") && g.noReconnect != "":
 		return g.noReconnect, exitNoReconnect
 	case strings.Contains(c.Command, "systemctl reboot"):

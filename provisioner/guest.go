@@ -188,7 +188,7 @@ func (g *guest) execute(ctx context.Context, body string, deadline time.Duration
 		case status == packersdk.CmdDisconnect:
 			return status, errDisconnected
 		case (status == 124 || status == 137 || status == 143) && ran >= deadline:
-			return status, fmt.Errorf("%w of %s: the guest's timeout ended it", errDeadline, deadline)
+			return status, fmt.Errorf("%w of %s: the guest ended it", errDeadline, deadline)
 		case status == 0 && !completed:
 			return status, errNotRun
 		}

@@ -18,11 +18,12 @@ import (
 // fixed command line sessionCommand (through `sudo -n` where sudo is used:
 // one sudo call, one line in auth.log, one "unable to resolve host" warning
 // a boot) and sends each step's script to that shell's standard input in
-// turn, framed by sessionFrame: the script reaches sh through a
-// here-document's descriptor (or, where /dev/fd cannot be opened, a private
-// temporary file) and runs with no standard input, under the guest's
-// `timeout` where it knows -k (both probed once, when the shell starts), and the
-// shell then prints the script's exit status with a marker of its own. The
+// turn, framed by sessionFrame: the script reaches a subshell of the boot's
+// shell through a here-document's descriptor (or, where /dev/fd cannot be
+// opened, a private temporary file: probed once, when the shell starts) and
+// runs with no standard input under a deadline the shell keeps itself
+// (sessionFunctions), and the shell then prints the script's exit status
+// with a marker of its own. The
 // frame's delimiters and marker carry a token made for the execution, which
 // the script never sees. No script text and none of a step's inputs ever
 // reach a command line.
@@ -162,22 +163,23 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 		}
 		g.show(line)
 	})
-	// A HUP, INT or TERM to the shell (its session cut) still removes the
-	// script's temporary file, once the script it waits for has ended.
+	// A HUP, INT or TERM to the shell (its session cut, the guest's
+	// shutdown) still removes the script's temporary file, once the script
+	// it waits for has ended.
 	go s.send(sessionOpening(token))
 	timer := time.NewTimer(pollDeadline)
 	defer timer.Stop()
 	select {
 	case words := <-ready:
 		s.listen(nil)
-		if len(words) != 4 {
+		if len(words) != 3 {
 			s.close()
 			return nil, fmt.Errorf("the guest's shell answered %q", strings.Join(words, " "))
 		}
 		if !g.sudoKnown {
-			g.sudo, g.sudoKnown = words[3] == "sudo", true
+			g.sudo, g.sudoKnown = words[2] == "sudo", true
 		}
-		g.heredoc = words[2] == "1"
+		g.heredoc = words[1] == "1"
 		if g.sudo && words[0] != "0" {
 			s.close()
 			return nil, fmt.Errorf("use_sudo: `sudo -n sh` runs as uid %q, not 0: sudo does not make the build user root", guestText(words[0]))
@@ -203,31 +205,106 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 	}
 }
 
-// sessionOpening is the first thing the session shell reads: the trap that
-// removes a script's temporary file when the shell is cut, and the probes
-// of the boot, said on one line with the token: the shell's uid, whether
-// `timeout` knows -k (amih_t), whether sh can run a script from a
-// here-document's descriptor, /dev/fd/3 (amih_p), and "sudo" when the shell
-// is sudo's child (sudo sets SUDO_UID).
+// sessionOpening is the first thing the session shell reads: the shell's
+// own functions (sessionFunctions), its traps, and the probes of the boot,
+// said on one line with the token: the shell's uid (`id -u`), whether a
+// subshell can source a script from a here-document's descriptor,
+// /dev/fd/3 (amih_p), and "sudo" when the shell is sudo's child (sudo sets
+// SUDO_UID). `id` is the one program the opening starts.
 func sessionOpening(token string) string {
-	return `amih_f=; trap '[ -z "$amih_f" ] || rm -f "$amih_f"; exit 129' HUP INT TERM
-if timeout -k 1 5 true 2>/dev/null; then amih_t=1; else amih_t=; fi
-sh /dev/fd/3 </dev/null >/dev/null 2>&1 3<<'AMIH_PROBE'
+	return sessionFunctions + `amih_f=; amih_dl=; amih_p=
+trap amih__quit HUP INT
+trap 'amih__late || amih__quit' TERM
+amih_id=$(id -u)
+# shellcheck source=/dev/null # the probe's here-document
+( . /dev/fd/3 ) </dev/null >/dev/null 2>&1 3<<'AMIH_PROBE'
 exit 42
 AMIH_PROBE
-if [ "$?" = 42 ]; then amih_p=1; else amih_p=; fi
-printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\t%s\n' ` + token + ` "$(id -u)" "$amih_t" "$amih_p" "${SUDO_UID:+sudo}"
+if [ "$?" = 42 ]; then amih_p=1; fi
+printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\n' ` + token + ` "$amih_id" "$amih_p" "${SUDO_UID:+sudo}"
 `
 }
 
+// sessionFunctions are the boot shell's own functions, defined once a
+// boot.
+//
+// amih__run SECONDS runs the script at $amih_r in a subshell (a fork: no
+// program is started for it, which under emulation saves about 0.1 s a
+// step against `timeout` and a new sh) with no standard input, no
+// descriptor 3 (the script's first line closes it once the subshell has
+// opened the script: debconf and others use descriptor 3) and the default
+// HUP, INT and TERM actions, and sets amih_s to its exit status.
+//
+// The deadline is amih__watch's, a subshell started beside the script with
+// nothing of the frame open: it sleeps SECONDS, then sends TERM to the
+// shell's process group (the script and everything it started, as
+// `timeout` does; sudo ignores a signal from its own group, the shell
+// ignores it once the deadline has passed: amih__late), and 10 s later
+// KILL to every process of that group but the shell, its parent (sudo) and
+// itself, read from /proc. The shell stops the watch (USR1) as soon as the
+// script has ended; the watch's sleep is killed with it (amih__nap), so
+// no sleep is left behind. Where `sleep` cannot run, the watch ends at once
+// and the plugin's own deadline (and its grace) is the only one.
+//
+// amih__quit removes the script's temporary file (where /dev/fd cannot be
+// opened) and ends the shell: a HUP or INT, or a TERM that is not the
+// deadline's (the guest's shutdown).
+const sessionFunctions = `amih__quit() { [ -z "$amih_f" ] || rm -f "$amih_f"; exit 129; }
+amih__late() { [ -n "$amih_dl" ] && read -r amih_u _ </proc/uptime && [ "${amih_u%.*}" -ge "$amih_dl" ]; }
+amih__nap() {
+	[ -z "$amih_o" ] || return 1
+	sleep "$1" & amih_z=$!
+	amih_n=1
+	[ -n "$amih_o" ] || { wait "$amih_z"; amih_n=$?; }
+	[ -z "$amih_o" ] || { kill -s KILL "$amih_z" 2>/dev/null; return 1; }
+	return "$amih_n"
+}
+amih__watch() {
+	trap '' TERM
+	amih_o=
+	trap 'amih_o=1' USR1
+	amih__nap "$1" || exit 0
+	kill -s TERM 0
+	amih__nap 10 || exit 0
+	read -r amih_l </proc/self/stat || exit 0
+	amih_me=${amih_l%% *}
+	amih_l=${amih_l##*) }
+	# The fields after the command's name: a state letter and numbers.
+	# shellcheck disable=SC2086
+	set -- $amih_l
+	amih_g=$3
+	for amih_d in /proc/[0-9]*; do
+		amih_q=${amih_d#/proc/}
+		case $amih_q in "$$" | "$PPID" | "$amih_me") continue ;; esac
+		read -r amih_l <"$amih_d/stat" 2>/dev/null || continue
+		amih_l=${amih_l##*) }
+		# shellcheck disable=SC2086
+		set -- $amih_l
+		[ "$3" != "$amih_g" ] || kill -s KILL "$amih_q" 2>/dev/null
+	done
+}
+amih__run() {
+	amih_dl=
+	if read -r amih_u _ </proc/uptime; then amih_dl=$((${amih_u%.*} + $1)); fi
+	( exec </dev/null >/dev/null 2>&1 3<&-; amih__watch "$1" ) & amih_w=$!
+	# shellcheck source=/dev/null # the step's script
+	( trap - HUP INT TERM; set --; . "$amih_r" ) </dev/null
+	amih_s=$?
+	kill -s USR1 "$amih_w" 2>/dev/null
+	wait "$amih_w"
+	amih_dl=
+}
+`
+
 // sessionFrame is what the session shell reads to run one script: body
 // (ending with a newline) in a here-document whose delimiter carries the
-// execution's marker token, run with its deadline by an sh that reads it
-// from the here-document's descriptor (no file: nothing to remove, nothing
-// left when the shell is killed), or where the guest's sh cannot open
-// /dev/fd/3, from a private temporary file stored from it and removed
-// afterwards; then the exit status said with the marker. The runner's own
-// statuses are runnerTemplate's: 97 no temporary file, 98 not written.
+// execution's marker token, run with its deadline by amih__run, from the
+// here-document's descriptor (no file: nothing to remove, nothing left when
+// the shell is killed) or, where the boot's probe found that /dev/fd/3
+// cannot be opened, from a private temporary file stored from it and
+// removed afterwards; then the exit status said with the marker. The
+// runner's own statuses are runnerTemplate's: 97 no temporary file, 98 not
+// written.
 func sessionFrame(token string, deadline time.Duration, body string) string {
 	end := "AMIH_END_" + token
 	seconds := strconv.FormatInt(int64(deadline/time.Second)+1, 10)
@@ -235,8 +312,8 @@ func sessionFrame(token string, deadline time.Duration, body string) string {
 { if [ -n "$amih_p" ]; then amih_r=/dev/fd/3
 elif amih_f=$(mktemp "${TMPDIR:-/tmp}/ami-hygiene.XXXXXX"); then amih_r=$amih_f; cat <&3 >"$amih_f" || amih_s=98
 else amih_s=97; fi
-if [ "$amih_s" = 0 ]; then if [ -n "$amih_t" ]; then timeout -k 10 ` + seconds + ` sh "$amih_r" </dev/null; else sh "$amih_r" </dev/null; fi; amih_s=$?; fi; } 3<<'` + end + "'\n" +
-		body + end + "\n" +
+if [ "$amih_s" = 0 ]; then amih_s=127; amih__run ` + seconds + `; fi; } 3<<'` + end + "'\n" +
+		"exec 3<&-\n" + body + end + "\n" +
 		`[ -z "$amih_f" ] || rm -f "$amih_f"; amih_f=; printf '` + sessionPrefix + `exit\t%s\t%s\n' ` + token + ` "$amih_s"
 `
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +40,10 @@ func (c *localComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
 		argv = append(append([]string{}, c.sh.argv...), "-s")
 	}
 	p := exec.Command(argv[0], argv[1:]...)
+	// Its own process group, as a session's command on a guest (sshd
+	// starts a session for it): the deadline's TERM to the group stays in
+	// it.
+	p.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p.Stdout, p.Stderr = cmd.Stdout, cmd.Stderr
 	p.Env = append(os.Environ(), "TMPDIR="+c.tmp)
 	if c.path != "" {
@@ -267,29 +273,124 @@ func TestSessionFallsBackWhereNoShellStays(t *testing.T) {
 // that sh cannot open it, from a private temporary file that is removed
 // afterwards; either way with no standard input (a script that reads it
 // gets nothing of the frame), with its status said with the token, under
-// dash and busybox ash, with and without timeout's -k.
+// dash and busybox ash.
 func TestSessionFrameBothWays(t *testing.T) {
 	const token = "0123456789abcdef0123456789abcdef"
 	for _, sh := range shells(t) {
 		for _, probe := range []string{"amih_p=1", "amih_p="} {
-			for _, timeout := range []string{"amih_t=1", "amih_t="} {
-				t.Run(sh.name+"/"+probe+"/"+timeout, func(t *testing.T) {
-					tmp := t.TempDir()
-					body := "echo \"script $(cat)\"\nexit 3\n"
-					in := probe + "; " + timeout + "\n" + sessionFrame(token, time.Minute, body) + "echo after\n"
-					p := exec.Command(sh.argv[0], append(sh.argv[1:], "-s")...)
-					p.Stdin = strings.NewReader(in)
-					p.Env = append(os.Environ(), "TMPDIR="+tmp)
-					out, err := p.CombinedOutput()
-					want := "script \n" + sessionPrefix + "exit\t" + token + "\t3\nafter\n"
-					if err != nil || string(out) != want {
-						t.Errorf("output %q (%v), want %q", out, err, want)
-					}
-					if left, _ := os.ReadDir(tmp); len(left) > 0 {
-						t.Errorf("left in TMPDIR: %v", left)
-					}
-				})
-			}
+			t.Run(sh.name+"/"+probe, func(t *testing.T) {
+				tmp := t.TempDir()
+				body := "echo \"script $(cat)\"\nexit 3\n"
+				in := sessionFunctions + probe + "\n" + sessionFrame(token, time.Minute, body) + "echo after\n"
+				p := exec.Command(sh.argv[0], append(sh.argv[1:], "-s")...)
+				p.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				p.Stdin = strings.NewReader(in)
+				p.Env = append(os.Environ(), "TMPDIR="+tmp)
+				out, err := p.CombinedOutput()
+				want := "script \n" + sessionPrefix + "exit\t" + token + "\t3\nafter\n"
+				if err != nil || string(out) != want {
+					t.Errorf("output %q (%v), want %q", out, err, want)
+				}
+				if left, _ := os.ReadDir(tmp); len(left) > 0 {
+					t.Errorf("left in TMPDIR: %v", left)
+				}
+			})
 		}
+	}
+}
+
+// TestSessionDeadlineEndsTheScriptsProcesses (issue 26): the boot shell
+// keeps a script's deadline itself (no `timeout`, no new sh a step): at the
+// deadline TERM goes to the script and what it started; what ignores TERM
+// is killed 10 s later; either way the step fails as past its deadline and
+// the same shell runs the next script. A script that ends in time leaves
+// no watch (no `sleep`) behind. Real dash and busybox ash.
+func TestSessionDeadlineEndsTheScriptsProcesses(t *testing.T) {
+	defer func(d time.Duration) { deadlineGrace = d }(deadlineGrace)
+	deadlineGrace = 20 * time.Second
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			comm := &localComm{sh: sh, tmp: t.TempDir()}
+			g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true, sudoKnown: true}
+			defer g.dropSession()
+			ctx := context.Background()
+			run := func(script string, deadline time.Duration) (int, error) {
+				return g.execute(ctx, scriptText("lib.sh")+script+"\n", deadline, func(record) {})
+			}
+			for i := 0; i < 5; i++ {
+				if status, err := run("rec fact quick 1", time.Hour); status != 0 || err != nil {
+					t.Fatalf("a quick script: %d %v", status, err)
+				}
+			}
+			comm.mu.Lock()
+			shell := comm.procs[0].Pid
+			comm.mu.Unlock()
+			// The watches' sleeps are gone as soon as their scripts ended.
+			if left := groupMembers(t, shell); len(left) != 1 {
+				t.Errorf("after five quick scripts the shell's group holds %v, want the shell alone", left)
+			}
+			for _, tc := range []struct {
+				name, script string
+				status       int
+			}{
+				{"TERM", `sleep 300 & echo "$!" >"$TMPDIR/child"; wait`, 143},
+				{"KILL", `trap '' TERM; sh -c 'trap "" TERM; sleep 300' & echo "$!" >"$TMPDIR/child"; while :; do wait; done`, 137},
+			} {
+				start := time.Now()
+				status, err := run(tc.script, time.Second)
+				if !errors.Is(err, errDeadline) || status != tc.status {
+					t.Errorf("%s: status %d, err %v; want %d and the deadline", tc.name, status, err, tc.status)
+				}
+				t.Logf("%s: ended after %s", tc.name, time.Since(start).Round(time.Millisecond))
+				if left := groupMembers(t, shell); len(left) != 1 {
+					t.Errorf("%s: after the deadline the shell's group holds %v, want the shell alone", tc.name, left)
+				}
+			}
+			if status, err := run("rec fact after 1", time.Minute); status != 0 || err != nil || len(comm.starts) != 1 {
+				t.Errorf("the same shell after the deadlines: %d %v, sessions %q", status, err, comm.starts)
+			}
+		})
+	}
+}
+
+// groupMembers lists the live processes of process group pgid (pid and
+// name), read from /proc.
+func groupMembers(t *testing.T, pgid int) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dirs {
+		data, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		// A zombie is gone already (this machine's pid 1 reaps late).
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
+			out = append(out, strings.TrimSpace(s[:open])+" "+s[open+1:end])
+		}
+	}
+	return out
+}
+
+// TestSessionShellPassesShellcheck: the boot shell's own text (its
+// opening, functions and a frame) is POSIX sh that shellcheck accepts, as
+// the step scripts are (scripts/shellcheck.sh cannot see Go strings).
+func TestSessionShellPassesShellcheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "session.sh")
+	text := "#!/bin/sh\n" + sessionOpening(newToken()) + sessionFrame(newToken(), time.Minute, "echo step\n") + commandFrame(newToken(), shellRebootCommand)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("shellcheck", "-s", "sh", path).CombinedOutput(); err != nil {
+		t.Errorf("shellcheck (make e2e-deps installs it): %v\n%s", err, out)
 	}
 }

@@ -251,8 +251,8 @@ func TestTrust7StepDeadline(t *testing.T) {
 			deadline = c.Command + " " + c.Run
 		}
 	}
-	if !strings.Contains(deadline, "timeout -k 10 2 sh") {
-		t.Errorf("the guest's timeout does not carry the deadline: %s", deadline)
+	if !strings.Contains(deadline, "amih__run 2;") {
+		t.Errorf("the boot shell's watch does not carry the deadline: %s", deadline)
 	}
 }
 
