@@ -304,7 +304,8 @@ amih__run() {
 // cannot be opened, from a private temporary file stored from it and
 // removed afterwards; then the exit status said with the marker. The
 // runner's own statuses are runnerTemplate's: 97 no temporary file, 98 not
-// written.
+// written; 127 where the shell has no amih__run (it was not opened with
+// sessionOpening).
 func sessionFrame(token string, deadline time.Duration, body string) string {
 	end := "AMIH_END_" + token
 	seconds := strconv.FormatInt(int64(deadline/time.Second)+1, 10)

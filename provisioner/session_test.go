@@ -110,14 +110,8 @@ func TestSessionOneShellForEveryScript(t *testing.T) {
 	deadlineGrace = 5 * time.Second
 	for _, sh := range shells(t) {
 		t.Run(sh.name, func(t *testing.T) {
-			comm := &localComm{sh: sh, tmp: t.TempDir()}
-			g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true, sudoKnown: true}
+			g, comm, run := rootShell(t, sh)
 			ctx := context.Background()
-			run := func(script string, deadline time.Duration) ([]record, int, error) {
-				var recs []record
-				status, err := g.execute(ctx, scriptText("lib.sh")+script+"\n", deadline, func(r record) { recs = append(recs, r) })
-				return recs, status, err
-			}
 			for i, script := range []string{
 				"rec fact one 1",
 				"rec fact two \"$(id -u)\"\nfail 'stop here'",
@@ -310,12 +304,11 @@ func TestSessionDeadlineEndsTheScriptsProcesses(t *testing.T) {
 	deadlineGrace = 20 * time.Second
 	for _, sh := range shells(t) {
 		t.Run(sh.name, func(t *testing.T) {
-			comm := &localComm{sh: sh, tmp: t.TempDir()}
-			g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true, sudoKnown: true}
+			g, comm, runRecords := rootShell(t, sh)
 			defer g.dropSession()
-			ctx := context.Background()
 			run := func(script string, deadline time.Duration) (int, error) {
-				return g.execute(ctx, scriptText("lib.sh")+script+"\n", deadline, func(record) {})
+				_, status, err := runRecords(script, deadline)
+				return status, err
 			}
 			for i := 0; i < 5; i++ {
 				if status, err := run("rec fact quick 1", time.Hour); status != 0 || err != nil {
@@ -351,6 +344,20 @@ func TestSessionDeadlineEndsTheScriptsProcesses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rootShell is a guest whose boot shell is sh on this machine (sudo
+// decided: none), and run, which sends it lib.sh and script with deadline
+// and returns the script's records, status and error.
+func rootShell(t *testing.T, sh testShell) (*guest, *localComm, func(script string, deadline time.Duration) ([]record, int, error)) {
+	comm := &localComm{sh: sh, tmp: t.TempDir()}
+	g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true, sudoKnown: true}
+	run := func(script string, deadline time.Duration) ([]record, int, error) {
+		var recs []record
+		status, err := g.execute(context.Background(), scriptText("lib.sh")+script+"\n", deadline, func(r record) { recs = append(recs, r) })
+		return recs, status, err
+	}
+	return g, comm, run
 }
 
 // groupMembers lists the live processes of process group pgid (pid and
