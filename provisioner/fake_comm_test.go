@@ -127,7 +127,44 @@ type fakeCall struct {
 	Run string
 }
 
+// bootPoll plays bootShellCommand: the old boot id read from standard
+// input, the boot id said (the reply to a call of the poll's command), and
+// in a new boot the shell it becomes, whose command line it then takes.
+func (f *fakeComm) bootPoll(cmd *packersdk.RemoteCmd) {
+	// One byte at a time, as sh's read: the rest is the shell's.
+	var old []byte
+	b := make([]byte, 1)
+	for {
+		if _, err := cmd.Stdin.Read(b); err != nil || b[0] == '\n' {
+			break
+		}
+		old = append(old, b[0])
+	}
+	call := fakeCall{Command: cmd.Command, Stdin: string(old) + "\n"}
+	out, status := f.reply(call, f.record(call))
+	id := strings.TrimSpace(out)
+	if cmd.Stdout != nil {
+		io.WriteString(cmd.Stdout, bootLine+id+"\n")
+	}
+	if status != 0 || id == "" || id == string(old) {
+		cmd.SetExited(status)
+		return
+	}
+	_, shell, _ := strings.Cut(cmd.Command, "; exec ")
+	cmd.Command = strings.TrimSuffix(shell, "'")
+	f.session(cmd)
+}
+
+// isBootPoll tells bootShellCommand's command lines from the others.
+func isBootPoll(command string) bool {
+	return strings.HasPrefix(command, "sh -c 'read -r amih_o; ")
+}
+
 func (f *fakeComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
+	if isBootPoll(cmd.Command) && !f.noShell {
+		go f.bootPoll(cmd)
+		return nil
+	}
 	if isSessionCommand(cmd.Command) {
 		if f.noShell {
 			// The shell's input ends at once: it reads nothing and exits.
@@ -235,11 +272,11 @@ func (g *fakeGuest) reply(c fakeCall, _ int) (string, int) {
 		case sudo && g.sudoFails:
 			return "", 1
 		case sudo:
-			return "0\t1\tsudo", 0
+			return "0\t1\tsudo\t1", 0
 		case g.root:
-			return "0\t1\t", 0
+			return "0\t1\t\t1", 0
 		}
-		return "1000\t1\t", 0
+		return "1000\t1\t\t1", 0
 	case strings.Contains(c.Command, "systemctl reboot") && g.noReconnect != "":
 		return g.noReconnect, exitNoReconnect
 	case strings.Contains(c.Command, "systemctl reboot"):

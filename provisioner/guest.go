@@ -358,37 +358,52 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 	// goes down, a poll hangs on the dead connection until the new boot's
 	// network resets it; every poll started meanwhile would hang on it as
 	// well, and then all of them would log in at once, slowing each other.)
-	var poll <-chan fixedAnswer
+	var poll <-chan bootAnswer
 	err = retry.Config{
 		StartTimeout: timeout,
 		RetryDelay:   func() time.Duration { return rebootPollInterval },
 	}.Run(ctx, func(ctx context.Context) error {
 		if poll == nil {
-			poll = g.startFixed(ctx, bootIDCommand)
+			poll = g.startBootPoll(ctx, oldID)
 		}
-		a, err := g.await(ctx, poll, pollDeadline)
-		if err == nil {
+		var a bootAnswer
+		timer := time.NewTimer(pollDeadline)
+		defer timer.Stop()
+		select {
+		case a = <-poll:
 			poll = nil
-			err = a.err
-			if err == nil && a.status != 0 {
-				err = fmt.Errorf("reading the boot id exited %d", a.status)
-			}
-		}
-		id := a.out
-		answered = err == nil && id == oldID
-		switch {
-		case errors.Is(err, errNoAnswer):
+		case <-timer.C:
 			log.Printf("[DEBUG] ami-hygiene: waiting for the guest: the boot id poll is still out after %s", pollDeadline)
-			return err
-		case err != nil:
-			log.Printf("[DEBUG] ami-hygiene: waiting for the guest: %v", err)
-			return err
-		case id == "" || id == oldID:
+			return fmt.Errorf("%w within %s", errNoAnswer, pollDeadline)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		answered = a.id != "" && a.id == oldID
+		switch {
+		case a.id == "" && a.err != nil:
+			log.Printf("[DEBUG] ami-hygiene: waiting for the guest: %v", a.err)
+			return a.err
+		case a.id == "" || a.id == oldID:
 			return errors.New("the guest has not rebooted yet")
 		}
-		newID = id
+		newID = a.id
+		if a.session != nil {
+			g.session = a.session
+		} else if a.err != nil {
+			// The new boot's shell is opened again by the next script.
+			log.Printf("[DEBUG] ami-hygiene: the new boot's shell did not open with the poll: %v", a.err)
+		}
 		return nil
 	})
+	if poll != nil {
+		// A poll still out when the wait ends: its shell, if it opens, is
+		// given up.
+		go func() {
+			if a := <-poll; a.session != nil {
+				a.session.close()
+			}
+		}()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
@@ -399,6 +414,58 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 		return "", fmt.Errorf("the guest did not come back with a new boot id within %s (reboot_timeout): %v", timeout, err)
 	}
 	return newID, nil
+}
+
+// bootAnswer is what one poll for the new boot gave: the guest's boot id
+// ("" when it gave none), and, where scripts go to the boot's shell and
+// the boot is a new one, that boot's root shell, opened by the same
+// session (bootShellCommand).
+type bootAnswer struct {
+	id      string
+	session *shellSession
+	err     error
+}
+
+// startBootPoll asks the guest for its boot id, as the SSH user: in a
+// session that becomes the new boot's shell (bootShellCommand) where
+// scripts go to the boot's shell, else with bootIDCommand. The answer
+// comes on the channel.
+func (g *guest) startBootPoll(ctx context.Context, oldID string) <-chan bootAnswer {
+	done := make(chan bootAnswer, 1)
+	if !g.shell {
+		answer := g.startFixed(ctx, bootIDCommand)
+		go func() {
+			a := <-answer
+			if a.err == nil && a.status != 0 {
+				a.err = fmt.Errorf("reading the boot id exited %d", a.status)
+			}
+			if a.err != nil {
+				a.out = ""
+			}
+			done <- bootAnswer{id: a.out, err: a.err}
+		}()
+		return done
+	}
+	go func() {
+		ids := make(chan string, 1)
+		s, err := g.openSessionWith(ctx, g.bootShellCommand(), oldID+"\n", func(line string) bool {
+			id, ok := strings.CutPrefix(line, bootLine)
+			if ok {
+				select {
+				case ids <- guestText(id):
+				default:
+				}
+			}
+			return ok
+		})
+		a := bootAnswer{session: s, err: err}
+		select {
+		case a.id = <-ids:
+		default:
+		}
+		done <- a
+	}()
+	return done
 }
 
 // startReboot runs rebootCommand as root: in the boot's shell, which is

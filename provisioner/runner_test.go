@@ -165,6 +165,19 @@ func TestProvisionFullRun(t *testing.T) {
 			t.Errorf("a command of its own through sudo: %s", c.Command)
 		}
 	}
+	// The wait for the new boot opened its shell: the poll that found
+	// boot-2 became it (no session of its own for the shell), and the old
+	// boot id went on the poll's standard input, never on a command line.
+	calls := comm.calls()
+	second := slices.IndexFunc(calls, func(c fakeCall) bool { return c.Command == "sudo -n "+sessionCommand && c.Stdin == "" })
+	if second < 1 || !isBootPoll(calls[second-1].Command) || calls[second-1].Stdin != "boot-1\n" {
+		t.Errorf("the second boot's shell was not opened by the boot id poll: %v", calls)
+	}
+	for _, c := range calls {
+		if strings.Contains(c.Command, "boot-1") {
+			t.Errorf("the old boot id on a command line: %s", c.Command)
+		}
+	}
 	if rep.Guest.Detected["transport"] != "one shell a boot" {
 		t.Errorf("transport %q", rep.Guest.Detected["transport"])
 	}

@@ -127,16 +127,23 @@ func (g *guest) openShell(ctx context.Context) error {
 }
 
 // openSession starts the boot's root shell and waits for its first words:
-// who it runs as (root, or sudo did not make it root), whether the guest's
-// `timeout` knows -k, whether sh can read a script from a here-document's
-// descriptor, and whether it came through sudo. A sudo that wants a
-// password ends the session before it says anything.
+// who it runs as (root, or sudo did not make it root), whether sh can read
+// a script from a here-document's descriptor, and whether it came through
+// sudo. A sudo that wants a password ends the session before it says
+// anything.
 func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
+	return g.openSessionWith(ctx, g.sessionCommandLine(), "", nil)
+}
+
+// openSessionWith is openSession with another command line, which reads
+// first (a line, or "") on its standard input before the shell starts
+// there; its lines before the shell's ready line go to before (those it
+// does not take, to the UI).
+func (g *guest) openSessionWith(ctx context.Context, command, first string, before func(string) bool) (*shellSession, error) {
 	reader, writer := io.Pipe()
 	s := &shellSession{stdin: writer, ended: make(chan struct{})}
 	out := &lineWriter{fn: s.line}
 	errOut := &lineWriter{fn: g.show}
-	command := g.sessionCommandLine()
 	// Until a shell has said whether it needed sudo, a failure to start is
 	// read as sudo's.
 	maybeSudo := g.sudo || !g.sudoKnown
@@ -161,18 +168,17 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 			ready <- strings.Split(rest, "\t")
 			return
 		}
-		g.show(line)
+		if before == nil || !before(line) {
+			g.show(line)
+		}
 	})
-	// A HUP, INT or TERM to the shell (its session cut, the guest's
-	// shutdown) still removes the script's temporary file, once the script
-	// it waits for has ended.
-	go s.send(sessionOpening(token))
+	go s.send(first + sessionOpening(token))
 	timer := time.NewTimer(pollDeadline)
 	defer timer.Stop()
 	select {
 	case words := <-ready:
 		s.listen(nil)
-		if len(words) != 3 {
+		if len(words) != 4 {
 			s.close()
 			return nil, fmt.Errorf("the guest's shell answered %q", strings.Join(words, " "))
 		}
@@ -183,6 +189,12 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 		if g.sudo && words[0] != "0" {
 			s.close()
 			return nil, fmt.Errorf("use_sudo: `sudo -n sh` runs as uid %q, not 0: sudo does not make the build user root", guestText(words[0]))
+		}
+		if words[3] != "1" {
+			// The deadline's TERM to the shell's group would reach
+			// processes that are not the scripts'.
+			s.close()
+			return nil, fmt.Errorf("%w: the guest's shell shares its process group with the communicator's own processes", errNoShell)
 		}
 		return s, nil
 	case <-s.ended:
@@ -205,12 +217,36 @@ func (g *guest) openSession(ctx context.Context) (*shellSession, error) {
 	}
 }
 
+// bootShellCommand is the command line of each poll for the new boot after
+// a reboot, where scripts go to the boot's shell: it reads the old boot id
+// on its standard input (a line; never on the command line), says the
+// guest's boot id (a bootLine), and only when that is another becomes the
+// new boot's root shell, through sudo where sudo is used. The wait for the
+// new boot and the new boot's shell so take one session, and no sudo runs
+// in the old boot.
+func (g *guest) bootShellCommand() string {
+	shell := sessionCommand
+	if g.sudo {
+		shell = "sudo -n " + sessionCommand
+	}
+	return `sh -c 'read -r amih_o; read -r amih_b </proc/sys/kernel/random/boot_id; ` +
+		`printf "` + sessionPrefix + `boot\t%s\n" "$amih_b"; ` +
+		`if [ -z "$amih_b" ] || [ "$amih_b" = "$amih_o" ]; then exit 0; fi; exec ` + shell + `'`
+}
+
+// bootLine starts bootShellCommand's line with the guest's boot id.
+const bootLine = sessionPrefix + "boot\t"
+
 // sessionOpening is the first thing the session shell reads: the shell's
 // own functions (sessionFunctions), its traps, and the probes of the boot,
 // said on one line with the token: the shell's uid (`id -u`), whether a
 // subshell can source a script from a here-document's descriptor,
-// /dev/fd/3 (amih_p), and "sudo" when the shell is sudo's child (sudo sets
-// SUDO_UID). `id` is the one program the opening starts.
+// /dev/fd/3 (amih_p), "sudo" when the shell is sudo's child (sudo sets
+// SUDO_UID), and 1 when the shell's process group is its own or its
+// parent's (sudo's), as where sshd starts the session's command: the
+// deadline's TERM goes to that group, which must hold nothing but the
+// shell, sudo and what the scripts start. `id` is the one program the
+// opening starts.
 func sessionOpening(token string) string {
 	return sessionFunctions + `amih_f=; amih_dl=; amih_p=
 trap amih__quit HUP INT
@@ -221,7 +257,15 @@ amih_id=$(id -u)
 exit 42
 AMIH_PROBE
 if [ "$?" = 42 ]; then amih_p=1; fi
-printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\n' ` + token + ` "$amih_id" "$amih_p" "${SUDO_UID:+sudo}"
+amih_g=0
+if read -r amih_l </proc/$$/stat; then
+	# The fields after the command's name: a state letter and numbers.
+	# shellcheck disable=SC2086
+	set -- ${amih_l##*) }
+	case $3 in "$$" | "$PPID") amih_g=1 ;; esac
+	set --
+fi
+printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\t%s\n' ` + token + ` "$amih_id" "$amih_p" "${SUDO_UID:+sudo}" "$amih_g"
 `
 }
 

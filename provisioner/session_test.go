@@ -26,6 +26,9 @@ type localComm struct {
 	tmp string // the shell's TMPDIR: a killed shell leaves its script there
 	// path, when set, is the commands' PATH (shims first).
 	path string
+	// sharedGroup: commands stay in the test's own process group (a
+	// communicator that starts no session for them).
+	sharedGroup bool
 
 	mu     sync.Mutex
 	starts []string
@@ -43,7 +46,7 @@ func (c *localComm) Start(_ context.Context, cmd *packersdk.RemoteCmd) error {
 	// Its own process group, as a session's command on a guest (sshd
 	// starts a session for it): the deadline's TERM to the group stays in
 	// it.
-	p.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.SysProcAttr = &syscall.SysProcAttr{Setpgid: !c.sharedGroup}
 	p.Stdout, p.Stderr = cmd.Stdout, cmd.Stderr
 	p.Env = append(os.Environ(), "TMPDIR="+c.tmp)
 	if c.path != "" {
@@ -262,6 +265,30 @@ func TestSessionFallsBackWhereNoShellStays(t *testing.T) {
 	}
 }
 
+// TestSessionNeedsItsOwnProcessGroup (issue 26): a shell that shares its
+// process group with other processes (here, the test's own: a communicator
+// that starts no session for its commands) is not kept, since the
+// deadline's TERM goes to that group: each script then runs in a session
+// of its own, under `timeout`. Real dash and busybox ash.
+func TestSessionNeedsItsOwnProcessGroup(t *testing.T) {
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			for _, shared := range []bool{false, true} {
+				comm := &localComm{sh: sh, tmp: t.TempDir(), sharedGroup: shared}
+				g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true, sudoKnown: true}
+				err := g.openShell(context.Background())
+				switch {
+				case !shared && err != nil:
+					t.Errorf("a shell that leads its group: %v", err)
+				case shared && (!errors.Is(err, errNoShell) || !strings.Contains(err.Error(), "process group")):
+					t.Errorf("a shell in the test's own group: %v, want errNoShell", err)
+				}
+				g.dropSession()
+			}
+		})
+	}
+}
+
 // TestSessionFrameBothWays: the frame runs a script from the
 // here-document's descriptor (/dev/fd/3) and, where the boot's probe found
 // that sh cannot open it, from a private temporary file that is removed
@@ -389,15 +416,92 @@ func groupMembers(t *testing.T, pgid int) []string {
 }
 
 // TestSessionShellPassesShellcheck: the boot shell's own text (its
-// opening, functions and a frame) is POSIX sh that shellcheck accepts, as
+// opening, functions, a frame and the boot poll) is POSIX sh that shellcheck accepts, as
 // the step scripts are (scripts/shellcheck.sh cannot see Go strings).
 func TestSessionShellPassesShellcheck(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "session.sh")
-	text := "#!/bin/sh\n" + sessionOpening(newToken()) + sessionFrame(newToken(), time.Minute, "echo step\n") + commandFrame(newToken(), shellRebootCommand)
+	poll := (&guest{sudo: true}).bootShellCommand()
+	inner, ok := strings.CutPrefix(poll, "sh -c '")
+	if !ok || !strings.HasSuffix(inner, "'") || strings.Count(inner, "'") != 1 {
+		t.Fatalf("the boot poll's command line is not one quoted sh -c: %s", poll)
+	}
+	text := "#!/bin/sh\n" + sessionOpening(newToken()) + sessionFrame(newToken(), time.Minute, "echo step\n") + commandFrame(newToken(), shellRebootCommand) +
+		strings.TrimSuffix(inner, "'") + "\n"
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("shellcheck", "-s", "sh", path).CombinedOutput(); err != nil {
 		t.Errorf("shellcheck (make e2e-deps installs it): %v\n%s", err, out)
+	}
+}
+
+// TestSessionBootPollOpensTheNewBootsShell (issue 26): after a reboot, the
+// poll for the new boot (bootShellCommand, real dash and busybox ash, a
+// sudo shim) says the boot id; in the old boot it ends there, without
+// sudo; in a new one it becomes that boot's root shell, through sudo,
+// which then runs scripts. The old boot id goes on its standard input,
+// never on its command line.
+func TestSessionBootPollOpensTheNewBootsShell(t *testing.T) {
+	data, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	current := strings.TrimSpace(string(data))
+	for _, sh := range shells(t) {
+		for _, tc := range []struct {
+			name, old string
+			newBoot   bool
+		}{
+			{"old boot", current, false},
+			{"new boot", "00000000-0000-0000-0000-000000000000", true},
+		} {
+			t.Run(sh.name+"/"+tc.name, func(t *testing.T) {
+				bin, marks := t.TempDir(), t.TempDir()
+				for _, tool := range []string{"sh", "printf", "cat"} {
+					if err := sh.tool(bin, tool); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for name, body := range map[string]string{
+					"id":   `if [ -n "$SUDO_UID" ]; then echo 0; else echo 1000; fi`,
+					"sudo": `: >>"` + marks + `/sudo"; shift; SUDO_UID=1000 exec "$@"`,
+				} {
+					if err := os.WriteFile(bin+"/"+name, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				comm := &localComm{sh: sh, tmp: t.TempDir(), path: bin}
+				g := &guest{comm: comm, ui: packersdk.TestUi(t), shell: true, sudo: true, sudoKnown: true}
+				var a bootAnswer
+				select {
+				case a = <-g.startBootPoll(context.Background(), tc.old):
+				case <-time.After(time.Minute):
+					t.Fatal("no answer from the boot poll")
+				}
+				if a.id != current {
+					t.Errorf("boot id %q, want %q (err %v)", a.id, current, a.err)
+				}
+				_, statErr := os.Stat(marks + "/sudo")
+				if !tc.newBoot {
+					if a.session != nil || !os.IsNotExist(statErr) {
+						t.Errorf("the old boot: a shell %v, sudo ran: %v", a.session != nil, statErr == nil)
+					}
+					return
+				}
+				if a.err != nil || a.session == nil || statErr != nil {
+					t.Fatalf("the new boot's shell: %v, session %v, sudo %v", a.err, a.session != nil, statErr)
+				}
+				g.session = a.session
+				defer g.dropSession()
+				var recs []record
+				status, err := g.execute(context.Background(), scriptText("lib.sh")+"rec fact who \"$(id -u)\"\n", time.Minute, func(r record) { recs = append(recs, r) })
+				if status != 0 || err != nil || len(recs) != 1 || recs[0].field(1) != "0" {
+					t.Errorf("a script in the new boot's shell: %d %v %v", status, err, recs)
+				}
+				if len(comm.starts) != 1 || strings.Contains(comm.starts[0], tc.old) {
+					t.Errorf("sessions %q", comm.starts)
+				}
+			})
+		}
 	}
 }
