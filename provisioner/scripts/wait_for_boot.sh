@@ -21,8 +21,10 @@ cloud_init_why() {
 		sed -e 's/^[[:space:]]*//' | grep -v '^$' | head -n 20 | while IFS= read -r _l; do rec warn "cloud-init: $_l"; done
 }
 
-rec fact boot_id "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
-rec fact kernel "$(uname -r)"
+kernel_fact /proc/sys/kernel/random/boot_id cat /proc/sys/kernel/random/boot_id
+rec fact boot_id "$amih_fact"
+kernel_fact /proc/sys/kernel/osrelease uname -r
+rec fact kernel "$amih_fact"
 
 # systemd: running or degraded; failed units are warnings. First, because its
 # end means every boot job, cloud-init's stages too, has finished.
