@@ -446,9 +446,12 @@ func (g *guest) startBootPoll(ctx context.Context, oldID string) <-chan bootAnsw
 		}()
 		return done
 	}
+	// One line: the shell that a new boot's poll becomes reads whatever
+	// follows it (a boot id is the guest's text).
+	oldLine, _, _ := strings.Cut(oldID, "\n")
 	go func() {
 		ids := make(chan string, 1)
-		s, err := g.openSessionWith(ctx, g.bootShellCommand(), oldID+"\n", func(line string) bool {
+		s, err := g.openSessionWith(ctx, g.bootShellCommand(), oldLine+"\n", func(line string) bool {
 			id, ok := strings.CutPrefix(line, bootLine)
 			if ok {
 				select {

@@ -454,9 +454,13 @@ func TestSessionBootPollOpensTheNewBootsShell(t *testing.T) {
 		}{
 			{"old boot", current, false},
 			{"new boot", "00000000-0000-0000-0000-000000000000", true},
+			// A boot id of more than one line (the guest's text): only
+			// its first line reaches the poll, never the new shell.
+			{"new boot, old id of two lines", "00000000\n: >\"$AMIH_MARKS/ran\"", true},
 		} {
 			t.Run(sh.name+"/"+tc.name, func(t *testing.T) {
 				bin, marks := t.TempDir(), t.TempDir()
+				t.Setenv("AMIH_MARKS", marks)
 				for _, tool := range []string{"sh", "printf", "cat"} {
 					if err := sh.tool(bin, tool); err != nil {
 						t.Fatal(err)
@@ -500,6 +504,9 @@ func TestSessionBootPollOpensTheNewBootsShell(t *testing.T) {
 				}
 				if len(comm.starts) != 1 || strings.Contains(comm.starts[0], tc.old) {
 					t.Errorf("sessions %q", comm.starts)
+				}
+				if _, err := os.Stat(marks + "/ran"); err == nil {
+					t.Errorf("the old boot id's second line ran in the new boot's shell")
 				}
 			})
 		}
