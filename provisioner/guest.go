@@ -286,7 +286,7 @@ func (g *guest) executeRetrying(ctx context.Context, what string, deadline time.
 // within deadline: the SDK cannot cancel a hung Start (ctx does not cross
 // the RPC boundary), so a command that does not answer in time is abandoned.
 func (g *guest) fixed(ctx context.Context, command string, deadline time.Duration) (string, int, error) {
-	a, err := g.await(ctx, g.startFixed(ctx, command), deadline)
+	a, err := await(ctx, g.startFixed(ctx, command), deadline)
 	if err != nil {
 		return "", 0, err
 	}
@@ -319,17 +319,19 @@ func (g *guest) startFixed(ctx context.Context, command string) <-chan fixedAnsw
 // errNoAnswer: a fixed command gave no answer in time (it may still).
 var errNoAnswer = errors.New("no answer")
 
-// await waits at most deadline for a fixed command's answer.
-func (g *guest) await(ctx context.Context, answer <-chan fixedAnswer, deadline time.Duration) (fixedAnswer, error) {
+// await waits at most deadline for an answer on the channel (a fixed
+// command's, an upload's, a boot poll's).
+func await[T any](ctx context.Context, answer <-chan T, deadline time.Duration) (T, error) {
+	var none T
 	timer := time.NewTimer(deadline)
 	defer timer.Stop()
 	select {
 	case a := <-answer:
 		return a, nil
 	case <-timer.C:
-		return fixedAnswer{}, fmt.Errorf("%w within %s", errNoAnswer, deadline)
+		return none, fmt.Errorf("%w within %s", errNoAnswer, deadline)
 	case <-ctx.Done():
-		return fixedAnswer{}, ctx.Err()
+		return none, ctx.Err()
 	}
 }
 
@@ -366,18 +368,14 @@ func (g *guest) reboot(ctx context.Context, oldID string, timeout time.Duration)
 		if poll == nil {
 			poll = g.startBootPoll(ctx, oldID)
 		}
-		var a bootAnswer
-		timer := time.NewTimer(pollDeadline)
-		defer timer.Stop()
-		select {
-		case a = <-poll:
-			poll = nil
-		case <-timer.C:
+		a, err := await(ctx, poll, pollDeadline)
+		if errors.Is(err, errNoAnswer) {
 			log.Printf("[DEBUG] ami-hygiene: waiting for the guest: the boot id poll is still out after %s", pollDeadline)
-			return fmt.Errorf("%w within %s", errNoAnswer, pollDeadline)
-		case <-ctx.Done():
-			return ctx.Err()
 		}
+		if err != nil {
+			return err
+		}
+		poll = nil
 		answered = a.id != "" && a.id == oldID
 		switch {
 		case a.id == "" && a.err != nil:

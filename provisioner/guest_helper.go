@@ -78,7 +78,7 @@ func (r *checklistRunner) uploadHelper(ctx context.Context) guestHelper {
 	// an upload that hangs.
 	done := make(chan fixedAnswer, 1)
 	go func() { done <- fixedAnswer{err: r.guest.comm.Upload(path, bytes.NewReader(data), nil)} }()
-	a, err := r.guest.await(ctx, done, helperUploadDeadline)
+	a, err := await(ctx, done, helperUploadDeadline)
 	if err == nil {
 		err = a.err
 	}

@@ -268,8 +268,9 @@ func TestSessionFallsBackWhereNoShellStays(t *testing.T) {
 // TestSessionNeedsItsOwnProcessGroup (issue 26): a shell that shares its
 // process group with other processes (here, the test's own: a communicator
 // that starts no session for its commands) is not kept, since the
-// deadline's TERM goes to that group: each script then runs in a session
-// of its own, under `timeout`. Real dash and busybox ash.
+// deadline's TERM goes to that group: opening it says errNoShell, on which
+// the run gives each script a session of its own
+// (TestSessionFallsBackWhereNoShellStays). Real dash and busybox ash.
 func TestSessionNeedsItsOwnProcessGroup(t *testing.T) {
 	for _, sh := range shells(t) {
 		t.Run(sh.name, func(t *testing.T) {

@@ -173,16 +173,18 @@ dry_run() { [ "$AMIH_DRY_RUN" = 1 ]; }
 # have COMMAND: true when COMMAND is on PATH.
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# kernel_fact FILE COMMAND...: set amih_fact to the first line of FILE (a
-# file of Linux's /proc, read with the shell's own `read`: no program
-# started), or, where it cannot be read, to COMMAND's output.
+# kernel_fact FILE [COMMAND...]: set amih_fact to the first line of FILE
+# (a file of Linux's /proc, read with the shell's own `read`: no program
+# started), or, where it cannot be read, to COMMAND's output (empty
+# without a COMMAND).
 kernel_fact() {
 	_file=$1
 	shift
 	if [ -r "$_file" ] && IFS= read -r amih_fact <"$_file" && [ -n "$amih_fact" ]; then
 		return 0
 	fi
-	amih_fact=$("$@" 2>/dev/null)
+	amih_fact=
+	[ "$#" -eq 0 ] || amih_fact=$("$@" 2>/dev/null)
 }
 
 # missing_tools: print which of the commands every step may use without

@@ -16,7 +16,7 @@ if [ -r /proc/self/status ]; then
 	done </proc/self/status
 fi
 rec fact uid "${amih_uid:-$(id -u)}"
-kernel_fact /proc/sys/kernel/random/boot_id cat /proc/sys/kernel/random/boot_id
+kernel_fact /proc/sys/kernel/random/boot_id
 rec fact boot_id "$amih_fact"
 kernel_fact /proc/sys/kernel/osrelease uname -r
 rec fact kernel "$amih_fact"

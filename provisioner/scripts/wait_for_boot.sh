@@ -21,7 +21,7 @@ cloud_init_why() {
 		sed -e 's/^[[:space:]]*//' | grep -v '^$' | head -n 20 | while IFS= read -r _l; do rec warn "cloud-init: $_l"; done
 }
 
-kernel_fact /proc/sys/kernel/random/boot_id cat /proc/sys/kernel/random/boot_id
+kernel_fact /proc/sys/kernel/random/boot_id
 rec fact boot_id "$amih_fact"
 kernel_fact /proc/sys/kernel/osrelease uname -r
 rec fact kernel "$amih_fact"
