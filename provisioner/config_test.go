@@ -1,9 +1,12 @@
 package provisioner
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 )
 
 func prepare(raw map[string]interface{}) (*Provisioner, error) {
@@ -242,6 +245,37 @@ func TestRebootTimeoutHasOneOwner(t *testing.T) {
 			}
 			if got := len(p.options.deprecations) > 0; got != c.deprecated {
 				t.Errorf("deprecations %v", p.options.deprecations)
+			}
+		})
+	}
+}
+
+// TestPrepareOneErrorPerMistake (issue 36, item 7): each mistake is said
+// once, naming its attribute, and a blank command is a mistake (a check
+// that runs nothing always passes).
+func TestPrepareOneErrorPerMistake(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		raw  map[string]interface{}
+		want string
+	}{
+		{"wait not a duration", map[string]interface{}{"reboot_timeout": "5 minutes"}, `reboot_timeout: "5 minutes" is not a duration`},
+		{"wait negative", map[string]interface{}{"wait_for_boot": map[string]interface{}{"boot_timeout": "-1m"}}, "wait_for_boot.boot_timeout"},
+		{"step timeout", map[string]interface{}{"step_timeouts": map[string]interface{}{"logs": "ten"}}, `step_timeouts.logs: "ten" is not a duration`},
+		{"blank command", map[string]interface{}{"verify": []map[string]interface{}{{"command": "   "}}}, "verify[0].command: is blank"},
+		{"blank command with newlines", map[string]interface{}{"verify": []map[string]interface{}{{"command": " \n\t\n"}}}, "verify[0].command: is blank"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := prepare(tc.raw)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var me *packersdk.MultiError
+			if !errors.As(err, &me) {
+				t.Fatalf("%T: %v", err, err)
+			}
+			if len(me.Errors) != 1 || !strings.Contains(me.Errors[0].Error(), tc.want) {
+				t.Errorf("%d error(s) %q, want one containing %q", len(me.Errors), err, tc.want)
 			}
 		})
 	}

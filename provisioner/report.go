@@ -121,6 +121,8 @@ type Report struct {
 	Status string `json:"status" jsonschema:"enum=succeeded,enum=failed"`
 	// Verdict is the audit's: clean, findings, not-audited or dry-run.
 	Verdict string `json:"verdict" jsonschema:"enum=clean,enum=findings,enum=not-audited,enum=dry-run"`
+	// Error is why the run failed (the build's error), when it did.
+	Error string `json:"error,omitempty"`
 	// Findings are those of every checking step (secret_scan, audit).
 	Findings []Finding    `json:"findings"`
 	Guest    GuestFacts   `json:"guest"`
@@ -193,14 +195,37 @@ type junitMessage struct {
 	Text    string `xml:",chardata"`
 }
 
-// writeJUnit writes the results as JUnit XML: one test case per step.
+// JUnit class names: the run's own cases (each step, the run, the verdict)
+// and one case per finding.
+const (
+	junitClass        = "ami-hygiene"
+	junitFindingClass = "ami-hygiene.findings"
+)
+
+// writeJUnit writes the results as JUnit XML for CI views: one test case per
+// step; a case "run" that fails when the run failed outside any step (before
+// the first, between two), saying why; a case "verdict" that fails on
+// findings and is skipped when the audit did not judge; and one failing case
+// per finding (also when on_finding = "warn": a finding is never green).
 func (r *Report) writeJUnit(path string) error {
 	suite := junitSuite{Name: "ami-hygiene"}
 	if r.Build != "" {
 		suite.Name += " " + r.Build
 	}
+	add := func(c junitCase) {
+		switch {
+		case c.Failure != nil:
+			suite.Failures++
+		case c.Skipped != nil:
+			suite.Skipped++
+		}
+		suite.Tests++
+		suite.Time += c.Time
+		suite.Cases = append(suite.Cases, c)
+	}
+	stepFailed := false
 	for _, s := range r.Steps {
-		c := junitCase{Name: s.Name, Classname: "ami-hygiene", Time: s.DurationSeconds}
+		c := junitCase{Name: s.Name, Classname: junitClass, Time: s.DurationSeconds}
 		var out []string
 		for _, a := range s.Actions {
 			out = append(out, strings.TrimSpace(a.Verb+" "+a.Target+" "+a.Detail))
@@ -215,14 +240,35 @@ func (r *Report) writeJUnit(path string) error {
 		switch s.Status {
 		case StatusFailed:
 			c.Failure = &junitMessage{Message: firstLine(s.Error), Text: s.Error}
-			suite.Failures++
+			stepFailed = true
 		case StatusSkipped:
 			c.Skipped = &junitMessage{Message: s.SkipReason}
-			suite.Skipped++
 		}
-		suite.Tests++
-		suite.Time += s.DurationSeconds
-		suite.Cases = append(suite.Cases, c)
+		add(c)
+	}
+	if r.Status == "failed" && !stepFailed {
+		why := r.Error
+		if why == "" {
+			why = "the run failed outside any step"
+		}
+		add(junitCase{Name: "run", Classname: junitClass, Failure: &junitMessage{Message: firstLine(why), Text: why}})
+	}
+	verdict := junitCase{Name: "verdict", Classname: junitClass, SystemOut: "verdict " + r.Verdict}
+	switch r.Verdict {
+	case VerdictClean:
+	case VerdictFindings:
+		why := fmt.Sprintf("findings: %d finding(s)", len(r.Findings))
+		verdict.Failure = &junitMessage{Message: why, Text: why}
+	case VerdictDryRunAudit:
+		verdict.Skipped = &junitMessage{Message: "dry run: the audit judged a guest the cleaning steps did not change"}
+	default:
+		verdict.Skipped = &junitMessage{Message: "not audited: the audit step did not run to its judgement"}
+	}
+	add(verdict)
+	for _, f := range r.Findings {
+		line := f.String()
+		add(junitCase{Name: strings.TrimSpace(f.Check + " " + f.Target), Classname: junitFindingClass,
+			Failure: &junitMessage{Message: line, Text: line}})
 	}
 	doc := junitSuites{Name: "ami-hygiene", Tests: suite.Tests, Failures: suite.Failures,
 		Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}

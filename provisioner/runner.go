@@ -58,7 +58,7 @@ func (r *checklistRunner) execute(ctx context.Context) error {
 	r.report.Verdict = r.verdict()
 	r.report.Status = "succeeded"
 	if err != nil {
-		r.report.Status = "failed"
+		r.report.Status, r.report.Error = "failed", err.Error()
 	}
 	if len(r.report.Steps) > 0 {
 		r.ui.Say("ami-hygiene summary:\n" + r.report.summary())
@@ -426,12 +426,14 @@ func (r *checklistRunner) writeReports() error {
 	if err := r.report.writeJSON(r.options.reportPath); err != nil {
 		return fmt.Errorf("ami-hygiene: writing report_path %s: %w", r.options.reportPath, err)
 	}
-	r.ui.Say("ami-hygiene: report written to " + r.options.reportPath)
-	if r.options.junitPath != "" {
-		if err := r.report.writeJUnit(r.options.junitPath); err != nil {
-			return fmt.Errorf("ami-hygiene: writing junit_path %s: %w", r.options.junitPath, err)
-		}
+	if r.options.junitPath == "" {
+		r.ui.Say("ami-hygiene: report written to " + r.options.reportPath)
+		return nil
 	}
+	if err := r.report.writeJUnit(r.options.junitPath); err != nil {
+		return fmt.Errorf("ami-hygiene: writing junit_path %s: %w", r.options.junitPath, err)
+	}
+	r.ui.Say("ami-hygiene: report written to " + r.options.reportPath + ", JUnit to " + r.options.junitPath)
 	return nil
 }
 

@@ -48,27 +48,36 @@ func (v *validator) err() error {
 
 // duration parses value (or def when empty); it must be >= 0.
 func (v *validator) duration(attr, value, def string) time.Duration {
+	d, _ := v.parseDuration(attr, value, def)
+	return d
+}
+
+// parseDuration parses value (or def when empty) and says whether it is a
+// known duration of 0 or more; a problem is added once, naming attr.
+func (v *validator) parseDuration(attr, value, def string) (time.Duration, bool) {
 	if value == "" {
 		value = def
 	}
 	if value == unknown {
-		return 0
+		return 0, false
 	}
 	d, err := time.ParseDuration(value)
 	switch {
 	case err != nil:
 		v.add(attr, "%q is not a duration (examples: \"90s\", \"15m\", \"1h30m\")", value)
+		return 0, false
 	case d < 0:
 		v.add(attr, "%q is negative; durations must be 0 or more", value)
+		return d, false
 	}
-	return d
+	return d, true
 }
 
 // wait parses a duration that bounds a wait (or def when empty): it must be
-// more than 0, since 0 would not wait at all.
+// more than 0, since 0 would not wait at all. One mistake gives one error.
 func (v *validator) wait(attr, value, def string) time.Duration {
-	d := v.duration(attr, value, def)
-	if d == 0 && value != unknown {
+	d, ok := v.parseDuration(attr, value, def)
+	if ok && d == 0 {
 		v.add(attr, "must be more than 0s (it bounds a wait)")
 	}
 	return d
@@ -235,10 +244,12 @@ func quoteList(items []string) string {
 }
 
 // safeCommand checks a user command: any shell text the user wrote, as long
-// as it is valid UTF-8 without NUL bytes and of reasonable size. It reaches
+// as it is not blank, valid UTF-8 without NUL bytes and of reasonable size. It reaches
 // the guest as data (an environment value) and runs through `sh -c`.
 func (v *validator) safeCommand(attr, cmd string) {
 	switch {
+	case strings.TrimSpace(cmd) == "":
+		v.add(attr, "is blank: a command that runs nothing always passes; give the shell command to run")
 	case !utf8.ValidString(cmd):
 		v.add(attr, "must be valid UTF-8")
 	case strings.ContainsRune(cmd, 0):
