@@ -176,11 +176,11 @@ build {
     secret_scan {
       allow = ["/srv/app/test/fixtures/*"]
     }
-    # Zeros over the free space (EBS snapshots keep freed blocks as they
-    # are) and the swap cleared.
-    free_space {
-      mode = "both"
-    }
+    # free_space keeps its default mode, "sparse": zeros only over the free
+    # blocks that still hold data (what the build deleted), so no deleted
+    # secret survives in the snapshot and the snapshot grows by those blocks
+    # alone. ("zero" and "both" write every free block: on EBS the snapshot
+    # then grows by the whole free space; see the docs' "What it costs on EBS".)
     # At the final shutdown, after the network, sshd and the journal have
     # stopped: a user the team setup made for the build goes too.
     final_shutdown {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 )
 
@@ -55,6 +56,31 @@ func helperBinary(machine string) ([]byte, error) {
 		return nil, fmt.Errorf("this plugin was built without its guest helper for linux/%s", arch)
 	}
 	return data, nil
+}
+
+// missingHelpers lists the helper builds ("linux/amd64", ...) this plugin
+// was built without, in helperArch's order.
+func missingHelpers() []string {
+	var missing []string
+	for _, arch := range []string{"amd64", "arm64"} {
+		if _, err := fs.Stat(guestHelperFiles, "guestbin/ami-hygiene-guest-linux-"+arch); err != nil {
+			missing = append(missing, "linux/"+arch)
+		}
+	}
+	return missing
+}
+
+// MissingGuestHelperNotice says which guest helper builds this plugin lacks,
+// what that costs and how to get a complete plugin; "" when it has them all.
+func MissingGuestHelperNotice() string {
+	missing := missingHelpers()
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("this plugin was built without its guest helper for %s (a plain `go build` or `go install`): "+
+		"on such guests free_space does the helper's work in sh, slower, and on XFS with the full fill (every free block written); "+
+		"build the plugin with `make build` or install a release (`packer init`), which embed both builds",
+		strings.Join(missing, ", "))
 }
 
 // helperUploadDeadline bounds the helper's upload (about 1.5 MiB): the SDK

@@ -47,6 +47,9 @@ func (r *checklistRunner) execute(ctx context.Context) error {
 	for _, d := range r.options.deprecations {
 		r.ui.Error("ami-hygiene: warning: " + d)
 	}
+	if notice := MissingGuestHelperNotice(); notice != "" && slices.ContainsFunc(r.plan, func(d stepDef) bool { return d.Helper }) {
+		r.ui.Error("ami-hygiene: warning: " + notice)
+	}
 	if r.options.dryRun {
 		r.ui.Say("ami-hygiene: dry run: inspecting only, nothing on the guest will change")
 	}

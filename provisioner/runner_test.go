@@ -631,3 +631,45 @@ func TestProvisionUploadsTheGuestHelper(t *testing.T) {
 		})
 	}
 }
+
+// TestProvisionSaysWhenBuiltWithoutTheGuestHelper (issue 36, item 3): a
+// plugin built without its guest helper (`go build`, `go install`) says so
+// at the start of every build that runs a step using it, naming the builds
+// it lacks and how to get a complete plugin; a complete one says nothing.
+func TestProvisionSaysWhenBuiltWithoutTheGuestHelper(t *testing.T) {
+	both := fstest.MapFS{
+		"guestbin/ami-hygiene-guest-linux-amd64": {Data: []byte("amd64")},
+		"guestbin/ami-hygiene-guest-linux-arm64": {Data: []byte("arm64")},
+	}
+	t.Cleanup(func() { guestHelperFiles = guestBin })
+	for _, c := range []struct {
+		name  string
+		files fstest.MapFS
+		raw   map[string]interface{}
+		want  string
+	}{
+		{"complete", both, map[string]interface{}{}, ""},
+		{"none", fstest.MapFS{}, map[string]interface{}{}, "built without its guest helper for linux/amd64, linux/arm64"},
+		{"amd64 only", fstest.MapFS{"guestbin/ami-hygiene-guest-linux-amd64": both["guestbin/ami-hygiene-guest-linux-amd64"]}, map[string]interface{}{}, "built without its guest helper for linux/arm64"},
+		{"free_space skipped", fstest.MapFS{}, map[string]interface{}{"skip_steps": []string{"free_space"}}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			guestHelperFiles = c.files
+			_, _, out, _, err := provisionRun(t, c.raw, &fakeGuest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := strings.Count(out, "guest helper for linux/")
+			if c.want == "" {
+				if n != 0 {
+					t.Errorf("a warning about the helper:\n%s", out)
+				}
+				return
+			}
+			i := strings.Index(out, c.want)
+			if n != 1 || i < 0 || i > strings.Index(out, "[1/") || !strings.Contains(out, "make build") {
+				t.Errorf("want one warning %q before the first step, naming `make build`:\n%s", c.want, out)
+			}
+		})
+	}
+}

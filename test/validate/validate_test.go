@@ -6,6 +6,7 @@ package validate
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,10 +147,12 @@ func TestDocsExampleValidates(t *testing.T) {
 
 // TestNoneCommunicatorIsNeverClean: `packer build` with the none
 // communicator (which runs nothing and says it succeeded) fails, and its
-// report says failed, not clean.
+// report says failed, not clean; its JUnit file, read by a JUnit reader,
+// holds one failing case that says why (issue 36: it said tests="0"
+// failures="0"), and Packer's output names both files.
 func TestNoneCommunicatorIsNeverClean(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "t.pkr.hcl"), []byte(header+"    report_path = \"r.json\"\n  }\n}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "t.pkr.hcl"), []byte(header+"    report_path = \"r.json\"\n    junit_path = \"j.xml\"\n  }\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(packerBinary(t), "build", "t.pkr.hcl")
@@ -170,6 +173,39 @@ func TestNoneCommunicatorIsNeverClean(t *testing.T) {
 	if rep.Status != "failed" || rep.Verdict == "clean" {
 		t.Errorf("report status %q, verdict %q", rep.Status, rep.Verdict)
 	}
+	if !strings.Contains(string(out), "report written to r.json, JUnit to j.xml") {
+		t.Errorf("Packer's output does not name both report files:\n%s", out)
+	}
+	xmlData, err := os.ReadFile(filepath.Join(dir, "j.xml"))
+	if err != nil {
+		t.Fatalf("no JUnit file: %v", err)
+	}
+	var suites struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(xmlData, &suites); err != nil {
+		t.Fatalf("JUnit file: %v\n%s", err, xmlData)
+	}
+	var failing []string
+	for _, s := range suites.Suites {
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				failing = append(failing, c.Name+": "+c.Failure.Message)
+			}
+		}
+	}
+	if suites.Failures != 1 || len(failing) != 1 || !strings.Contains(failing[0], `communicator "none"`) {
+		t.Errorf("JUnit: tests %d, failures %d, failing cases %q; want one naming the none communicator\n%s", suites.Tests, suites.Failures, failing, xmlData)
+	}
 }
 
 // TestLegacyJSONBadInput: a legacy JSON template with bad input fails
@@ -179,7 +215,7 @@ func TestLegacyJSONBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := strings.Replace(string(data), `"mode": "both"`, `"mode": "shred"`, 1)
+	bad := strings.Replace(string(data), `"mode": "sparse"`, `"mode": "shred"`, 1)
 	if bad == string(data) {
 		t.Fatal("the example has no free_space mode to break")
 	}
