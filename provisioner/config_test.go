@@ -136,6 +136,7 @@ func TestPrepareRejectsBadInput(t *testing.T) {
 		{"free_space paths", map[string]interface{}{"free_space": map[string]interface{}{"paths": []string{"var", "/srv/*"}}}, []string{`free_space.paths[0]: "var" is not an absolute path`, `free_space.paths[1]: "/srv/*" contains glob characters`}},
 		{"final_shutdown remove_users", map[string]interface{}{"final_shutdown": map[string]interface{}{"remove_users": []string{"root", "-x"}}}, []string{`final_shutdown.remove_users[0]: root cannot be removed`, `final_shutdown.remove_users[1]: "-x" is not a user name`}},
 		{"skip_checks", map[string]interface{}{"audit": map[string]interface{}{"skip_checks": []string{"everything"}}}, []string{`audit.skip_checks[0]: "everything" is not allowed`}},
+		{"audit allow relative", map[string]interface{}{"audit": map[string]interface{}{"allow": []string{"testdata/*", "/"}}}, []string{"audit.allow[0]", "audit.allow[1]", "absolute pattern"}},
 		{"audit services", map[string]interface{}{"audit": map[string]interface{}{"services": []string{"$(reboot)"}}}, []string{"audit.services[0]"}},
 		{"all at once", map[string]interface{}{
 			"steps":           []string{"bogus"},

@@ -131,7 +131,7 @@ func (g *guest) takeSpent() time.Duration {
 }
 
 // show passes a line of the guest's own output to the UI, made safe.
-func (g *guest) show(line string) { g.ui.Message(guestText(line)) }
+func (g *guest) show(line string) { g.ui.Message(guestText(terminalLine(line))) }
 
 // guestSpan is the time between two of the guest's /proc/uptime readings,
 // or 0 when they are not two readings at most limit apart (a guest without

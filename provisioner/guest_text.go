@@ -65,3 +65,38 @@ func escapeControls(s string) string {
 
 // guestText is text from the guest, safe to show and to keep.
 func guestText(s string) string { return escapeControls(redact(s)) }
+
+// terminalLine is one line of guest output as a terminal shows it: each
+// carriage return goes back to the line's start and what follows is written
+// over what was there (apt's and dpkg's progress redraws), so that only the
+// last state of every position is kept.
+func terminalLine(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	if !utf8.ValidString(s) {
+		// Bytes, so that invalid ones are still escaped as they were.
+		return string(overlay([]byte(s), '\r'))
+	}
+	return string(overlay([]rune(s), '\r'))
+}
+
+// overlay writes each cr-separated part of s over the start of the parts
+// before it.
+func overlay[T byte | rune](s []T, cr T) []T {
+	var shown []T
+	at := 0
+	for _, c := range s {
+		switch {
+		case c == cr:
+			at = 0
+		case at < len(shown):
+			shown[at] = c
+			at++
+		default:
+			shown = append(shown, c)
+			at++
+		}
+	}
+	return shown
+}

@@ -88,6 +88,9 @@ func TestHostileInputEveryField(t *testing.T) {
 		{"audit.services[0]", "audit", "AMIH_SERVICES", func(s string) map[string]interface{} {
 			return map[string]interface{}{"audit": map[string]interface{}{"services": []string{s}}}
 		}, ""},
+		{"audit.allow[0]", "audit", "AMIH_ALLOW", func(s string) map[string]interface{} {
+			return map[string]interface{}{"audit": map[string]interface{}{"allow": []string{s}}}
+		}, "/opt/"},
 		{"audit.skip_checks[0]", "", "", func(s string) map[string]interface{} {
 			return map[string]interface{}{"audit": map[string]interface{}{"skip_checks": []string{s}}}
 		}, ""},

@@ -32,6 +32,15 @@ type Audit struct {
 	// Services that must not be active. Default: the `services` of
 	// `stop_services`.
 	Services []string `mapstructure:"services"`
+	// Paths the audit does not count as findings, as shell patterns where
+	// `*` also matches `/` (as in `secret_scan.allow`), e.g.
+	// `["/opt/app/testdata/*"]` for an application's own fixture named like
+	// a history. Each path allowed is still listed in the report and the
+	// output (`allowed by audit.allow: CHECK PATH`, and the count
+	// `allowed`); a pattern that matched nothing the audit found is a
+	// warning (an exception that outlived its reason). Patterns match paths
+	// only, never a user, a setting or a service. Default: none.
+	Allow []string `mapstructure:"allow"`
 }
 
 // auditChecks are the checks of the audit step, in the order they run.
@@ -80,12 +89,16 @@ func (s *Audit) prepare(v *validator, attr string) {
 	for i, name := range s.Services {
 		v.serviceName(fmt.Sprintf("%s.services[%d]", attr, i), name)
 	}
+	for i, g := range s.Allow {
+		v.guestGlob(fmt.Sprintf("%s.allow[%d]", attr, i), g, "/")
+	}
 }
 
 func (s *Audit) env() []envVar {
 	return []envVar{
 		{"AMIH_SKIP_CHECKS", lines(s.SkipChecks)},
 		{"AMIH_SERVICES", lines(s.Services)},
+		{"AMIH_ALLOW", lines(s.Allow)},
 	}
 }
 

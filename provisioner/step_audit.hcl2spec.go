@@ -13,6 +13,7 @@ type FlatAudit struct {
 	OnFinding  *string  `mapstructure:"on_finding" cty:"on_finding" hcl:"on_finding"`
 	SkipChecks []string `mapstructure:"skip_checks" cty:"skip_checks" hcl:"skip_checks"`
 	Services   []string `mapstructure:"services" cty:"services" hcl:"services"`
+	Allow      []string `mapstructure:"allow" cty:"allow" hcl:"allow"`
 }
 
 // FlatMapstructure returns a new FlatAudit.
@@ -30,6 +31,7 @@ func (*FlatAudit) HCL2Spec() map[string]hcldec.Spec {
 		"on_finding":  &hcldec.AttrSpec{Name: "on_finding", Type: cty.String, Required: false},
 		"skip_checks": &hcldec.AttrSpec{Name: "skip_checks", Type: cty.List(cty.String), Required: false},
 		"services":    &hcldec.AttrSpec{Name: "services", Type: cty.List(cty.String), Required: false},
+		"allow":       &hcldec.AttrSpec{Name: "allow", Type: cty.List(cty.String), Required: false},
 	}
 	return s
 }

@@ -182,3 +182,43 @@ func TestScriptsLinkedAndOrphanHomes(t *testing.T) {
 		}
 	})
 }
+
+// TestScriptsAuditAllow (issue 36, item 2): a path matched by audit.allow
+// is no finding but is listed as allowed (never silently), the other
+// checks still find what they find, a pattern that matched nothing is a
+// warning (a stale exception), and a target that is not a path (a user, a
+// service) is never allowed by a path pattern.
+func TestScriptsAuditAllow(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd)
+		g.file("etc/shadow", shadow)
+		g.file("etc/machine-id", "uninitialized\n")
+		g.file("proc/mounts", "/dev/vda1 / ext4 rw 0 0\n")
+		g.file("opt/app/testdata/.bash_history", "fixture\n")
+		g.file("opt/app/testdata/deep/fish_history", "- cmd: ls\n")
+		g.file("srv/y/.bash_history", "export TOKEN=1\n")
+		g.file("root/.ssh/authorized_keys", "ssh-ed25519 AAAA root@x\n")
+		skip := envVar{"AMIH_SKIP_CHECKS", "password_authentication\nmail_queue\nroot_password"}
+		res := g.run("audit.sh", skip, envVar{"AMIH_ALLOW", "/opt/app/testdata/*\n/srv/gone/*\nalice"})
+		want := sorted("authorized_keys /root/.ssh/authorized_keys", "shell_history /srv/y/.bash_history", "empty_password alice")
+		if got := findingPaths(res); res.code != 0 || !slices.Equal(got, want) {
+			t.Errorf("code %d, findings\n%q\nwant\n%q\n%s", res.code, got, want, res.other)
+		}
+		info := res.text("info")
+		for _, p := range []string{"allowed by audit.allow: shell_history /opt/app/testdata/.bash_history", "allowed by audit.allow: shell_history /opt/app/testdata/deep/fish_history"} {
+			if !strings.Contains(info, p) {
+				t.Errorf("not listed as allowed: %q\n%s", p, info)
+			}
+		}
+		warns := res.text("warn")
+		if !strings.Contains(warns, `audit.allow "/srv/gone/*" matched nothing`) || !strings.Contains(warns, `audit.allow "alice" matched nothing`) {
+			t.Errorf("no warning of the stale patterns:\n%s", warns)
+		}
+		if strings.Contains(warns, "/opt/app/testdata") {
+			t.Errorf("a used pattern was called stale:\n%s", warns)
+		}
+		if n, _ := res.count("allowed"); n != "2" {
+			t.Errorf("count allowed = %q, want 2", n)
+		}
+	})
+}

@@ -1,21 +1,57 @@
 # shellcheck shell=sh
 # audit: read-only checks of the finished image; every problem is a finding.
 # inputs: AMIH_SKIP_CHECKS (check names, one per line), AMIH_SERVICES (one
-#         per line), AMIH_KEEP_USERS (one per line: their keys are no finding)
+#         per line), AMIH_KEEP_USERS (one per line: their keys are no finding),
+#         AMIH_ALLOW (path patterns, one per line: no finding, listed as allowed)
 # Two ways of looking, each finding said once: the homes as the cleaning
 # steps see them (passwd, sshd's AuthorizedKeysFile), and one search of
 # every local filesystem of the image for the same names, wherever they are
-# (search_image): whatever the seed's `find / -name authorized_keys` and
-# `/root/.*history /home/*/.*history` find, the audit finds.
+# (search_image): whatever the classic `find / -name authorized_keys` and
+# `find /root/.*history /home/*/.*history` find, the audit finds.
 R=$AMIH_ROOT
 
 # check NAME: true when the check is not skipped.
 check() {
 	case $nl${AMIH_SKIP_CHECKS:-}$nl in *"$nl$1$nl"*) return 1 ;; esac
 }
-# found CHECK PATH [DETAIL]: a finding, once per check and path.
+# found CHECK PATH [DETAIL]: a finding, once per check and path, unless
+# PATH matches a pattern of AMIH_ALLOW (audit.allow): then it is listed as
+# allowed, never dropped silently.
+allowed_n=0
 found() {
-	if seen_once "$1:$2"; then rec finding "$@"; fi
+	seen_once "$1:$2" || return 0
+	if allowed_path "$2"; then
+		allowed_n=$((allowed_n + 1))
+		rec info "allowed by audit.allow: $1 $2"
+	else
+		rec finding "$@"
+	fi
+}
+# allowed_path TARGET: TARGET is a path (not a user, a setting or a
+# service) that a pattern of AMIH_ALLOW matches (`*` matches `/` too); the
+# patterns that matched are kept in amih_allow_used.
+amih_allow_used=
+allowed_path() {
+	case $1 in /*) ;; *) return 1 ;; esac
+	_al_hit=1
+	while IFS= read -r _al_g; do
+		[ -n "$_al_g" ] || continue
+		# shellcheck disable=SC2254 # the pattern is a pattern
+		case $1 in $_al_g)
+			_al_hit=0
+			case $nl$amih_allow_used$nl in *"$nl$_al_g$nl"*) ;; *) amih_allow_used="$amih_allow_used$nl$_al_g" ;; esac
+			;;
+		esac
+	done <<GLOBS
+${AMIH_ALLOW:-}
+GLOBS
+	return $_al_hit
+}
+# stale_allow PATTERN: a pattern of audit.allow that matched nothing the
+# audit found is said (an exception that outlived its reason).
+stale_allow() {
+	case $nl$amih_allow_used$nl in *"$nl$1$nl"*) return 0 ;; esac
+	rec warn "audit.allow \"$1\" matched nothing the audit found: remove it if the exception is no longer needed"
 }
 kept() { printf '%s\n' "${AMIH_KEEP_USERS:-}" | grep -qxF -- "$1"; }
 # kept_keys: the key files of keep_users (absolute, one a line).
@@ -342,3 +378,6 @@ if check services && [ -n "${AMIH_SERVICES:-}" ]; then
 	}
 	each_line "$AMIH_SERVICES" service_left
 fi
+
+each_line "${AMIH_ALLOW:-}" stale_allow
+rec count allowed "$allowed_n"
