@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -44,6 +45,8 @@ func TestExamplesValidate(t *testing.T) {
 		{"example", []string{"amazon-ebs.pkr.hcl"}},
 		// The legacy JSON form: each block an object, verify a list.
 		{"example/legacy", []string{"amazon-ebs.json"}},
+		// Its HCL twin: what `packer hcl2_upgrade` should have produced.
+		{"example/legacy", []string{"amazon-ebs.pkr.hcl"}},
 		{"example/local", []string{"-var", "ssh_port=2222", "-var", "ssh_private_key_file=" + key, "demo.pkr.hcl"}},
 	} {
 		out, err := validate(t, filepath.Join(repoRoot(), tc.dir), tc.args...)
@@ -119,30 +122,128 @@ func TestBadInputFailsValidate(t *testing.T) {
 	}
 }
 
-// TestDocsExampleValidates: the whole template shown in the docs is valid.
+// TestDocsExampleValidates: the whole template shown in the docs, and the
+// README's quick start (issue 36), are valid.
 func TestDocsExampleValidates(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "provisioners", "ami-hygiene.mdx"))
+	for _, doc := range []string{"docs/provisioners/ami-hygiene.mdx", "README.md"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(), doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tmpl string
+		for _, block := range strings.Split(string(data), "```hcl\n")[1:] {
+			block = block[:strings.Index(block, "```")]
+			if strings.Contains(block, "required_plugins") && strings.Contains(block, "build {") {
+				tmpl = block
+				break
+			}
+		}
+		if tmpl == "" {
+			t.Errorf("no whole template in %s", doc)
+			continue
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "docs.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := validate(t, dir, "docs.pkr.hcl"); err != nil || !strings.Contains(out, "The configuration is valid") {
+			t.Errorf("the template of %s does not validate: %v\n%s", doc, err, out)
+		}
+	}
+}
+
+// TestExamplesNameThePluginAndKeepTheCostAdvice (issue 36): every example
+// template names the plugin in required_plugins (so `packer init` installs
+// it), and none sets free_space's full-fill modes, which the docs advise
+// against on EBS (the snapshot grows by the whole free space).
+func TestExamplesNameThePluginAndKeepTheCostAdvice(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join(repoRoot(), "example", "*", "*.pkr.hcl"))
+	top, _ := filepath.Glob(filepath.Join(repoRoot(), "example", "*.pkr.hcl"))
+	paths = append(paths, top...)
+	if len(paths) < 3 {
+		t.Fatalf("only %d example templates: %v", len(paths), paths)
+	}
+	fullFill := regexp.MustCompile(`mode\s*=\s*"(zero|both)"|"mode":\s*"(zero|both)"`)
+	json, _ := filepath.Glob(filepath.Join(repoRoot(), "example", "*", "*.json"))
+	for _, p := range append(paths, json...) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		if strings.HasSuffix(p, ".hcl") && !regexp.MustCompile(`(?s)required_plugins\s*\{.*ami-hygiene = \{\s*[^}]*source\s*=\s*"github.com/ami-hygiene/ami-hygiene"`).MatchString(text) {
+			t.Errorf("%s does not name the plugin in required_plugins", p)
+		}
+		if fullFill.MatchString(text) {
+			t.Errorf("%s sets a full-fill free_space mode", p)
+		}
+	}
+}
+
+// TestHCL2UpgradeOfTheLegacyExample (issue 36): `packer hcl2_upgrade` of
+// the legacy JSON example writes the step blocks that hold only plain
+// values as attributes (`free_space = { ... }`, which the plugin refuses)
+// and leaves the plugin out of required_plugins; with the two edits the
+// docs give (drop the `=`, add the plugin) the result validates, and its
+// ami-hygiene block is the HCL twin's (example/legacy/amazon-ebs.pkr.hcl).
+func TestHCL2UpgradeOfTheLegacyExample(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "example", "legacy", "amazon-ebs.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tmpl string
-	for _, block := range strings.Split(string(data), "```hcl\n")[1:] {
-		block = block[:strings.Index(block, "```")]
-		if strings.Contains(block, "required_plugins") {
-			tmpl = block
-			break
-		}
-	}
-	if tmpl == "" {
-		t.Fatal("no whole template in the docs")
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "docs.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "t.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := validate(t, dir, "docs.pkr.hcl"); err != nil || !strings.Contains(out, "The configuration is valid") {
-		t.Errorf("the docs example does not validate: %v\n%s", err, out)
+	cmd := exec.Command(packerBinary(t), "hcl2_upgrade", "-output-file=up.pkr.hcl", "t.json")
+	cmd.Dir = dir
+	cmd.Env = testenv.Env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hcl2_upgrade: %v\n%s", err, out)
 	}
+	up, err := os.ReadFile(filepath.Join(dir, "up.pkr.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := validate(t, dir, "up.pkr.hcl"); err == nil {
+		t.Logf("hcl2_upgrade's own output validates now: the docs' note may be dropped\n%s", out)
+	}
+	// The docs' two edits: in the ami-hygiene block, `name = {` becomes
+	// `name {`; the plugin joins required_plugins.
+	block := provisionerBlock(string(up))
+	if block == "" {
+		t.Fatalf("no ami-hygiene block in the upgrade:\n%s", up)
+	}
+	blocks := regexp.MustCompile(`(?m)^(\s+[a-z_]+) = \{$`).ReplaceAllString(block, "$1 {")
+	fixed := strings.Replace(string(up), block, blocks, 1)
+	fixed = strings.Replace(fixed, "  required_plugins {\n", "  required_plugins {\n    ami-hygiene = {\n      source  = \"github.com/ami-hygiene/ami-hygiene\"\n      version = \">= 0.1.0\"\n    }\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "up.pkr.hcl"), []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := validate(t, dir, "up.pkr.hcl"); err != nil || !strings.Contains(out, "The configuration is valid") {
+		t.Errorf("the upgraded template with the docs' edits does not validate: %v\n%s\n%s", err, out, fixed)
+	}
+	twin, err := os.ReadFile(filepath.Join(repoRoot(), "example", "legacy", "amazon-ebs.pkr.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := provisionerBlock(fixed), provisionerBlock(string(twin)); a == "" || a != b {
+		t.Errorf("the HCL twin's ami-hygiene block is not the upgrade's with the docs' edits:\n%s\n---\n%s", b, a)
+	}
+}
+
+// provisionerBlock is the text of the template's ami-hygiene provisioner
+// block, "" without one.
+func provisionerBlock(tmpl string) string {
+	i := strings.Index(tmpl, `provisioner "ami-hygiene" {`)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(tmpl[i:], "\n  }\n")
+	if j < 0 {
+		return ""
+	}
+	return tmpl[i : i+j]
 }
 
 // TestNoneCommunicatorIsNeverClean: `packer build` with the none
