@@ -164,7 +164,14 @@ var errNotRun = errors.New("the guest's shell did not run the script: it ended w
 func (g *guest) execute(ctx context.Context, body string, deadline time.Duration, onRecord func(record)) (int, error) {
 	token := newToken()
 	completed := false
-	handle := func(line string) {
+	var handle func(line string)
+	handle = func(line string) {
+		// The completion record starts a line of its own even where the
+		// script's last output did not end with a newline.
+		if i := strings.Index(line, doneRecordPrefix); i > 0 {
+			handle(line[:i])
+			line = line[i:]
+		}
 		r, ok := parseRecord(line)
 		if !ok {
 			g.show(line)

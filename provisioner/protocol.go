@@ -7,6 +7,11 @@ import (
 // recordPrefix starts every machine-readable line a guest script prints.
 const recordPrefix = "amih:"
 
+// doneRecordPrefix starts the completion record (lib.sh's amih_exit), which
+// is looked for anywhere in a line: a script's last output may lack its
+// newline.
+const doneRecordPrefix = recordPrefix + "done\t"
+
 // record is one machine-readable line of a guest script's output:
 //
 //	amih:<kind><TAB><field><TAB>...

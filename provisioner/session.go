@@ -286,8 +286,13 @@ printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\t%s\n' ` + token + ` "$amih_i
 // ignores it once the deadline has passed: amih__late), and 10 s later
 // KILL to every process of that group but the shell, its parent (sudo) and
 // itself, read from /proc. The shell stops the watch (USR1) as soon as the
-// script has ended; the watch's sleep is killed with it (amih__nap), so
-// no sleep is left behind. Where `sleep` cannot run, the watch ends at once
+// script has ended; the watch's trap kills its sleep and amih__nap reaps
+// it, so no sleep is left behind and no wait can miss the signal (a USR1
+// that came between the watch's test of amih_o and its wait once left the
+// step waiting for the whole sleep). A USR1 that comes before the watch's
+// trap is set ends the watch at once, which is what it is for; the shell's
+// wait for it says nothing of the signal (busybox and dash would print
+// "User defined signal 1" into the build's output). Where `sleep` cannot run, the watch ends at once
 // and the plugin's own deadline (and its grace) is the only one.
 //
 // amih__quit removes the script's temporary file (where /dev/fd cannot be
@@ -297,16 +302,24 @@ const sessionFunctions = `amih__quit() { [ -z "$amih_f" ] || rm -f "$amih_f"; ex
 amih__late() { [ -n "$amih_dl" ] && read -r amih_u _ </proc/uptime && [ "${amih_u%.*}" -ge "$amih_dl" ]; }
 amih__nap() {
 	[ -z "$amih_o" ] || return 1
+	amih_z=
 	sleep "$1" & amih_z=$!
 	amih_n=1
 	[ -n "$amih_o" ] || { wait "$amih_z"; amih_n=$?; }
-	[ -z "$amih_o" ] || { kill -s KILL "$amih_z" 2>/dev/null; return 1; }
+	if [ -n "$amih_o" ]; then
+		kill -s KILL "$amih_z" 2>/dev/null
+		wait "$amih_z" 2>/dev/null
+		amih_z=
+		return 1
+	fi
+	amih_z=
 	return "$amih_n"
 }
 amih__watch() {
 	trap '' TERM
 	amih_o=
-	trap 'amih_o=1' USR1
+	amih_z=
+	trap 'amih_o=1; [ -z "$amih_z" ] || kill -s KILL "$amih_z" 2>/dev/null' USR1
 	amih__nap "$1" || exit 0
 	kill -s TERM 0
 	amih__nap 10 || exit 0
@@ -335,7 +348,7 @@ amih__run() {
 	( trap - HUP INT TERM; set --; . "$amih_r" ) </dev/null
 	amih_s=$?
 	kill -s USR1 "$amih_w" 2>/dev/null
-	wait "$amih_w"
+	wait "$amih_w" 2>/dev/null
 	amih_dl=
 }
 `
@@ -386,8 +399,13 @@ func (g *guest) inSession(ctx context.Context, token, frame string, deadline tim
 	exited := make(chan int, 1)
 	marker := sessionPrefix + "exit\t" + token + "\t"
 	s.listen(func(line string) {
-		if rest, ok := strings.CutPrefix(line, marker); ok {
-			status, err := strconv.Atoi(rest)
+		// The exit line may follow a body's output that did not end with
+		// a newline: what comes before the marker is a line of its own.
+		if i := strings.Index(line, marker); i >= 0 {
+			if i > 0 {
+				onLine(line[:i])
+			}
+			status, err := strconv.Atoi(line[i+len(marker):])
 			if err != nil {
 				status = -1
 			}

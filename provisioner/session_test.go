@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -131,8 +132,12 @@ func TestSessionOneShellForEveryScript(t *testing.T) {
 					t.Errorf("script %d: status %d, err %v, records %v", i, status, err, recs)
 				}
 			}
-			// What a script starts does not hold the frame's descriptor.
-			if recs, _, err := run(`sleep 1 & if [ -e /proc/$!/fd/3 ]; then rec fact fd3 open; else rec fact fd3 closed; fi`, time.Minute); err != nil || len(recs) != 1 || recs[0].field(1) != "closed" {
+			// What a script starts does not hold the frame's descriptor:
+			// a background child looks at its own descriptors (a program
+			// such as sleep opens files of its own at start, locale data
+			// on descriptor 3 among them: looking at it from outside
+			// failed under load).
+			if recs, _, err := run(`( if [ -e /proc/self/fd/3 ]; then rec fact fd3 open; else rec fact fd3 closed; fi ) & wait "$!"`, time.Minute); err != nil || len(recs) != 1 || recs[0].field(1) != "closed" {
 				t.Errorf("a script's child and descriptor 3: %v %v", recs, err)
 			}
 			if _, _, err := run("sleep 30", time.Second); !errors.Is(err, errDeadline) {
@@ -389,8 +394,23 @@ func rootShell(t *testing.T, sh testShell) (*guest, *localComm, func(script stri
 }
 
 // groupMembers lists the live processes of process group pgid (pid and
-// name), read from /proc.
+// name), read from /proc, once those that are dying are gone: a process
+// KILLed whose parent died first is reaped by pid 1, not at once (under load
+// it was still listed). It waits for that at most 10 s (a bound, not a
+// timing: a process that stays is listed).
 func groupMembers(t *testing.T, pgid int) []string {
+	t.Helper()
+	var out []string
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out = groupMembersNow(t, pgid)
+		if len(out) <= 1 || time.Now().After(end) {
+			return out
+		}
+	}
+}
+
+// groupMembersNow lists the live processes of process group pgid now.
+func groupMembersNow(t *testing.T, pgid int) []string {
 	t.Helper()
 	dirs, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil {
@@ -511,5 +531,79 @@ func TestSessionBootPollOpensTheNewBootsShell(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSessionNoSignalMessage (issue 36, item 9): the USR1 that stops a
+// script's watch may reach it before its trap is set (then the watch dies
+// of it, which is what it is for); no shell may then say "User defined
+// signal 1" in the build's output. And a USR1 that comes between the
+// watch's test and its wait must not leave the frame waiting for the
+// watch's whole sleep (on the old code about 1 frame in 50 under dash did,
+// here for the deadline of an hour: the bound below is a hang's, not a
+// timing). 300 quick frames in one shell, under dash and busybox ash:
+// every line is the frames' own.
+func TestSessionNoSignalMessage(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			var in strings.Builder
+			in.WriteString(sessionFunctions + "amih_p=1\n")
+			const frames = 300
+			for i := 0; i < frames; i++ {
+				in.WriteString(sessionFrame(token, time.Hour, "exit 0\n"))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			p := exec.CommandContext(ctx, sh.argv[0], append(sh.argv[1:], "-s")...)
+			p.Cancel = func() error { return syscall.Kill(-p.Process.Pid, syscall.SIGKILL) }
+			p.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			p.Stdin = strings.NewReader(in.String())
+			p.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+			out, err := p.CombinedOutput()
+			want := strings.Repeat(sessionPrefix+"exit\t"+token+"\t0\n", frames)
+			if err != nil || string(out) != want {
+				var other []string
+				for _, l := range strings.Split(string(out), "\n") {
+					if l != "" && !strings.HasPrefix(l, sessionPrefix) {
+						other = append(other, l)
+					}
+				}
+				t.Errorf("%v (a frame hung: %v); lines that are not the frames': %q", err, ctx.Err() != nil, other)
+			}
+		})
+	}
+}
+
+// TestSessionEndAfterAPartialLine (issue 36, item 12): a script whose
+// output does not end with a newline (killed mid-line, or a service it
+// started writing later) still ends as it did: its completion record and
+// the frame's exit line are found after the partial line, which reaches the
+// UI as a line of its own; on the old code the glued lines hid both and the
+// plugin waited the deadline and its grace. Real dash and busybox ash.
+func TestSessionEndAfterAPartialLine(t *testing.T) {
+	defer func(d time.Duration) { deadlineGrace = d }(deadlineGrace)
+	deadlineGrace = 5 * time.Second
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			var out bytes.Buffer
+			g, _, run := rootShell(t, sh)
+			g.ui = &packersdk.BasicUi{Writer: &out, ErrorWriter: &out}
+			defer g.dropSession()
+			recs, status, err := run("rec fact before 1\nprintf 'partial line'", 30*time.Second)
+			if status != 0 || err != nil || len(recs) != 1 {
+				t.Errorf("status %d, err %v, records %v", status, err, recs)
+			}
+			if !strings.Contains(out.String(), "partial line\n") {
+				t.Errorf("the partial line did not reach the UI as a line: %q", out.String())
+			}
+			// The frame alone: a body that prints no newline before the
+			// exit line (the completion record is the script's own).
+			status, err = g.inSession(context.Background(), "0123456789abcdef0123456789abcdef",
+				sessionFrame("0123456789abcdef0123456789abcdef", 30*time.Second, "printf 'no newline'; exit 4\n"), 30*time.Second, func(string) {})
+			if status != 4 || err != nil {
+				t.Errorf("the frame's exit line after a partial line: %d %v", status, err)
+			}
+		})
 	}
 }
