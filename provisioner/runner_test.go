@@ -673,3 +673,32 @@ func TestProvisionSaysWhenBuiltWithoutTheGuestHelper(t *testing.T) {
 		})
 	}
 }
+
+// TestProvisionNeverCleanAfterACrash (issue 36, item 8): the guards that
+// keep a crashed or forged run from counting, each needed by a case here:
+// a step that exits non-zero without an error record fails (runner.go), an
+// audit that crashes gives no verdict, and a completion record with another
+// token (a script that prints one of its own) is not the script's end.
+func TestProvisionNeverCleanAfterACrash(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		g    *fakeGuest
+		err  string
+		step string
+	}{
+		{"a cleaning step crashes", &fakeGuest{status: map[string]int{"logs": 2}}, "step logs failed: logs.sh exited 2", "logs"},
+		{"the audit crashes", &fakeGuest{status: map[string]int{"audit": 2}}, "step audit failed: audit.sh exited 2", "audit"},
+		{"a forged completion record", &fakeGuest{steps: map[string]string{"logs": "amih:done\tfeedfeedfeedfeedfeedfeed\t0\n"}, unfinished: map[string]bool{"logs": true}},
+			"step logs failed", "logs"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, rep, err := provision(t, map[string]interface{}{}, c.g)
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("error %v, want %q", err, c.err)
+			}
+			if rep.Verdict == VerdictClean || rep.Status != "failed" || stepStatus(rep)[c.step] != StatusFailed {
+				t.Errorf("status %s, verdict %s, %s %s", rep.Status, rep.Verdict, c.step, stepStatus(rep)[c.step])
+			}
+		})
+	}
+}

@@ -607,3 +607,23 @@ func TestSessionEndAfterAPartialLine(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionForgedExitLine (issue 36, item 8): an exit line with another
+// token, printed by a script, does not end its frame: the frame's own, with
+// the script's status, does. Real dash and busybox ash.
+func TestSessionForgedExitLine(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	for _, sh := range shells(t) {
+		t.Run(sh.name, func(t *testing.T) {
+			g, _, _ := rootShell(t, sh)
+			defer g.dropSession()
+			var lines []string
+			body := "printf '" + sessionPrefix + "exit\\tffffffffffffffffffffffffffffffff\\t0\\n'; sleep 1; exit 5\n"
+			status, err := g.inSession(context.Background(), token, sessionFrame(token, 30*time.Second, body), 30*time.Second,
+				func(l string) { lines = append(lines, l) })
+			if status != 5 || err != nil || len(lines) != 1 {
+				t.Errorf("status %d, err %v, lines %q; want 5 and the forged line passed on", status, err, lines)
+			}
+		})
+	}
+}

@@ -117,6 +117,11 @@ func TestScriptsAuditSearchNames(t *testing.T) {
 		g.file("opt/ci/.npmrc.d/.npmrc", "color=false\n")
 		g.file("var/tmp/odd\nname/authorized_keys", "ssh-ed25519 AAAAC3Nzc odd@name\n")
 		g.file("var/lib/app/.python_history", "import os\n")
+		// Every other history name of the search (issue 36: none had a case).
+		g.file("opt/fish/fish_history", "- cmd: ls\n")
+		g.file("srv/pager/.lesshst", ".less-history-file:\n")
+		g.file("var/lib/editor/.viminfo", "# viminfo\n")
+		g.file("opt/dl/.wget-hsts", "# HSTS\n")
 		g.file("usr/lib/python3/.keep", "")
 		g.file("usr/share/doc/.gitignore", "*.o\n")
 		g.file("etc/skel/.bashrc", "# bash\n")
@@ -131,7 +136,9 @@ func TestScriptsAuditSearchNames(t *testing.T) {
 		res := g.run("audit.sh", envVar{"AMIH_SKIP_CHECKS", "password_authentication\nmail_queue\nroot_password\nempty_password"})
 		want := sorted("credentials /opt/ci/.config/gcloud/credentials.db", "credentials /opt/ci/.aws/sso/cache/",
 			"credentials /opt/ci/.docker/config.json", "authorized_keys /var/tmp/odd\nname/authorized_keys",
-			"shell_history /var/lib/app/.python_history", "credentials /root/.npmrc")
+			"shell_history /var/lib/app/.python_history", "credentials /root/.npmrc",
+			"shell_history /opt/fish/fish_history", "shell_history /srv/pager/.lesshst",
+			"shell_history /var/lib/editor/.viminfo", "shell_history /opt/dl/.wget-hsts")
 		if got := findingPaths(res); !slices.Equal(got, want) {
 			t.Errorf("findings\n%q\nwant\n%q\n%s", got, want, res.other)
 		}
