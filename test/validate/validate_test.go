@@ -329,3 +329,30 @@ func TestLegacyJSONBadInput(t *testing.T) {
 		t.Errorf("packer validate of a bad JSON template: %v\n%s", err, out)
 	}
 }
+
+// TestWorkflowsRunEveryTestAsRoot (issue 36, item 13): the pull-request
+// workflow runs every package's tests (cmd/ included) with the race
+// detector as root, and the release workflow its unit tests as root, so
+// that no destructive test skips there.
+func TestWorkflowsRunEveryTestAsRoot(t *testing.T) {
+	for file, want := range map[string][]string{
+		"test.yml":    {"sudo ", "go test -race", " ./...", "btrfs-progs"},
+		"release.yml": {"sudo ", "go test -race", "./cmd/...", "./provisioner/..."},
+	} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(), ".github", "workflows", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var line string
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "go test -race") {
+				line = l
+			}
+		}
+		for _, w := range want {
+			if !strings.Contains(line, w) && !(w == "btrfs-progs" && strings.Contains(string(data), w)) {
+				t.Errorf("%s: the test line %q lacks %q", file, line, w)
+			}
+		}
+	}
+}
