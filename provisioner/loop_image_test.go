@@ -711,3 +711,66 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// btrfsImage makes a btrfs image with the given subvolumes (paths from its
+// top, parents first) and mounts them: mounts maps a subvolume to where it
+// goes under g.root ("" for g.root itself; parents first). It returns the
+// loop device and unmounts it all when the test ends.
+func btrfsImage(g *guestTree, subvolumes []string, mounts map[string]string) (device string) {
+	t := g.t
+	t.Helper()
+	image := filepath.Join(filepath.Dir(g.root), "btrfs.img")
+	f, err := os.Create(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(256 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if out, err := exec.Command("mkfs.btrfs", "-q", "-f", image).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.btrfs: %v\n%s", err, out)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", image).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	device = strings.TrimSpace(string(out))
+	var mounted []string
+	t.Cleanup(func() {
+		syscall.Sync()
+		for i := len(mounted) - 1; i >= 0; i-- {
+			if out, err := exec.Command("umount", mounted[i]).CombinedOutput(); err != nil {
+				exec.Command("umount", "-l", mounted[i]).Run()
+				t.Errorf("umount %s: %v\n%s", mounted[i], err, out)
+			}
+		}
+		exec.Command("losetup", "-d", device).Run()
+	})
+	mount := func(dir string, opts ...string) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mount", append(append([]string{"-t", "btrfs"}, opts...), device, dir)...).CombinedOutput(); err != nil {
+			t.Fatalf("mount %s: %v\n%s", dir, err, out)
+		}
+		mounted = append(mounted, dir)
+	}
+	top := filepath.Join(filepath.Dir(g.root), "btrfs-top")
+	mount(top)
+	for _, sv := range subvolumes {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(top, sv)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("btrfs", "subvolume", "create", filepath.Join(top, sv)).CombinedOutput(); err != nil {
+			t.Fatalf("btrfs subvolume create %s: %v\n%s", sv, err, out)
+		}
+	}
+	for _, sv := range subvolumes {
+		if at, ok := mounts[sv]; ok {
+			mount(filepath.Join(g.root, at), "-o", "subvol="+sv)
+		}
+	}
+	return device
+}

@@ -1,6 +1,8 @@
 package provisioner
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -226,6 +228,68 @@ func TestScriptsAuditAllow(t *testing.T) {
 		}
 		if n, _ := res.count("allowed"); n != "2" {
 			t.Errorf("count allowed = %q, want 2", n)
+		}
+	})
+}
+
+// TestLoopAuditBtrfsSubvolumes (issue 36, item 11): on Fedora Cloud's
+// layout (subvolumes root and home of one btrfs device, mounted on / and
+// /home) the audit searches /home too, and a nested subvolume that is no
+// mount point (/var/lib/machines) as well; a bind mount of a folder of an
+// ext4-like tree already searched adds nothing twice. On the old code
+// /home was dropped as "a device seen" and find -xdev stopped at the nested
+// subvolume: the report said clean. A real btrfs image, loop-mounted.
+func TestLoopAuditBtrfsSubvolumes(t *testing.T) {
+	if _, err := exec.LookPath("mkfs.btrfs"); err != nil {
+		t.Fatal("mkfs.btrfs is missing (make e2e-deps installs btrfs-progs)")
+	}
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		if os.Geteuid() != 0 {
+			t.Skip("loop-mounted images need root (make test runs as root)")
+		}
+		device := btrfsImage(g, []string{"root", "home", "root/var/lib/machines"}, map[string]string{"root": "", "home": "home"})
+		g.file("etc/passwd", passwd)
+		g.file("etc/machine-id", "uninitialized\n")
+		g.file("home/alice/.ssh/authorized_keys", "ssh-ed25519 AAAAC3Nzd alice@laptop\n")
+		g.file("home/alice/.bash_history", "sudo cat /etc/shadow\n")
+		g.file("home/srv-copy/.ssh/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+		// Deeper than any home check looks: only the whole-image search
+		// finds these.
+		g.file("home/alice/projects/app/.bash_history", "export TOKEN=1\n")
+		g.file("home/alice/backup/.ssh/authorized_keys", "ssh-rsa AAAAB3Nza old@backup\n")
+		g.file("var/lib/machines/c1/root/.bash_history", "in a nested subvolume\n")
+		g.file("proc/mounts", device+" / btrfs rw,relatime,subvolid=256,subvol=/root 0 0\n"+
+			device+" /home btrfs rw,relatime,subvolid=257,subvol=/home 0 0\ntmpfs /run tmpfs rw 0 0\n")
+		res := g.run("audit.sh", envVar{"AMIH_SKIP_CHECKS", "password_authentication\nmail_queue\nroot_password\nempty_password"})
+		want := sorted("authorized_keys /home/alice/.ssh/authorized_keys", "shell_history /home/alice/.bash_history",
+			"private_keys /home/srv-copy/.ssh/id_ed25519", "shell_history /var/lib/machines/c1/root/.bash_history",
+			"shell_history /home/alice/projects/app/.bash_history", "authorized_keys /home/alice/backup/.ssh/authorized_keys")
+		if got := findingPaths(res); res.code != 0 || !slices.Equal(got, want) {
+			t.Errorf("code %d, findings\n%q\nwant\n%q\n%s", res.code, got, want, res.other)
+		}
+		if !strings.Contains(res.text("info"), "3 filesystem(s)") {
+			t.Errorf("want 3 trees searched (/, /home, /var/lib/machines): %q", res.text("info"))
+		}
+	})
+}
+
+// TestScriptsAuditBindMounts (issue 36, item 11): a bind mount of a folder
+// of a tree already searched is not searched again (one finding a file),
+// and a bind mount of a folder no other mount shows is (mountinfo's root).
+func TestScriptsAuditBindMounts(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd)
+		g.file("etc/machine-id", "uninitialized\n")
+		g.file("srv/data/.bash_history", "once\n")
+		g.file("mnt/data/.bash_history", "the bind mount's view of /srv/data\n")
+		g.file("mnt/other/.bash_history", "a folder of vdb1 no other mount shows\n")
+		g.file("proc/mounts", "/dev/vda1 / ext4 rw 0 0\n/dev/vda1 /mnt/data ext4 rw 0 0\n/dev/vdb1 /mnt/other ext4 rw 0 0\n/dev/vdb1 /mnt/vdb ext4 rw 0 0\n")
+		g.file("proc/self/mountinfo", "20 1 254:1 / / rw - ext4 /dev/vda1 rw\n21 20 254:1 /srv/data /mnt/data rw - ext4 /dev/vda1 rw\n"+
+			"22 20 254:17 /private /mnt/other rw - ext4 /dev/vdb1 rw\n23 20 254:17 /public /mnt/vdb rw - ext4 /dev/vdb1 rw\n")
+		res := g.run("audit.sh", envVar{"AMIH_SKIP_CHECKS", "password_authentication\nmail_queue\nroot_password\nempty_password"})
+		want := sorted("shell_history /srv/data/.bash_history", "shell_history /mnt/other/.bash_history")
+		if got := findingPaths(res); res.code != 0 || !slices.Equal(got, want) {
+			t.Errorf("code %d, findings\n%q\nwant\n%q\n%s", res.code, got, want, res.other)
 		}
 	})
 }

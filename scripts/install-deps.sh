@@ -5,7 +5,7 @@ set -eu
 need=
 for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils mmdebstrap:mmdebstrap \
 	mkfs.ext4:e2fsprogs debugfs:e2fsprogs cloud-localds:cloud-image-utils shellcheck:shellcheck \
-	busybox:busybox dash:dash ssh-keygen:openssh-client mkfs.xfs:xfsprogs xfs_io:xfsprogs; do
+	busybox:busybox dash:dash ssh-keygen:openssh-client mkfs.xfs:xfsprogs xfs_io:xfsprogs mkfs.btrfs:btrfs-progs; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || need="$need ${pair#*:}"
 done
 [ -n "$need" ] || exit 0

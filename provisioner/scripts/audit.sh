@@ -175,19 +175,57 @@ search_image() {
 	_mounts=
 	_all=
 	_devices=
-	while IFS="$tab" read -r _src _ _ _mp; do
+	_btrfs=
+	_roots=$(mount_roots)
+	# Each mount of a block device as "SOURCE<TAB>ROOT<TAB>TYPE<TAB>MOUNT
+	# POINT", ROOT its folder of the filesystem (mount_root).
+	_entries=
+	while IFS="$tab" read -r _src _type _opts _mp; do
 		[ -n "$_mp" ] || continue
 		_all="$_all$nl$_mp"
-		case $_src in /dev/*)
-			case $_devices$nl in *"$nl$_src$nl"*) continue ;; esac
-			_devices="$_devices$nl$_src"
-			_mounts="$_mounts$nl$_mp"
-			;;
-		esac
+		case $_src in /dev/*) _entries="$_entries$nl$_src$tab$(mount_root "$_mp" "$_opts")$tab$_type$tab$_mp" ;; esac
 	done <<TABLE
 $(mount_table)
 TABLE
+	# One search per tree: a mount is searched unless an earlier one shows
+	# the same folder of the same device, or (but on btrfs, whose
+	# subvolumes find -xdev does not enter) a folder above it. So a btrfs
+	# subvolume (/home on Fedora's layout) and a bind mount of a folder no
+	# other mount shows are searched, each once.
+	while IFS="$tab" read -r _src _root _type _mp; do
+		[ -n "$_mp" ] || continue
+		_key="$_src$tab$_root"
+		case $_devices$nl in *"$nl$_key$nl"*) continue ;; esac
+		if [ "$_type" != btrfs ] && above "$_src" "$_root"; then continue; fi
+		_devices="$_devices$nl$_key"
+		_mounts="$_mounts$nl$_mp"
+		[ "$_type" != btrfs ] || _btrfs="$_btrfs$nl$_mp"
+	done <<ENTRIES
+$_entries
+ENTRIES
 	[ -n "$_mounts" ] || _mounts=/
+	# btrfs subvolumes that are no mount point (/var/lib/machines, a
+	# snapshot kept in the image): find -xdev stops at each, so each is
+	# searched as a tree of its own, and so are the subvolumes in it.
+	while [ -n "$_btrfs" ]; do
+		_b=${_btrfs%%"$nl"*}
+		case $_btrfs in *"$nl"*) _btrfs=${_btrfs#*"$nl"} ;; *) _btrfs= ;; esac
+		[ -n "$_b" ] || continue
+		_b=$(printf '%b.' "$_b")
+		_b=${_b%.}
+		while IFS= read -r _esc; do
+			_sub=$(printf '%b.' "$_esc")
+			_sub=${_sub%.}
+			escape "${_sub#"$R"}"
+			[ "${_sub%/}" != "$R${_b%/}" ] || continue
+			case $_all$nl in *"$nl$amih_escaped$nl"*) continue ;; esac
+			_all="$_all$nl$amih_escaped"
+			_mounts="$_mounts$nl$amih_escaped"
+			_btrfs="$_btrfs$nl$amih_escaped"
+		done <<SUBVOLUMES
+$(find "$R$_b" -xdev -type d -inum 256 -print0 2>/dev/null | nul_lines)
+SUBVOLUMES
+	done
 	# The names that count, and find's tests for them.
 	_key_names="authorized_keys${nl}authorized_keys2"
 	set -f
@@ -228,6 +266,70 @@ MOUNTS
 	rec info "searched the whole image for key files, histories, credentials and private keys: $_searched_fs filesystem(s)$(
 		awk -v a="$_started" -v b="$_ended" 'BEGIN { if (a != "" && b != "") printf " in %.2f s", b - a }'
 	)"
+}
+# mount_roots: every mount's folder of its filesystem ("ROOT" of
+# /proc/self/mountinfo: / for a whole filesystem, /home for a btrfs
+# subvolume or a bind mount of /home), a line "MOUNT POINT<TAB>ROOT", the
+# mount point escaped as mount_table does; nothing where mountinfo cannot
+# be read.
+mount_roots() {
+	[ -r "$R/proc/self/mountinfo" ] || return 0
+	awk 'function unoct(s,   out, i, c) {
+		out = ""
+		for (i = 1; i <= length(s); i++) {
+			c = substr(s, i, 1)
+			if (c == "\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {
+				c = sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
+				i += 3
+			}
+			out = out c
+		}
+		return out
+	}
+	{
+		mp = unoct($5)
+		gsub(/\\/, "\\\\", mp); gsub(/\t/, "\\t", mp); gsub(/\n/, "\\n", mp)
+		print mp "\t" unoct($4)
+	}' "$R/proc/self/mountinfo"
+}
+# mount_root MOUNT-POINT OPTIONS: the folder of its filesystem mounted
+# there: mountinfo's root, else a btrfs subvol= option, else /.
+mount_root() {
+	while IFS="$tab" read -r _rm _rr; do
+		if [ "$_rm" = "$1" ]; then
+			printf '%s' "$_rr"
+			return 0
+		fi
+	done <<ROOTS
+$_roots
+ROOTS
+	case ,$2, in *,subvol=*)
+		_rr=${2#*subvol=}
+		printf '%s' "${_rr%%,*}"
+		return 0
+		;;
+	esac
+	printf /
+}
+# above SOURCE ROOT: another mount of SOURCE shows a folder above ROOT.
+above() {
+	while IFS="$tab" read -r _asrc _aroot _ _; do
+		[ "$_asrc" = "$1" ] || continue
+		case $2 in "${_aroot%/}"/?*) return 0 ;; esac
+	done <<ENTRIES
+$_entries
+ENTRIES
+	return 1
+}
+# nul_lines: NUL-ended paths on stdin, a line each escaped for printf %b.
+nul_lines() {
+	od -An -v -to1 | awk '{
+		for (i = 1; i <= NF; i++) {
+			if ($i != "000") { p = p "\\0" $i; continue }
+			print p
+			p = ""
+		}
+	}'
 }
 # search_fs DIR TEST...: image_hit for every file of DIR's filesystem that
 # passes find's TESTs and has a name that counts (_wanted, one a line, and
