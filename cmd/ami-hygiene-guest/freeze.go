@@ -3,9 +3,13 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -63,11 +67,12 @@ func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, er
 	if ws, err := wdev.Stat(); err != nil || ws.Mode()&os.ModeDevice == 0 || ws.Mode()&os.ModeCharDevice != 0 || ws.Sys().(*syscall.Stat_t).Rdev != l.dev {
 		return r.read, 0, fmt.Errorf("%s is not on %s", dir, device)
 	}
-	// The freeze: TERM and the like wait for its end (it is short).
-	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
-	defer signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
-	if err := ioctlInt(d, fiFreeze); err != nil {
-		return r.read, 0, fmt.Errorf("freezing %s: %w", dir, err)
+	// Never frozen without a guard that thaws it whatever ends this
+	// process (the step's TERM, the KILL 10 s later, a crash): a process
+	// of its own, outside the step's process group.
+	guard, err := startThawGuard(dir, freezeBound+guardGrace)
+	if err != nil {
+		return r.read, 0, fmt.Errorf("not frozen: %w", err)
 	}
 	var mu sync.Mutex // held by each write; the bound's thaw takes it
 	thawed := false
@@ -78,6 +83,8 @@ func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, er
 		thawed = true
 		return ioctlInt(d, fiThaw)
 	}
+	// The bound counts from before the freeze (FIFREEZE first writes
+	// back every dirty page: on a slow device that is long).
 	bound := time.AfterFunc(freezeBound, func() {
 		mu.Lock() // no write after this
 		if thawed {
@@ -90,14 +97,142 @@ func zeroLeft(dir, device string, bs int64, seen string) (read, zeroed int64, er
 		fmt.Fprintf(os.Stderr, "ami-hygiene-guest: the freeze of %s reached %s: thawed, stopped\n", dir, freezeBound)
 		os.Exit(3)
 	})
+	if err := ioctlInt(d, fiFreeze); err != nil {
+		mu.Lock()
+		bound.Stop()
+		thawed = true
+		mu.Unlock()
+		guard.release(true)
+		return r.read, 0, fmt.Errorf("freezing %s: %w", dir, err)
+	}
+	holdFrozenForTest()
 	zeroed, err = zeroFrozen(l, wdev, dirty, &mu)
 	mu.Lock()
 	bound.Stop()
-	if terr := thaw(); terr != nil && err == nil {
+	terr := thaw()
+	if terr != nil && err == nil {
 		err = fmt.Errorf("thawing %s: %w", dir, terr)
 	}
+	guard.release(terr == nil)
 	mu.Unlock()
 	return r.read, zeroed, err
+}
+
+// guardGrace: the guard's own bound is the freeze's and this much more,
+// so that the helper's bound (which thaws and says so) comes first.
+const guardGrace = 2 * time.Second
+
+// thawGuard is the helper's watch over a freeze: a process of its own
+// (`ami-hygiene-guest thaw-guard`, in a session of its own, so that no
+// signal to the step's process group reaches it), started before the
+// freeze, that holds the read end of a pipe whose write end only the
+// helper holds. When the helper ends without saying it has thawed (a KILL
+// included: the kernel closes the pipe when the process is gone, writes
+// ended), the guard thaws the filesystem; when the freeze outlives the
+// guard's bound, it KILLs the helper first, then thaws once it is gone.
+type thawGuard struct {
+	w *os.File
+}
+
+// startThawGuard starts the guard of dir's filesystem and waits until it
+// holds the folder open, at most 5 s.
+func startThawGuard(dir string, bound time.Duration) (*thawGuard, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("the thaw guard's pipe: %w", err)
+	}
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("the thaw guard's pipe: %w", err)
+	}
+	// This very program, even where its file is gone by now.
+	cmd := exec.Command("/proc/self/exe", "thaw-guard", dir, strconv.Itoa(os.Getpid()), bound.String())
+	cmd.ExtraFiles = []*os.File{r, readyW} // descriptors 3 and 4
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	r.Close()
+	readyW.Close()
+	if err != nil {
+		w.Close()
+		ready.Close()
+		return nil, fmt.Errorf("the thaw guard: %w", err)
+	}
+	go cmd.Wait() // reaped if it ends first; otherwise init does
+	ready.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 1)
+	n, _ := ready.Read(b)
+	ready.Close()
+	if n != 1 {
+		w.Close()
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("the thaw guard did not start")
+	}
+	return &thawGuard{w: w}, nil
+}
+
+// release ends the guard: thawed says the helper thawed the filesystem
+// itself (the guard then leaves it alone); otherwise the guard thaws it.
+func (g *thawGuard) release(thawed bool) {
+	if thawed {
+		g.w.Write([]byte("T"))
+	}
+	g.w.Close()
+}
+
+// thawGuardMain is the guard's process (thaw-guard DIR HELPER-PID BOUND).
+func thawGuardMain(dir, pid, boundText string) error {
+	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
+	helper, err := strconv.Atoi(pid)
+	if err != nil {
+		return fmt.Errorf("thaw-guard: pid %q", pid)
+	}
+	bound, err := time.ParseDuration(boundText)
+	if err != nil {
+		return fmt.Errorf("thaw-guard: bound %q", boundText)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	in, ready := os.NewFile(3, "helper"), os.NewFile(4, "ready")
+	if in == nil || ready == nil {
+		return fmt.Errorf("thaw-guard: no pipe from the helper")
+	}
+	ready.Write([]byte{1})
+	ready.Close()
+	said := make(chan []byte, 1)
+	go func() {
+		data, _ := io.ReadAll(in)
+		said <- data
+	}()
+	select {
+	case data := <-said:
+		if bytes.Contains(data, []byte("T")) {
+			return nil // thawed by the helper
+		}
+	case <-time.After(bound):
+		// Still our parent: the helper, not a process that took its pid.
+		if os.Getppid() == helper {
+			syscall.Kill(helper, syscall.SIGKILL)
+		}
+		<-said // gone: no write of its can follow
+	}
+	ioctlInt(d, fiThaw) // EINVAL where it is not frozen
+	return nil
+}
+
+// holdFrozenForTest is a test's seam: with AMIH_GUEST_TEST_FREEZE_HOLD
+// set to a file name, zero-left, once frozen, creates that file and waits
+// a minute, so that a test can end the helper while the filesystem is
+// frozen. Unset (always, outside the helper's own tests), it does nothing.
+func holdFrozenForTest() {
+	if marker := os.Getenv("AMIH_GUEST_TEST_FREEZE_HOLD"); marker != "" {
+		os.WriteFile(marker, nil, 0o600)
+		time.Sleep(time.Minute)
+	}
 }
 
 // zeroFrozen, the filesystem frozen: each dirty run still free (GETFSMAP
