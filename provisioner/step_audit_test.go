@@ -293,3 +293,32 @@ func TestScriptsAuditBindMounts(t *testing.T) {
 		}
 	})
 }
+
+// TestScriptsAuditLongPaths (issue 36, item 11): a history and a key file
+// whose paths are longer than PATH_MAX (find lists them; [ -f ] fails with
+// ENAMETOOLONG) are judged from their own folder, never dropped.
+func TestScriptsAuditLongPaths(t *testing.T) {
+	forEachShell(t, func(t *testing.T, g *guestTree) {
+		g.file("etc/passwd", passwd)
+		g.file("etc/machine-id", "uninitialized\n")
+		g.dir("opt/deep")
+		name := strings.Repeat("d", 200)
+		// 22 folders of 200 bytes: 4,400 bytes and more.
+		script := `cd "$1" && for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22; do mkdir "$2" && cd -P "./$2" || exit 1; done; ` +
+			`printf 'ls\n' >.bash_history && mkdir .ssh && printf 'ssh-ed25519 AAAAC3Nze deep@key\n' >.ssh/authorized_keys`
+		if out, err := exec.Command("sh", "-c", script, "sh", filepath.Join(g.root, "opt/deep"), name).CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+		long := "/opt/deep" + strings.Repeat("/"+name, 22)
+		// busybox's own find cannot list such a path at all ("File name
+		// too long"): the shell's side is tested under busybox ash with
+		// GNU find, which lists it (a busybox guest's find is a limit of
+		// its own, said in the docs).
+		g.hostTool("find")
+		res := g.run("audit.sh", envVar{"AMIH_SKIP_CHECKS", "password_authentication\nmail_queue\nroot_password\nempty_password"})
+		want := sorted("shell_history "+long+"/.bash_history", "authorized_keys "+long+"/.ssh/authorized_keys")
+		if got := findingPaths(res); res.code != 0 || !slices.Equal(got, want) {
+			t.Errorf("code %d, %d findings, want the 2 long paths\n%s", res.code, len(got), res.other)
+		}
+	})
+}

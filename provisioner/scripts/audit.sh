@@ -18,6 +18,7 @@ check() {
 # PATH matches a pattern of AMIH_ALLOW (audit.allow): then it is listed as
 # allowed, never dropped silently.
 allowed_n=0
+_long_dir=
 found() {
 	seen_once "$1:$2" || return 0
 	if allowed_path "$2"; then
@@ -381,14 +382,51 @@ search_fs() {
 		}' >"$_hits"
 	while IFS= read -r _esc; do
 		_path=$(printf '%b.' "$_esc")
-		image_hit "${_path%.}"
+		long_hit "${_path%.}"
 	done <"$_hits"
 }
 # image_hit PATH: one file search_image found, judged by its name.
+# long_hit PATH: image_hit, also for a PATH longer than the kernel takes
+# in one call (PATH_MAX, 4096 bytes: [ -f ] fails with ENAMETOOLONG): it is
+# then judged in a subshell from its own folder, reached one name at a time
+# (its findings are said; they are not counted twice there). One that
+# cannot be reached is a finding: what the audit cannot read is never clean.
+long_hit() {
+	if [ "${#1}" -lt 4000 ]; then
+		image_hit "$1"
+		return 0
+	fi
+	_long_dir=${1%/*}
+	_long_dir=${_long_dir#"$R"}
+	if ! (long_cd "${1%/*}" && image_hit "./${1##*/}"); then
+		found unreadable "${1#"$R"}" "a path of ${#1} bytes the audit could not open"
+	fi
+	_long_dir=
+}
+# long_cd DIR: cd into DIR one name at a time, never through a link.
+long_cd() {
+	cd / || return 1
+	_lc_rest=${1#/}
+	while [ -n "$_lc_rest" ]; do
+		_lc_name=${_lc_rest%%/*}
+		case $_lc_rest in */*) _lc_rest=${_lc_rest#*/} ;; *) _lc_rest= ;; esac
+		[ -n "$_lc_name" ] || continue
+		[ ! -L "./$_lc_name" ] && cd -P -- "./$_lc_name" || return 1
+	done
+}
+# shown_as PATH: amih_shown is PATH as the guest sees it: PATH is under
+# $R, or ./NAME in the folder long_hit went into.
+shown_as() {
+	case $1 in
+	./*) amih_shown=$_long_dir/${1#./} ;;
+	*) amih_shown=${1#"$R"} ;;
+	esac
+}
 image_hit() {
 	[ ! -L "$1" ] || return 0
 	[ -f "$1" ] || [ -d "$1" ] || return 0
-	_p=${1#"$R"}
+	shown_as "$1"
+	_p=$amih_shown
 	# The filesystem it lies on is the one searched, not one mounted below
 	# (compared escaped: escaping keeps prefixes).
 	escape "$_p"
@@ -412,7 +450,10 @@ MOUNTS
 		for _k in "$1"/* "$1"/.[!.]* "$1"/..?*; do
 			# Public by their nature (and read as such above).
 			case ${_k##*/} in authorized_keys* | known_hosts* | *.pub) continue ;; esac
-			if [ -f "$_k" ] && [ ! -L "$_k" ] && private_key "$_k"; then found private_keys "${_k#"$R"}"; fi
+			if [ -f "$_k" ] && [ ! -L "$_k" ] && private_key "$_k"; then
+				shown_as "$_k"
+				found private_keys "$amih_shown"
+			fi
 		done
 		;;
 	.*history | fish_history | .lesshst | .viminfo | .wget-hsts)
@@ -437,16 +478,18 @@ TREES
 # (never read through a link or from a device) or a credential folder.
 credential_hit() {
 	[ ! -L "$1" ] || return 0
+	shown_as "$1"
 	if [ "$2" = tree ]; then
-		if [ -d "$1" ]; then found credentials "${1#"$R"}/"; fi
+		if [ -d "$1" ]; then found credentials "$amih_shown/"; fi
 	elif [ -f "$1" ] && holds_credentials "$1"; then
-		found credentials "${1#"$R"}"
+		found credentials "$amih_shown"
 	fi
 }
 key_hit() {
 	[ -f "$1" ] && check authorized_keys && holds_key "$1" || return 0
-	case $nl$kept_keys in *"$nl${1#"$R"}$nl"*) return 0 ;; esac
-	found authorized_keys "${1#"$R"}" "holds a key"
+	shown_as "$1"
+	case $nl$kept_keys in *"$nl$amih_shown$nl"*) return 0 ;; esac
+	found authorized_keys "$amih_shown" "holds a key"
 }
 if check authorized_keys || check shell_history || check credentials || check private_keys; then
 	search_image
