@@ -292,8 +292,9 @@ printf '` + sessionPrefix + `ready\t%s\t%s\t%s\t%s\t%s\n' ` + token + ` "$amih_i
 // step waiting for the whole sleep). A USR1 that comes before the watch's
 // trap is set ends the watch at once, which is what it is for; the shell's
 // wait for it says nothing of the signal (busybox and dash would print
-// "User defined signal 1" into the build's output). Where `sleep` cannot run, the watch ends at once
-// and the plugin's own deadline (and its grace) is the only one.
+// "User defined signal 1" into the build's output). Where `sleep` cannot
+// run, the watch ends at once and the plugin's own deadline (and its
+// grace) is the only one.
 //
 // amih__quit removes the script's temporary file (where /dev/fd cannot be
 // opened) and ends the shell: a HUP or INT, or a TERM that is not the
