@@ -69,11 +69,19 @@ func guestText(s string) string { return escapeControls(redact(s)) }
 // terminalLine is one line of guest output as a terminal shows it: each
 // carriage return goes back to the line's start and what follows is written
 // over what was there (apt's and dpkg's progress redraws), so that only the
-// last state of every position is kept.
+// last state of every position is kept. guestText still follows it (a
+// secret the overlay puts together is redacted there).
 func terminalLine(s string) string {
 	if !strings.Contains(s, "\r") {
 		return s
 	}
+	// Each state is redacted first: a later state that covers only the
+	// start of a secret would leave its tail, which no rule matches.
+	parts := strings.Split(s, "\r")
+	for i, p := range parts {
+		parts[i] = redact(p)
+	}
+	s = strings.Join(parts, "\r")
 	if !utf8.ValidString(s) {
 		// Bytes, so that invalid ones are still escaped as they were.
 		return string(overlay([]byte(s), '\r'))

@@ -25,6 +25,10 @@ func TestGuestOutputShowsWhatATerminalWould(t *testing.T) {
 		{"héllo wörld\rHÉ", "HÉllo wörld"},
 		{"token ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\rdone", "donen [REDACTED:github-token]"},
 		{"x\rkey ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "key [REDACTED:github-token]"},
+		// A later state that covers only the start of a secret leaves no
+		// part of it to be seen (each state is redacted before the
+		// overlay: the tail alone matches no rule).
+		{"token ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\rxxxxxxxxxxxxxxx", "xxxxxxxxxxxxxxx:github-token]"},
 	} {
 		var out bytes.Buffer
 		g := &guest{ui: &packersdk.BasicUi{Writer: &out, ErrorWriter: &out}}
