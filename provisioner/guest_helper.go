@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -59,10 +61,11 @@ func helperBinary(machine string) ([]byte, error) {
 }
 
 // missingHelpers lists the helper builds ("linux/amd64", ...) this plugin
-// was built without, in helperArch's order.
+// was built without: every build helperArch names.
 func missingHelpers() []string {
+	arches := slices.Sorted(maps.Values(helperArch))
 	var missing []string
-	for _, arch := range []string{"amd64", "arm64"} {
+	for _, arch := range slices.Compact(arches) {
 		if _, err := fs.Stat(guestHelperFiles, "guestbin/ami-hygiene-guest-linux-"+arch); err != nil {
 			missing = append(missing, "linux/"+arch)
 		}

@@ -270,28 +270,12 @@ MOUNTS
 }
 # mount_roots: every mount's folder of its filesystem ("ROOT" of
 # /proc/self/mountinfo: / for a whole filesystem, /home for a btrfs
-# subvolume or a bind mount of /home), a line "MOUNT POINT<TAB>ROOT", the
-# mount point escaped as mount_table does; nothing where mountinfo cannot
-# be read.
+# subvolume or a bind mount of /home), a line "MOUNT POINT<TAB>ROOT", both
+# escaped as mount_table does; nothing where mountinfo cannot be read.
 mount_roots() {
 	[ -r "$R/proc/self/mountinfo" ] || return 0
-	awk 'function unoct(s,   out, i, c) {
-		out = ""
-		for (i = 1; i <= length(s); i++) {
-			c = substr(s, i, 1)
-			if (c == "\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {
-				c = sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
-				i += 3
-			}
-			out = out c
-		}
-		return out
-	}
-	{
-		mp = unoct($5)
-		gsub(/\\/, "\\\\", mp); gsub(/\t/, "\\t", mp); gsub(/\n/, "\\n", mp)
-		print mp "\t" unoct($4)
-	}' "$R/proc/self/mountinfo"
+	awk "$amih_awk_mount_field"'
+	{ print mount_field($5) "\t" mount_field($4) }' "$R/proc/self/mountinfo"
 }
 # mount_root MOUNT-POINT OPTIONS: the folder of its filesystem mounted
 # there: mountinfo's root, else a btrfs subvol= option, else /.

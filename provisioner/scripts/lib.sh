@@ -365,20 +365,26 @@ no_reconnect() {
 # first.
 mount_table() {
 	[ -r "$AMIH_ROOT/proc/mounts" ] || return 0
-	awk '{
-		s = $2; out = ""
-		for (i = 1; i <= length(s); i++) {
-			c = substr(s, i, 1)
-			if (c == "\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {
-				c = sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
-				i += 3
-			}
-			if (c == "\\") c = "\\\\"; else if (c == "\t") c = "\\t"; else if (c == "\n") c = "\\n"
-			out = out c
-		}
-		print $1 "\t" $3 "\t" $4 "\t" out
-	}' "$AMIH_ROOT/proc/mounts"
+	awk "$amih_awk_mount_field"'
+	{ print $1 "\t" $3 "\t" $4 "\t" mount_field($2) }' "$AMIH_ROOT/proc/mounts"
 }
+
+# amih_awk_mount_field: the awk function mount_field(s), a field of
+# /proc/mounts or /proc/self/mountinfo with its octal escapes decoded, in
+# the escaping of record fields (as mount_table says).
+amih_awk_mount_field='function mount_field(s,   out, i, c) {
+	out = ""
+	for (i = 1; i <= length(s); i++) {
+		c = substr(s, i, 1)
+		if (c == "\\" && substr(s, i + 1, 3) ~ /^[0-7][0-7][0-7]$/) {
+			c = sprintf("%c", substr(s, i + 1, 1) * 64 + substr(s, i + 2, 1) * 8 + substr(s, i + 3, 1))
+			i += 3
+		}
+		if (c == "\\") c = "\\\\"; else if (c == "\t") c = "\\t"; else if (c == "\n") c = "\\n"
+		out = out c
+	}
+	return out
+}'
 
 # mount_points: every mount point of /proc/mounts, one per line, escaped as
 # mount_table says.
